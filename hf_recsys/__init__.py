@@ -1,0 +1,20 @@
+"""hf_recsys: recommender models as first-class Hugging Face `transformers` citizens.
+
+Importing the package registers every model type with `AutoConfig` and `AutoModel`.
+"""
+
+__version__ = "0.1.0"
+
+from .data import DataConfig, InteractionLog, RecsysProcessor, prepare_data  # noqa: E402
+from .models import MODEL_REGISTRY, BSTConfig, BSTForCTR  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "DataConfig",
+    "InteractionLog",
+    "RecsysProcessor",
+    "prepare_data",
+    "MODEL_REGISTRY",
+    "BSTConfig",
+    "BSTForCTR",
+]

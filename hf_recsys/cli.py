@@ -1,0 +1,166 @@
+"""``hf-recsys``: the command line.
+
+    hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
+    hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from typing import Optional, Sequence
+
+DATASETS = ("synthetic", "ml-1m", "ml-100k", "ml-20m", "amazon", "beauty", "csv")
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argparse.ArgumentParser:
+    from .models import MODEL_REGISTRY
+
+    parser = parser or argparse.ArgumentParser(
+        prog="hf-recsys train",
+        description="Train a recommender with transformers.Trainer and save a Hub-ready folder "
+        "(model.safetensors, config.json, recsys_processor.json, README.md model card, eval_results.json).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODEL_REGISTRY.items()))
+    group = parser.add_argument_group("what to train")
+    group.add_argument("--model", default="bst", choices=sorted(MODEL_REGISTRY), help=f"model to train: {models}")
+    group.add_argument("--dataset", default="synthetic", choices=DATASETS,
+                       help="log format; 'synthetic' is the embedded seeded MovieLens-1M-shaped default")
+    group.add_argument("--data-path", default=None,
+                       help="folder (MovieLens) or file (amazon, beauty, csv) holding the log")
+    group.add_argument("--output-dir", default=None, help="where the model folder goes (default: outputs/MODEL-DATASET)")
+    group.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
+                       metavar="KEY=VALUE", help="override a model config field, e.g. --set num_layers=2")
+
+    group = parser.add_argument_group("data")
+    group.add_argument("--max-history", type=int, default=50, help="most recent interactions a model sees")
+    group.add_argument("--implicit-threshold", type=float, default=None,
+                       help="keep only interactions with rating >= this (default: keep all)")
+    group.add_argument("--user-core", type=int, default=0, help="k-core: drop users with fewer interactions")
+    group.add_argument("--item-core", type=int, default=0, help="k-core: drop items with fewer interactions")
+    group.add_argument("--split", default="leave_one_out", choices=("leave_one_out", "temporal"))
+    group.add_argument("--train-negatives", type=int, default=1, help="sampled negatives per training positive (CTR)")
+    group.add_argument("--eval-negatives", type=int, default=9, help="sampled negatives per held-out positive (CTR)")
+    group.add_argument("--synthetic-users", type=int, default=2000)
+    group.add_argument("--synthetic-items", type=int, default=1000)
+
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=float, default=3.0)
+    group.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (overrides --epochs)")
+    group.add_argument("--batch-size", type=int, default=256, help="per device")
+    group.add_argument("--eval-batch-size", type=int, default=1024)
+    group.add_argument("--learning-rate", type=float, default=1e-3)
+    group.add_argument("--weight-decay", type=float, default=0.0)
+    group.add_argument("--seed", type=int, default=0, help="seeds data sampling, negatives and initialisation")
+    group.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (CPU or GPU)")
+    group.add_argument("--fp16", action="store_true", help="float16 mixed precision (GPU)")
+    group.add_argument("--logging-steps", type=int, default=50)
+    group.add_argument("--no-eval-each-epoch", action="store_true", help="skip validation after every epoch")
+    group.add_argument("--no-progress", action="store_true", help="disable progress bars")
+
+    group = parser.add_argument_group("Hugging Face Hub")
+    group.add_argument("--push-to-hub", action="store_true", help="upload the saved folder to the Hub")
+    group.add_argument("--hub-model-id", default=None, help="ORG/NAME of the Hub repository")
+    group.add_argument("--hub-token", default=None, help="token (default: the logged-in one)")
+    group.add_argument("--hub-private", action="store_true")
+    group.add_argument("--hub-revision", default=None, help="branch to push to")
+    return parser
+
+
+def run_config_from_args(args: argparse.Namespace):
+    from .training.run import RunConfig
+
+    return RunConfig(
+        model=args.model,
+        dataset=args.dataset,
+        data_path=args.data_path,
+        output_dir=args.output_dir or f"outputs/{args.model}-{args.dataset}",
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        eval_batch_size=args.eval_batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        max_history=args.max_history,
+        implicit_threshold=args.implicit_threshold,
+        user_core=args.user_core,
+        item_core=args.item_core,
+        split=args.split,
+        train_negatives=args.train_negatives,
+        eval_negatives=args.eval_negatives,
+        synthetic_users=args.synthetic_users,
+        synthetic_items=args.synthetic_items,
+        bf16=args.bf16,
+        fp16=args.fp16,
+        logging_steps=args.logging_steps,
+        eval_each_epoch=not args.no_eval_each_epoch,
+        push_to_hub=args.push_to_hub,
+        hub_model_id=args.hub_model_id,
+        hub_token=args.hub_token,
+        hub_private=args.hub_private or None,
+        hub_revision=args.hub_revision,
+        model_overrides=dict(args.overrides),
+        disable_tqdm=True if args.no_progress else None,
+    )
+
+
+def train_main(argv: Optional[Sequence[str]] = None) -> dict:
+    from .training.run import run_training
+
+    args = build_train_parser().parse_args(argv)
+    if args.dataset != "synthetic" and not args.data_path:
+        build_train_parser().error(f"--dataset {args.dataset} needs --data-path")
+    return run_training(run_config_from_args(args))
+
+
+def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys recommend",
+        description="Top-k raw item IDs for a raw history, from a saved model folder or Hub repo.",
+    )
+    parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
+    parser.add_argument("--history", nargs="+", required=True, help="raw item IDs, oldest first")
+    parser.add_argument("--user", default=None, help="raw user ID (for models that use the profile)")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--include-seen", action="store_true", help="allow items already in the history")
+    args = parser.parse_args(argv)
+
+    from transformers import AutoModel
+
+    import hf_recsys  # noqa: F401  (registers the model types)
+
+    model = AutoModel.from_pretrained(args.model_dir)
+    recommendations = model.recommend(
+        [args.history], k=args.k, exclude_seen=not args.include_seen,
+        users=[args.user] if args.user else None, return_scores=True,
+    )[0]
+    print(json.dumps([{"item_id": i, "score": round(s, 4)} for i, s in recommendations], indent=1))
+    return recommendations
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"train": train_main, "recommend": recommend_main}
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        print(__doc__.strip())
+        print("\nRun `hf-recsys COMMAND --help` for the options of a command.")
+        sys.exit(0 if not argv or argv[0] in ("-h", "--help") else 2)
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main()

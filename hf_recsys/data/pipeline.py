@@ -1,0 +1,159 @@
+"""Log -> processor + splits + datasets, in one call.
+
+    log = load_log("ml-1m", "path/to/ml-1m")
+    data = prepare_data(log, DataConfig(max_history=50))
+    train = data.ctr_dataset("train")        # datasets.Dataset of CTR samples
+    data.processor.save_pretrained(out_dir)  # vocabularies travel with the model
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import datasets
+import numpy as np
+import pandas as pd
+
+from .log import DataFormatError, InteractionLog
+from .processing import TEST, TRAIN, VALID, kcore_filter, leave_one_out_split, sort_chronologically, temporal_split, to_implicit
+from .processor import RecsysProcessor
+from .samples import InteractionSequences, build_ctr_dataset, build_next_item_dataset
+
+logger = logging.getLogger(__name__)
+SPLITS = {"train": TRAIN, "valid": VALID, "test": TEST}
+
+
+@dataclass
+class DataConfig:
+    """How a log becomes training data.
+
+    Args:
+        max_history: most recent interactions a model sees before a target.
+        implicit_threshold: keep only ratings >= this (None keeps every interaction).
+        user_core / item_core: k-core filter (0 disables).
+        split: "leave_one_out" (per user, by time) or "temporal" (global time cut).
+        train_negatives: sampled negatives per training positive (CTR models).
+        eval_negatives: sampled negatives per held-out positive (CTR models); fixed by ``seed``.
+        seed: seed of every sampling step.
+    """
+
+    max_history: int = 50
+    implicit_threshold: Optional[float] = None
+    user_core: int = 0
+    item_core: int = 0
+    split: str = "leave_one_out"
+    train_negatives: int = 1
+    eval_negatives: int = 9
+    seed: int = 0
+    timings: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class PreparedData:
+    """Everything a training run needs from the data side."""
+
+    log: InteractionLog
+    config: DataConfig
+    processor: RecsysProcessor
+    frame: pd.DataFrame
+    sequences: InteractionSequences
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def train_item_counts(self) -> np.ndarray:
+        """Training interactions per item index (the popularity baseline's scores)."""
+        if "popularity" not in self._cache:
+            train_items = self.sequences.items[self.sequences.split == TRAIN]
+            self._cache["popularity"] = np.bincount(train_items, minlength=self.processor.num_items)
+        return self._cache["popularity"]
+
+    def ctr_dataset(self, split: str) -> datasets.Dataset:
+        """CTR samples of ``split`` ("train", "valid", "test"); cached."""
+        key = ("ctr", split)
+        if key not in self._cache:
+            code = SPLITS[split]
+            negatives = self.config.train_negatives if code == TRAIN else self.config.eval_negatives
+            self._cache[key] = build_ctr_dataset(
+                self.sequences,
+                code,
+                self.processor.num_items,
+                num_negatives=negatives,
+                seed=self.config.seed + code,
+                min_history=1 if code == TRAIN else 0,
+                positive_codes=self._positive_codes(),
+            )
+        return self._cache[key]
+
+    def next_item_dataset(self, split: str) -> datasets.Dataset:
+        key = ("next", split)
+        if key not in self._cache:
+            self._cache[key] = build_next_item_dataset(self.sequences, SPLITS[split])
+        return self._cache[key]
+
+    def _positive_codes(self) -> np.ndarray:
+        if "codes" not in self._cache:
+            self._cache["codes"] = self.sequences.user_positive_codes(self.processor.num_items)
+        return self._cache["codes"]
+
+    def describe(self) -> dict:
+        split_counts = np.bincount(self.sequences.split, minlength=3)
+        return {
+            "dataset": self.log.name,
+            "interactions": int(len(self.sequences)),
+            "users": int(self.processor.num_users - 2),
+            "items": int(self.processor.num_items - 2),
+            "train_interactions": int(split_counts[TRAIN]),
+            "valid_interactions": int(split_counts[VALID]),
+            "test_interactions": int(split_counts[TEST]),
+            "split": self.config.split,
+            "max_history": self.config.max_history,
+            "implicit_threshold": self.config.implicit_threshold,
+            "core": [self.config.user_core, self.config.item_core],
+        }
+
+
+def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> PreparedData:
+    """Filter, order, split and encode a log; build the processor from it.
+
+    The processor's vocabularies cover every user and item left after filtering (IDs only; no
+    model ever sees held-out interactions as inputs for training).
+    """
+    config = config or DataConfig()
+    timings = {}
+    start = time.perf_counter()
+    df = log.interactions[[c for c in ("user_id", "item_id", "timestamp", "rating") if c in log.interactions]]
+    if config.implicit_threshold is not None:
+        df = to_implicit(df, config.implicit_threshold)
+    if config.user_core or config.item_core:
+        df = kcore_filter(df, config.user_core, config.item_core)
+    df = sort_chronologically(df)
+    if config.split == "leave_one_out":
+        df = leave_one_out_split(df)
+    elif config.split == "temporal":
+        df = temporal_split(df)
+    else:
+        raise ValueError(f"unknown split {config.split!r}; use 'leave_one_out' or 'temporal'")
+    if not (df["split"] == TRAIN).any():
+        raise DataFormatError(f"log '{log.name}' leaves no training interaction after splitting")
+    timings["filter_sort_split_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    processor = RecsysProcessor.fit(log, max_history=config.max_history, interactions=df)
+    df = df.assign(
+        user_index=processor.encode_users(df["user_id"]),
+        item_index=processor.encode_items(df["item_id"]),
+    )
+    sequences = InteractionSequences.from_frame(df)
+    timings["encode_s"] = time.perf_counter() - start
+    config.timings = timings
+    logger.info("prepared %s: %s", log.name, timings)
+    return PreparedData(log=log, config=config, processor=processor, frame=df, sequences=sequences)
+
+
+def data_config_dict(config: DataConfig) -> dict:
+    out = asdict(config)
+    out.pop("timings", None)
+    return out

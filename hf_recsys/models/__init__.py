@@ -1,0 +1,57 @@
+"""The model zoo and its registry.
+
+Every model is a config + ``PreTrainedModel`` pair registered with ``AutoConfig`` and
+``AutoModel`` when ``hf_recsys`` is imported. ``MODEL_REGISTRY`` maps the command-line name
+to the pair and to the task that decides data, collator and metrics:
+
+* ``"ctr"``: (history, target, label) samples, BCE, AUC/GAUC/logloss.
+* ``"next_item"``: user sequences, full-ranking HR/NDCG/MRR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+
+from .configuration_bst import BSTConfig
+from .configuration_utils import RecsysConfig
+from .modeling_bst import BSTForCTR
+from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    config_class: type[PreTrainedConfig]
+    model_class: type[PreTrainedModel]
+    task: str
+    description: str
+
+
+MODEL_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Add a model to the CLI registry and to the transformers Auto classes."""
+    MODEL_REGISTRY[spec.name] = spec
+    model_type = spec.config_class.model_type
+    AutoConfig.register(model_type, spec.config_class, exist_ok=True)
+    AutoModel.register(spec.config_class, spec.model_class, exist_ok=True)
+
+
+register_model(ModelSpec("bst", BSTConfig, BSTForCTR, "ctr", "Behavior Sequence Transformer (Chen et al. 2019)"))
+
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "ModelSpec",
+    "register_model",
+    "RecsysConfig",
+    "RecsysPreTrainedModel",
+    "RecommenderMixin",
+    "CTROutput",
+    "NextItemOutput",
+    "BSTConfig",
+    "BSTForCTR",
+]

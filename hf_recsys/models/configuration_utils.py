@@ -1,0 +1,52 @@
+"""Conventions every hf_recsys config follows.
+
+Sizes that come from the data (vocabulary sizes, feature cardinalities) are config fields,
+filled by :meth:`RecsysConfig.from_processor`, so a saved ``config.json`` alone says what a
+model can embed. Index 0 is padding and 1 the unknown bucket in every vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+from transformers import PreTrainedConfig
+
+
+class RecsysConfig(PreTrainedConfig):
+    """Fields shared by all recommenders.
+
+    Args:
+        num_items: item vocabulary size, padding and unknown included.
+        num_users: user vocabulary size, padding and unknown included.
+        num_categories: item category vocabulary size (0 or 2 when the data has none).
+        user_feature_sizes: cardinality of each categorical user profile field.
+        user_feature_names: the names of those fields, in the same order.
+        max_history: history length the model was trained with.
+        initializer_range: std of the normal initialisation of embeddings and linear layers.
+    """
+
+    model_type = "recsys"
+
+    num_items: int = 1000
+    num_users: int = 2
+    num_categories: int = 2
+    user_feature_sizes: list[int] = field(default_factory=list)
+    user_feature_names: list[str] = field(default_factory=list)
+    max_history: int = 50
+    initializer_range: float = 0.02
+    pad_token_id: int | None = 0
+
+    @classmethod
+    def from_processor(cls, processor: Any, **overrides: Any) -> "RecsysConfig":
+        """Take every data-dependent size from a :class:`~hf_recsys.RecsysProcessor`."""
+        sizes = dict(
+            num_items=processor.num_items,
+            num_users=processor.num_users,
+            num_categories=processor.num_categories(),
+            user_feature_sizes=processor.user_feature_sizes,
+            user_feature_names=processor.user_feature_names,
+            max_history=processor.max_history,
+        )
+        sizes.update(overrides)
+        return cls(**sizes)

@@ -1,0 +1,362 @@
+"""Building blocks every hf_recsys model shares: the pretrained base, outputs, MLP tower,
+Dice, user-feature embeddings, SDPA self-attention and the ``recommend`` mixin.
+
+Model files import from here with ``from .modeling_utils import ...`` (a sibling import), so
+``save_pretrained`` with ``register_for_auto_class`` can copy this file next to the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_utils import RecsysConfig
+
+PAD_INDEX = 0
+UNK_INDEX = 1
+
+
+# --------------------------------------------------------------------------- outputs
+@dataclass
+class CTROutput(ModelOutput):
+    """Output of click-through-rate models.
+
+    Args:
+        loss: scalar binary cross-entropy, when ``labels`` were given.
+        logits: ``[B]`` click logits (apply a sigmoid for probabilities).
+        attention_weights: ``[B, L]`` weights over the history, for models that have them.
+        aux_loss: scalar auxiliary loss (DIEN), already included in ``loss``.
+    """
+
+    loss: Optional[torch.Tensor] = None
+    logits: Optional[torch.Tensor] = None
+    attention_weights: Optional[torch.Tensor] = None
+    aux_loss: Optional[torch.Tensor] = None
+
+
+@dataclass
+class NextItemOutput(ModelOutput):
+    """Output of next-item (retrieval) models.
+
+    Args:
+        loss: scalar training loss, when ``labels`` were given.
+        logits: ``[B, num_items]`` scores of every item for the last position, or
+            ``[B, L, num_items]`` when all positions were asked for.
+        hidden_states: ``[B, L, H]`` sequence representations.
+    """
+
+    loss: Optional[torch.Tensor] = None
+    logits: Optional[torch.Tensor] = None
+    hidden_states: Optional[torch.Tensor] = None
+
+
+# --------------------------------------------------------------------------- layers
+class Dice(nn.Module):
+    """Dice activation (Zhou et al. 2018): ``p * x + (1 - p) * alpha * x`` with
+    ``p = sigmoid(BN(x))``. The BatchNorm is a real module (running statistics, used in eval)
+    and ``alpha`` is learned per feature.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-8):
+        super().__init__()
+        self.batch_norm = nn.BatchNorm1d(num_features, eps=eps, affine=False)
+        self.alpha = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[N, C]`` or ``[N, L, C]``."""
+        if x.dim() == 3:
+            normed = self.batch_norm(x.transpose(1, 2)).transpose(1, 2)
+        else:
+            normed = self.batch_norm(x)
+        p = torch.sigmoid(normed)
+        return p * x + (1 - p) * self.alpha * x
+
+
+def make_activation(name: str, num_features: int, negative_slope: float = 0.01) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope)
+    if name == "prelu":
+        return nn.PReLU(num_features)
+    if name == "dice":
+        return Dice(num_features)
+    if name == "gelu":
+        return nn.GELU()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class MLP(nn.Module):
+    """Linear -> activation -> dropout tower, with an optional final linear projection.
+
+    ``x``: ``[..., input_dim]`` -> ``[..., output_dim or hidden_sizes[-1]]``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_sizes: Sequence[int],
+        activation: str = "relu",
+        dropout: float = 0.0,
+        output_dim: Optional[int] = None,
+        negative_slope: float = 0.01,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        dim = input_dim
+        for size in hidden_sizes:
+            layers += [nn.Linear(dim, size), make_activation(activation, size, negative_slope)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            dim = size
+        if output_dim is not None:
+            layers.append(nn.Linear(dim, output_dim))
+            dim = output_dim
+        self.layers = nn.Sequential(*layers)
+        self.output_dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class UserFeatureEmbedding(nn.Module):
+    """One embedding table per categorical user field; outputs the concatenation.
+
+    ``features``: ``[B, F]`` indices -> ``[B, F * dim]`` (``[B, 0]`` when there are no fields).
+    """
+
+    def __init__(self, sizes: Sequence[int], dim: int):
+        super().__init__()
+        self.tables = nn.ModuleList(nn.Embedding(size, dim, padding_idx=PAD_INDEX) for size in sizes)
+        self.output_dim = dim * len(self.tables)
+
+    def forward(self, features: Optional[torch.Tensor], batch_size: int, device: torch.device) -> torch.Tensor:
+        if not self.tables:
+            return torch.zeros(batch_size, 0, device=device)
+        if features is None:
+            features = torch.full((batch_size, len(self.tables)), UNK_INDEX, dtype=torch.long, device=device)
+        return torch.cat([table(features[:, i]) for i, table in enumerate(self.tables)], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through ``F.scaled_dot_product_attention``.
+
+    ``x``: ``[B, S, H]``; ``attention_mask``: boolean, broadcastable to ``[B, heads, S, S]``,
+    True where a query may attend to a key; ``is_causal`` adds the causal mask.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden size {hidden_size} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.out = nn.Linear(hidden_size, hidden_size)
+        self.dropout = dropout
+
+    def forward(
+        self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, is_causal: bool = False
+    ) -> torch.Tensor:
+        batch, length, hidden = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.num_heads, hidden // self.num_heads).permute(2, 0, 3, 1, 4)
+        if is_causal and attention_mask is not None:
+            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+            attention_mask = attention_mask & causal
+            is_causal = False
+        attended = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
+        )
+        return self.out(attended.transpose(1, 2).reshape(batch, length, hidden))
+
+
+class TransformerBlock(nn.Module):
+    """Self-attention + position-wise feed-forward, post-LN (BST, original SASRec) or pre-LN."""
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        ffn_size: int,
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        activation: str = "gelu",
+        pre_norm: bool = False,
+        layer_norm_eps: float = 1e-6,
+    ):
+        super().__init__()
+        self.attention = SelfAttention(hidden_size, num_heads, attention_dropout)
+        self.ffn = nn.Sequential(
+            nn.Linear(hidden_size, ffn_size),
+            make_activation(activation, ffn_size),
+            nn.Dropout(dropout),
+            nn.Linear(ffn_size, hidden_size),
+        )
+        self.norm1 = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(dropout)
+        self.pre_norm = pre_norm
+
+    def forward(
+        self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, is_causal: bool = False
+    ) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.dropout(self.attention(self.norm1(x), attention_mask, is_causal))
+            return x + self.dropout(self.ffn(self.norm2(x)))
+        x = self.norm1(x + self.dropout(self.attention(x, attention_mask, is_causal)))
+        return self.norm2(x + self.dropout(self.ffn(x)))
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` ``[B, L, H]`` over positions where ``mask`` ``[B, L]`` is True (0 if none)."""
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+def positions_from_end(mask: torch.Tensor) -> torch.Tensor:
+    """``[B, L]`` distance of each valid position from the most recent one (1 = most recent,
+    0 at padding). Independent of left or right padding."""
+    return mask.long().flip(1).cumsum(1).flip(1) * mask.long()
+
+
+def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """BCE computed in float32 whatever the autocast dtype."""
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+# --------------------------------------------------------------------------- base model
+class RecsysPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and conventions shared by every hf_recsys model."""
+
+    config_class = RecsysConfig
+    base_model_prefix = "recsys"
+    main_input_name = "history_ids"
+    supports_gradient_checkpointing = False
+    # our losses are means over the batch; Trainer must scale them for gradient accumulation
+    accepts_loss_kwargs = False
+    _no_split_modules: list[str] = []
+
+    def load_item_features(self, processor: Any) -> None:
+        """Copy item side features the model embeds (e.g. categories) from a processor.
+
+        Called once before training; the tables are buffers, saved with the weights.
+        """
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = getattr(self.config, "initializer_range", 0.02)
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(0.0, std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(0.0, std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+        elif isinstance(module, Dice):
+            module.alpha.zero_()
+
+
+# --------------------------------------------------------------------------- recommending
+class RecommenderMixin:
+    """``recommend()`` on raw item IDs for any model that can score items.
+
+    A model implements :meth:`score_items`; this mixin encodes raw histories with the saved
+    processor, masks padding, unknown and (optionally) already-seen items, and decodes the
+    top-k indices back to raw IDs.
+    """
+
+    def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, C]`` of ``candidate_ids`` ``[C]`` for each row of ``inputs``."""
+        raise NotImplementedError
+
+    def _score_items_with_ctr_forward(
+        self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor, max_pairs: int = 65536
+    ) -> torch.Tensor:
+        """Score candidates with a CTR ``forward`` by pairing every history with every item."""
+        batch = inputs["history_ids"].shape[0]
+        chunk = max(1, max_pairs // max(batch, 1))
+        scores = []
+        for start in range(0, len(candidate_ids), chunk):
+            items = candidate_ids[start : start + chunk]
+            repeated = {k: v.repeat_interleave(len(items), dim=0) for k, v in inputs.items()}
+            repeated["target_ids"] = items.repeat(batch)
+            scores.append(self(**repeated).logits.view(batch, len(items)).float())
+        return torch.cat(scores, dim=1)
+
+    def _get_processor(self, processor: Any = None) -> Any:
+        if processor is not None:
+            return processor
+        cached = getattr(self, "_recsys_processor", None)
+        if cached is not None:
+            return cached
+        try:
+            from hf_recsys.data.processor import RecsysProcessor
+        except ImportError as error:  # pragma: no cover - remote-code use without the package
+            raise ImportError("recommend() on raw IDs needs the hf_recsys package for its processor") from error
+        source = getattr(self.config, "_name_or_path", None) or getattr(self, "name_or_path", None)
+        if not source:
+            raise ValueError("this model was not loaded from a folder; pass processor=RecsysProcessor(...)")
+        self._recsys_processor = RecsysProcessor.from_pretrained(source)
+        return self._recsys_processor
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        histories: Sequence[Sequence[Any]],
+        k: int = 10,
+        exclude_seen: bool = True,
+        users: Optional[Sequence[Any]] = None,
+        processor: Any = None,
+        return_scores: bool = False,
+    ) -> list[list[Any]]:
+        """Top-``k`` raw item IDs for each raw history (oldest item first).
+
+        Args:
+            histories: one list of raw item IDs per user.
+            k: how many items to return per user.
+            exclude_seen: drop items already in the history.
+            users: raw user IDs (for models that use the user profile or ID).
+            processor: a :class:`RecsysProcessor`; loaded from the model's folder when omitted.
+            return_scores: return ``(item_id, score)`` pairs instead of IDs.
+        """
+        processor = self._get_processor(processor)
+        was_training = self.training
+        self.eval()
+        inputs = processor(histories, users=users, max_history=self.config.max_history)
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        num_items = self.config.num_items
+        candidates = torch.arange(num_items, device=self.device)
+        scores = self.score_items(self._inputs_for_scoring(inputs), candidates).float()
+        scores[:, :2] = -math.inf  # padding and unknown are never recommended
+        if exclude_seen:
+            seen = inputs["history_ids"]
+            scores.scatter_(1, seen, -math.inf)
+        top = scores.topk(min(k, num_items - 2), dim=1)
+        if was_training:
+            self.train()
+        results = []
+        for row_ids, row_scores in zip(top.indices.tolist(), top.values.tolist()):
+            ids = processor.decode_items(row_ids)
+            pairs = [(i, s) for i, s in zip(ids, row_scores) if i is not None and s > -math.inf]
+            results.append(pairs if return_scores else [i for i, _ in pairs])
+        return results
+
+    def _inputs_for_scoring(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Keep the processor outputs that ``forward`` accepts."""
+        import inspect
+
+        accepted = inspect.signature(self.forward).parameters
+        return {k: v for k, v in inputs.items() if k in accepted}

@@ -1,0 +1,250 @@
+"""The main job: log -> data -> model -> ``Trainer`` -> metrics -> saved, Hub-ready folder.
+
+``run_training(RunConfig(...))`` is what ``scripts/train.py`` and ``hf-recsys train`` call.
+It runs unchanged under ``torchrun`` / ``accelerate launch``: the ``Trainer`` handles the
+processes, evaluation gathers across them, and only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainingArguments, set_seed
+
+from ..data.log import InteractionLog
+from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
+from ..hub import build_model_card, push_folder_to_hub, write_model_card
+from ..models import MODEL_REGISTRY
+from .tasks import TASKS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run is told; the CLI flags map one to one onto these fields."""
+
+    model: str = "bst"
+    dataset: str = "synthetic"
+    data_path: Optional[str] = None
+    output_dir: str = "outputs/bst-synthetic"
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 256
+    eval_batch_size: int = 1024
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: float = 0.0
+    seed: int = 0
+    max_history: int = 50
+    implicit_threshold: Optional[float] = None
+    user_core: int = 0
+    item_core: int = 0
+    split: str = "leave_one_out"
+    train_negatives: int = 1
+    eval_negatives: int = 9
+    synthetic_users: int = 2000
+    synthetic_items: int = 1000
+    bf16: bool = False
+    fp16: bool = False
+    logging_steps: int = 50
+    eval_each_epoch: bool = True
+    dataloader_workers: int = 0
+    push_to_hub: bool = False
+    hub_model_id: Optional[str] = None
+    hub_token: Optional[str] = None
+    hub_private: Optional[bool] = None
+    hub_revision: Optional[str] = None
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    disable_tqdm: Optional[bool] = None
+
+
+def load_run_log(run: RunConfig) -> InteractionLog:
+    if run.dataset == "synthetic":
+        from ..data.synthetic import generate_synthetic_log
+
+        return generate_synthetic_log(num_users=run.synthetic_users, num_items=run.synthetic_items, seed=run.seed)
+    from ..data.readers import load_log
+
+    return load_log(run.dataset, run.data_path)
+
+
+def build_model(run: RunConfig, data: PreparedData) -> torch.nn.Module:
+    """A fresh model of ``run.model`` sized from the processor, with item features installed."""
+    if run.model not in MODEL_REGISTRY:
+        raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
+    spec = MODEL_REGISTRY[run.model]
+    config = spec.config_class.from_processor(data.processor, **run.model_overrides)
+    model = spec.model_class(config)
+    model.load_item_features(data.processor)
+    return model
+
+
+def _training_arguments(run: RunConfig, output_dir: str, train_size: int) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=run.batch_size,
+        per_device_eval_batch_size=run.eval_batch_size,
+        learning_rate=run.learning_rate,
+        weight_decay=run.weight_decay,
+        warmup_steps=run.warmup_steps,
+        num_train_epochs=run.epochs,
+        max_steps=run.max_steps,
+        eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 else "no",
+        save_strategy="no",
+        logging_steps=run.logging_steps,
+        seed=run.seed,
+        data_seed=run.seed,
+        bf16=run.bf16,
+        fp16=run.fp16,
+        use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+        dataloader_num_workers=run.dataloader_workers,
+        report_to="none",
+        disable_tqdm=run.disable_tqdm,
+        label_names=["labels"],
+    )
+
+
+def _save_atomically(output_dir: str, writers: list) -> None:
+    """Write every artifact into a temporary folder beside ``output_dir``, then move each file
+    into place with an atomic rename, so an interrupted save never leaves a half-written file."""
+    os.makedirs(output_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=output_dir, prefix=".saving-")
+    try:
+        for write in writers:
+            write(staging)
+        for name in os.listdir(staging):
+            os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_training(run: RunConfig) -> dict[str, float]:
+    """Train, evaluate on the held-out test split next to the baseline, save, optionally push.
+
+    Returns the metrics written to ``output_dir/eval_results.json``.
+    """
+    set_seed(run.seed)
+    started = time.perf_counter()
+    log = load_run_log(run)
+    data = prepare_data(
+        log,
+        DataConfig(
+            max_history=run.max_history,
+            implicit_threshold=run.implicit_threshold,
+            user_core=run.user_core,
+            item_core=run.item_core,
+            split=run.split,
+            train_negatives=run.train_negatives,
+            eval_negatives=run.eval_negatives,
+            seed=run.seed,
+        ),
+    )
+    prep_seconds = time.perf_counter() - started
+    model = build_model(run, data)
+    spec = MODEL_REGISTRY[run.model]
+    task = TASKS[spec.task](data, model)
+    train_dataset = task.dataset("train")
+    args = _training_arguments(run, run.output_dir, len(train_dataset))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=task.dataset("valid"),
+        data_collator=task.collator(),
+        compute_metrics=task.compute_metrics("valid"),
+        preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
+    )
+    if trainer.is_world_process_zero():
+        logger.info("%s | %s", log.summary(), model.__class__.__name__)
+        print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
+              f"{model.num_parameters():,} parameters")
+    train_start = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    samples_seen = train_output.global_step * run.batch_size * max(args.world_size, 1)
+
+    trainer.compute_metrics = task.compute_metrics("test")
+    test_metrics = trainer.evaluate(task.dataset("test"), metric_key_prefix="eval")
+    baseline = task.baseline_metrics("test")
+    metrics = dict(test_metrics)
+    metrics.update({f"eval_{task.baseline_name}_{k}": v for k, v in baseline.items()})
+    metrics["eval_split"] = "test"
+    metrics["train_samples_per_second"] = samples_seen / max(train_seconds, 1e-9)
+    metrics["train_runtime_s"] = train_seconds
+    metrics["data_prep_s"] = prep_seconds
+
+    if trainer.is_world_process_zero():
+        held_out = {k[len("eval_"):]: v for k, v in test_metrics.items() if _is_quality_metric(k)}
+        card = build_model_card(
+            model_name=os.path.basename(os.path.abspath(run.output_dir)),
+            model_type=spec.name,
+            description=spec.description,
+            task=spec.task,
+            dataset_name=log.name,
+            data_summary=data.describe(),
+            metrics=held_out,
+            baseline_metrics=baseline,
+            baseline_name=task.baseline_name,
+            repo_id=run.hub_model_id,
+            training_summary={
+                "epochs": run.epochs if run.max_steps <= 0 else None,
+                "steps": train_output.global_step,
+                "batch size (per device)": run.batch_size,
+                "learning rate": run.learning_rate,
+                "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
+                "seed": run.seed,
+                "training samples/s": round(metrics["train_samples_per_second"], 1),
+            },
+        )
+
+        def write_metrics(folder: str) -> None:
+            with open(os.path.join(folder, "eval_results.json"), "w") as f:
+                json.dump(metrics, f, indent=2, sort_keys=True)
+            with open(os.path.join(folder, "run_config.json"), "w") as f:
+                json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data.config)}, f, indent=2)
+
+        _save_atomically(
+            run.output_dir,
+            [
+                lambda folder: trainer.model.save_pretrained(folder),
+                data.processor.save_pretrained,
+                lambda folder: write_model_card(card, folder),
+                write_metrics,
+            ],
+        )
+        _print_summary(spec.name, task, test_metrics, baseline, metrics)
+        if run.push_to_hub:
+            if not run.hub_model_id:
+                raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
+            url = push_folder_to_hub(
+                run.output_dir, run.hub_model_id, token=run.hub_token, private=run.hub_private, revision=run.hub_revision
+            )
+            print(f"[hf_recsys] pushed to {url}")
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+def _is_quality_metric(key: str) -> bool:
+    return key.startswith("eval_") and not any(
+        s in key for s in ("runtime", "per_second", "loss", "epoch", "_split")
+    ) or key == "eval_logloss"
+
+
+def _print_summary(model_name: str, task, test_metrics: dict, baseline: dict, metrics: dict) -> None:
+    print(f"\n[hf_recsys] held-out test metrics ({model_name} vs {task.baseline_name}):")
+    for key, value in baseline.items():
+        ours = test_metrics.get(f"eval_{key}")
+        if ours is not None:
+            print(f"  {key:>10}: {ours:.4f}   {task.baseline_name}: {value:.4f}")
+    print(f"  training throughput: {metrics['train_samples_per_second']:.0f} samples/s\n")
