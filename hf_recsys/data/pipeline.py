@@ -46,7 +46,7 @@ class DataConfig:
     item_core: int = 0
     split: str = "leave_one_out"
     train_negatives: int = 1
-    eval_negatives: int = 9
+    eval_negatives: int = 1
     seed: int = 0
     timings: dict = field(default_factory=dict, repr=False)
 

@@ -38,7 +38,7 @@ class BSTConfig(RecsysConfig):
     position_type: str = "learned"
     num_time_buckets: int = 48
     dropout: float = 0.1
-    attention_dropout: float = 0.1
+    attention_dropout: float = 0.0
     user_feature_dim: int = 8
     mlp_hidden_sizes: list[int] = field(default_factory=lambda: [256, 128])
     leaky_relu_slope: float = 0.01

@@ -59,6 +59,36 @@ class NextItemOutput(ModelOutput):
 
 
 # --------------------------------------------------------------------------- layers
+class FastDropout(nn.Module):
+    """Inverted dropout that draws 8 random bits per element from 64-bit words.
+
+    On CPU ``nn.Dropout``'s Bernoulli sampling costs several times a matmul of the same size
+    (measured: 29 ms vs 9 ms for a 256x51x256 tensor on 2 cores), and it dominated a BST
+    training step. Keep probabilities are quantised to 1/256, which training does not notice.
+    Uses the global torch generator, so ``set_seed`` makes it reproducible.
+    """
+
+    def __init__(self, p: float = 0.1):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.threshold = int(round(p * 256))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.threshold == 0:
+            return x
+        if x.is_cuda:  # the GPU's Bernoulli is cheap
+            return F.dropout(x, self.p, True)
+        words = (x.numel() + 7) // 8
+        random_bytes = torch.empty(words, dtype=torch.int64, device=x.device).random_().view(torch.uint8)
+        keep = random_bytes[: x.numel()].view(x.shape) >= self.threshold
+        return torch.where(keep, x * (256.0 / (256 - self.threshold)), 0.0)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class Dice(nn.Module):
     """Dice activation (Zhou et al. 2018): ``p * x + (1 - p) * alpha * x`` with
     ``p = sigmoid(BN(x))``. The BatchNorm is a real module (running statistics, used in eval)
@@ -117,7 +147,7 @@ class MLP(nn.Module):
         for size in hidden_sizes:
             layers += [nn.Linear(dim, size), make_activation(activation, size, negative_slope)]
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(FastDropout(dropout))
             dim = size
         if output_dim is not None:
             layers.append(nn.Linear(dim, output_dim))
@@ -198,12 +228,12 @@ class TransformerBlock(nn.Module):
         self.ffn = nn.Sequential(
             nn.Linear(hidden_size, ffn_size),
             make_activation(activation, ffn_size),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Linear(ffn_size, hidden_size),
         )
         self.norm1 = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
         self.pre_norm = pre_norm
 
     def forward(

@@ -37,7 +37,7 @@ class RunConfig:
     dataset: str = "synthetic"
     data_path: Optional[str] = None
     output_dir: str = "outputs/bst-synthetic"
-    epochs: float = 3.0
+    epochs: float = 2.0
     max_steps: int = -1
     batch_size: int = 256
     eval_batch_size: int = 1024
@@ -51,7 +51,7 @@ class RunConfig:
     item_core: int = 0
     split: str = "leave_one_out"
     train_negatives: int = 1
-    eval_negatives: int = 9
+    eval_negatives: int = 1
     synthetic_users: int = 2000
     synthetic_items: int = 1000
     bf16: bool = False
