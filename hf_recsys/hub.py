@@ -33,6 +33,7 @@ def build_model_card(
     baseline_name: str,
     repo_id: Optional[str] = None,
     training_summary: Optional[dict[str, Any]] = None,
+    example_items: Optional[list[str]] = None,
 ) -> ModelCard:
     """A model card with YAML metadata and a model-index for ``metrics`` (held-out, no prefix)."""
     eval_results = [
@@ -59,6 +60,7 @@ def build_model_card(
         pipeline_tag=None,
     )
     load_from = repo_id or "path/to/this/folder"
+    example = [str(i) for i in (example_items or ["ITEM_ID_1", "ITEM_ID_2", "ITEM_ID_3"])]
     rows = "\n".join(
         f"| {key} | {metrics[key]:.4f} | {baseline_metrics[key]:.4f} |"
         if key in baseline_metrics
@@ -73,7 +75,7 @@ def build_model_card(
 
 # {model_name}
 
-{description}, trained with [hf_recsys](https://github.com/) and the `transformers` `Trainer`.
+{description}, trained with `hf_recsys` and the `transformers` `Trainer`.
 
 ## Data and split
 
@@ -100,7 +102,7 @@ from transformers import AutoModel
 
 model = AutoModel.from_pretrained("{load_from}")
 # raw item IDs in (oldest first), raw item IDs out; the vocabularies live in recsys_processor.json
-print(model.recommend([["ITEM_ID_1", "ITEM_ID_2", "ITEM_ID_3"]], k=10))
+print(model.recommend([{example!r}], k=10))
 ```
 """
     return ModelCard(content)

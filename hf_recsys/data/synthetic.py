@@ -19,6 +19,8 @@ The generator loops over time steps (at most ``max_length``), vectorised over us
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import pandas as pd
 
@@ -36,7 +38,7 @@ ML1M_START = 956_703_932  # first timestamp of MovieLens-1M (2000-04-25)
 def generate_synthetic_log(
     num_users: int = 2000,
     num_items: int = 1000,
-    num_clusters: int = len(GENRES),
+    num_clusters: Optional[int] = None,
     mean_length: float = 40.0,
     min_length: int = 8,
     max_length: int = 200,
@@ -49,6 +51,8 @@ def generate_synthetic_log(
     Returns an :class:`InteractionLog` named ``"synthetic"`` whose ``users`` table has
     gender, age, occupation and zip, and whose ``items`` table has title and genres.
     """
+    if num_clusters is None:  # 18 genres as in MovieLens, fewer for tiny catalogs
+        num_clusters = max(1, min(len(GENRES), num_items // 4))
     if num_clusters > len(GENRES):
         raise ValueError(f"num_clusters must be <= {len(GENRES)}")
     if num_items < num_clusters * 4:

@@ -124,7 +124,10 @@ def _save_atomically(output_dir: str, writers: list) -> None:
         for write in writers:
             write(staging)
         for name in os.listdir(staging):
-            os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+            source = os.path.join(staging, name)
+            if os.path.isfile(source):
+                os.chmod(source, 0o644)  # mkstemp files are private by default
+            os.replace(source, os.path.join(output_dir, name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -197,6 +200,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
             baseline_metrics=baseline,
             baseline_name=task.baseline_name,
             repo_id=run.hub_model_id,
+            example_items=[i for i in data.processor.item_vocab.tokens[:3]],
             training_summary={
                 "epochs": run.epochs if run.max_steps <= 0 else None,
                 "steps": train_output.global_step,
