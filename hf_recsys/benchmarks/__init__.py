@@ -1,0 +1,1 @@
+"""Measurements behind the README's speed and scale figures (run through scripts/)."""
