@@ -7,6 +7,17 @@ __version__ = "0.1.0"
 
 from .data import DataConfig, InteractionLog, RecsysProcessor, prepare_data  # noqa: E402
 from .models import MODEL_REGISTRY, BSTConfig, BSTForCTR  # noqa: E402
+from .models import (  # noqa: E402
+    CaserConfig,
+    CaserForNextItem,
+    GRU4RecConfig,
+    GRU4RecForNextItem,
+    MeanPoolConfig,
+    MeanPoolForNextItem,
+    SASRecConfig,
+    SASRecForNextItem,
+)
+from .pipelines import RecommendationPipeline  # noqa: E402  (registers the "recommendation" pipeline)
 
 __all__ = [
     "__version__",
@@ -17,4 +28,13 @@ __all__ = [
     "MODEL_REGISTRY",
     "BSTConfig",
     "BSTForCTR",
+    "SASRecConfig",
+    "SASRecForNextItem",
+    "GRU4RecConfig",
+    "GRU4RecForNextItem",
+    "CaserConfig",
+    "CaserForNextItem",
+    "MeanPoolConfig",
+    "MeanPoolForNextItem",
+    "RecommendationPipeline",
 ]

@@ -17,6 +17,16 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from .configuration_bst import BSTConfig
 from .configuration_utils import RecsysConfig
 from .modeling_bst import BSTForCTR
+from .configuration_caser import CaserConfig
+from .configuration_gru4rec import GRU4RecConfig
+from .configuration_meanpool import MeanPoolConfig
+from .configuration_next_item import NextItemConfig
+from .configuration_sasrec import SASRecConfig
+from .modeling_caser import CaserForNextItem
+from .modeling_gru4rec import GRU4RecForNextItem
+from .modeling_meanpool import MeanPoolForNextItem
+from .modeling_next_item import NextItemPreTrainedModel
+from .modeling_sasrec import SASRecForNextItem
 from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
 
 
@@ -41,6 +51,10 @@ def register_model(spec: ModelSpec) -> None:
 
 
 register_model(ModelSpec("bst", BSTConfig, BSTForCTR, "ctr", "Behavior Sequence Transformer (Chen et al. 2019)"))
+register_model(ModelSpec("sasrec", SASRecConfig, SASRecForNextItem, "next_item", "SASRec causal Transformer (Kang & McAuley 2018)"))
+register_model(ModelSpec("gru4rec", GRU4RecConfig, GRU4RecForNextItem, "next_item", "GRU4Rec (Hidasi et al. 2016)"))
+register_model(ModelSpec("caser", CaserConfig, CaserForNextItem, "next_item", "Caser convolutional sequence embedding (Tang & Wang 2018)"))
+register_model(ModelSpec("meanpool", MeanPoolConfig, MeanPoolForNextItem, "next_item", "mean-pooling next-item baseline"))
 
 
 __all__ = [
@@ -54,4 +68,14 @@ __all__ = [
     "NextItemOutput",
     "BSTConfig",
     "BSTForCTR",
+    "NextItemConfig",
+    "NextItemPreTrainedModel",
+    "SASRecConfig",
+    "SASRecForNextItem",
+    "GRU4RecConfig",
+    "GRU4RecForNextItem",
+    "CaserConfig",
+    "CaserForNextItem",
+    "MeanPoolConfig",
+    "MeanPoolForNextItem",
 ]

@@ -24,6 +24,7 @@ from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
 from ..hub import build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
+from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .tasks import TASKS
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ def build_model(run: RunConfig, data: PreparedData) -> torch.nn.Module:
     return model
 
 
-def _training_arguments(run: RunConfig, output_dir: str, train_size: int) -> TrainingArguments:
+def _training_arguments(
+    run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
+) -> TrainingArguments:
     return TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=run.batch_size,
@@ -111,7 +114,7 @@ def _training_arguments(run: RunConfig, output_dir: str, train_size: int) -> Tra
         dataloader_num_workers=run.dataloader_workers,
         report_to="none",
         disable_tqdm=run.disable_tqdm,
-        label_names=["labels"],
+        label_names=list(label_names or ["labels"]),
     )
 
 
@@ -158,7 +161,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     spec = MODEL_REGISTRY[run.model]
     task = TASKS[spec.task](data, model)
     train_dataset = task.dataset("train")
-    args = _training_arguments(run, run.output_dir, len(train_dataset))
+    args = _training_arguments(run, run.output_dir, len(train_dataset), getattr(task, "label_names", None))
     trainer = Trainer(
         model=model,
         args=args,

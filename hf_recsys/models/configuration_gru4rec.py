@@ -1,0 +1,25 @@
+"""GRU4Rec configuration."""
+
+from __future__ import annotations
+
+from .configuration_next_item import NextItemConfig
+
+
+class GRU4RecConfig(NextItemConfig):
+    r"""Configuration of :class:`GRU4RecForNextItem` (Hidasi et al., "Session-based
+    Recommendations with Recurrent Neural Networks", ICLR 2016).
+
+    Args:
+        embedding_dim: item embedding size (also the item vector size of the tied output).
+        hidden_size: GRU state size.
+        num_layers: stacked GRU layers.
+        dropout: dropout on the input embeddings (and between GRU layers).
+        loss_type / num_negatives: see :class:`NextItemConfig`.
+    """
+
+    model_type = "gru4rec"
+
+    embedding_dim: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.3

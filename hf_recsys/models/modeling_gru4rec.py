@@ -1,0 +1,97 @@
+"""GRU4Rec (Hidasi et al., "Session-based Recommendations with Recurrent Neural Networks",
+ICLR 2016), in the form sequential-recommendation benchmarks use (e.g. RecBole): item
+embeddings -> GRU -> a linear map back to the embedding size -> scores against the same item
+embeddings, trained to predict the next item at every position.
+
+The GRU runs on packed sequences of each history's true length, so padding never enters the
+recurrent state: a left-padded history is shifted to the left, packed, run, and its outputs
+shifted back to the positions of their inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .configuration_gru4rec import GRU4RecConfig
+from .modeling_next_item import NextItemPreTrainedModel
+from .modeling_utils import FastDropout
+
+
+def shift_left_padding(values: torch.Tensor, lengths: torch.Tensor, to_left: bool) -> torch.Tensor:
+    """Move each row's last ``lengths[b]`` entries to the front (``to_left``) or its first
+    ``lengths[b]`` entries to the back. ``values``: ``[B, L, ...]``; vacated slots hold whatever
+    was rolled in (callers mask them)."""
+    length = values.shape[1]
+    shift = (length - lengths).unsqueeze(1)
+    index = torch.arange(length, device=values.device).unsqueeze(0)
+    index = (index + shift) % length if to_left else (index - shift) % length
+    index = index.view(*index.shape, *([1] * (values.dim() - 2))).expand_as(values)
+    return values.gather(1, index)
+
+
+class GRU4RecPreTrainedModel(NextItemPreTrainedModel):
+    config_class = GRU4RecConfig
+    base_model_prefix = "gru4rec"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, nn.GRU):  # the usual RNN initialisation
+            for name, parameter in module.named_parameters():
+                if "weight_ih" in name:
+                    nn.init.xavier_uniform_(parameter)
+                elif "weight_hh" in name:
+                    nn.init.orthogonal_(parameter)
+                elif "bias" in name:
+                    parameter.zero_()
+
+
+class GRU4RecForNextItem(GRU4RecPreTrainedModel):
+    """GRU4Rec with a next-item head tied to the item embeddings."""
+
+    def __init__(self, config: GRU4RecConfig):
+        super().__init__(config)
+        self.item_embeddings = nn.Embedding(config.num_items, config.embedding_dim, padding_idx=0)
+        self.embedding_dropout = FastDropout(config.dropout)
+        self.gru = nn.GRU(
+            config.embedding_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.projection = nn.Linear(config.hidden_size, config.embedding_dim)
+        self.post_init()
+
+    def encode(
+        self, history_ids: torch.Tensor, history_mask: torch.Tensor, user_ids: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """``[B, L]`` left-padded -> ``[B, L, embedding_dim]``; padding never enters the GRU."""
+        lengths = history_mask.sum(1)
+        # an empty history still needs one step; its single input is the zero padding vector
+        run_lengths = lengths.clamp(min=1)
+        embedded = self.embedding_dropout(self.item_embeddings(history_ids))
+        embedded = embedded * history_mask.unsqueeze(-1).to(embedded.dtype)
+        packed = pack_padded_sequence(
+            shift_left_padding(embedded, run_lengths, to_left=True),
+            run_lengths.cpu(),
+            batch_first=True,
+            enforce_sorted=False,
+        )
+        outputs, _ = self.gru(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=history_ids.shape[1])
+        outputs = shift_left_padding(outputs, run_lengths, to_left=False)
+        return self.projection(outputs)
+
+    def output_embeddings(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        return self.item_embeddings.weight, None
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.item_embeddings
+
+
+__all__ = ["GRU4RecForNextItem", "GRU4RecPreTrainedModel", "shift_left_padding"]

@@ -1,0 +1,102 @@
+"""The ``"recommendation"`` pipeline: raw item IDs in, ranked raw item IDs with scores out.
+
+    import hf_recsys
+    from transformers import pipeline
+
+    recommender = pipeline("recommendation", model="outputs/sasrec-beauty")
+    recommender(["B004756YJA", "B004ZT0SSG"], k=5)
+    # [{"item_id": "...", "score": 7.1}, ...]
+
+Works for every hf_recsys model that implements ``score_items`` (next-item models score the
+catalogue with one matmul; CTR models such as BST score each item through their ``forward``).
+There is no tokenizer: the model folder's ``recsys_processor.json`` maps IDs to indices.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+from transformers import AutoModel, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .data.processor import NUM_SPECIAL, RecsysProcessor
+
+TASK_NAME = "recommendation"
+
+
+def _is_single_history(inputs: Any) -> bool:
+    """A list of raw IDs is one history; a list of lists (or of dicts) is many."""
+    return isinstance(inputs, (list, tuple)) and not any(isinstance(x, (list, tuple, dict)) for x in inputs)
+
+
+class RecommendationPipeline(Pipeline):
+    """Top-``k`` recommendations for raw histories.
+
+    Call with one history (a list of raw item IDs, oldest first), a dict
+    ``{"history": [...], "user": raw_user_id}``, or a list of either. Keyword arguments:
+    ``k`` (default 10), ``exclude_seen`` (default True: items in the history are never
+    recommended), ``user`` (a raw user ID for models that use the user).
+
+    Returns, per history, a list of ``{"item_id": str, "score": float}`` in descending score.
+    """
+
+    _load_tokenizer = False
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+
+    def __init__(self, *args, recsys_processor: Optional[RecsysProcessor] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recsys_processor = recsys_processor or self.model._get_processor(None)
+
+    def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None, **kwargs):
+        preprocess: dict[str, Any] = {}
+        forward: dict[str, Any] = {}
+        if user is not None:
+            preprocess["user"] = user
+        if k is not None:
+            forward["k"] = int(k)
+        if exclude_seen is not None:
+            forward["exclude_seen"] = bool(exclude_seen)
+        return preprocess, forward, {}
+
+    def __call__(self, inputs: Any, **kwargs):
+        if _is_single_history(inputs):
+            inputs = {"history": list(inputs)}
+        elif isinstance(inputs, (list, tuple)):
+            inputs = [x if isinstance(x, dict) else {"history": list(x)} for x in inputs]
+        return super().__call__(inputs, **kwargs)
+
+    def preprocess(self, inputs: dict[str, Any], user: Any = None) -> dict[str, torch.Tensor]:
+        user = inputs.get("user", user)
+        return self.recsys_processor(
+            [inputs["history"]],
+            users=[user] if user is not None else None,
+            max_history=self.model.config.max_history,
+        )
+
+    def _forward(self, model_inputs: dict[str, torch.Tensor], k: int = 10, exclude_seen: bool = True) -> dict[str, torch.Tensor]:
+        model_inputs = {key: value.to(self.model.device) for key, value in model_inputs.items()}
+        candidates = torch.arange(self.model.config.num_items, device=self.model.device)
+        scores = self.model.score_items(self.model._inputs_for_scoring(model_inputs), candidates).float()
+        scores[:, :NUM_SPECIAL] = -math.inf  # padding and unknown are never recommended
+        if exclude_seen:
+            scores.scatter_(1, model_inputs["history_ids"], -math.inf)
+        top = scores.topk(min(k, scores.shape[1] - NUM_SPECIAL), dim=1)
+        return {"indices": top.indices[0].cpu(), "scores": top.values[0].cpu()}
+
+    def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        ids = self.recsys_processor.decode_items(model_outputs["indices"].tolist())
+        return [
+            {"item_id": item, "score": float(score)}
+            for item, score in zip(ids, model_outputs["scores"].tolist())
+            if item is not None and score > -math.inf
+        ]
+
+
+PIPELINE_REGISTRY.register_pipeline(TASK_NAME, pipeline_class=RecommendationPipeline, pt_model=AutoModel)
+
+__all__ = ["RecommendationPipeline", "TASK_NAME"]
