@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 from .data import DataConfig, InteractionLog, RecsysProcessor, prepare_data  # noqa: E402
 from .models import MODEL_REGISTRY, BSTConfig, BSTForCTR  # noqa: E402
+from .models import P5Config, P5ForConditionalGeneration  # noqa: E402
 from .models import (  # noqa: E402
     CaserConfig,
     CaserForNextItem,
@@ -28,6 +29,8 @@ __all__ = [
     "MODEL_REGISTRY",
     "BSTConfig",
     "BSTForCTR",
+    "P5Config",
+    "P5ForConditionalGeneration",
     "SASRecConfig",
     "SASRecForNextItem",
     "GRU4RecConfig",

@@ -44,6 +44,8 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     group.add_argument("--output-dir", default=None, help="where the model folder goes (default: outputs/MODEL-DATASET)")
     group.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                        metavar="KEY=VALUE", help="override a model config field, e.g. --set num_layers=2")
+    group.add_argument("--init-from", default=None, metavar="PATH",
+                       help="start from a local checkpoint folder (p5: any T5 checkpoint and its tokenizer)")
 
     group = parser.add_argument_group("data")
     group.add_argument("--max-history", type=int, default=50, help="most recent interactions a model sees")
@@ -115,6 +117,7 @@ def run_config_from_args(args: argparse.Namespace):
         hub_revision=args.hub_revision,
         model_overrides=dict(args.overrides),
         disable_tqdm=True if args.no_progress else None,
+        init_from=args.init_from,
     )
 
 

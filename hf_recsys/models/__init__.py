@@ -6,13 +6,14 @@ to the pair and to the task that decides data, collator and metrics:
 
 * ``"ctr"``: (history, target, label) samples, BCE, AUC/GAUC/logloss.
 * ``"next_item"``: user sequences, full-ranking HR/NDCG/MRR.
+* ``"seq2seq"``: text prompts in, text out (P5); trained by ``hf_recsys.p5.training``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, PreTrainedConfig, PreTrainedModel
 
 from .configuration_bst import BSTConfig
 from .configuration_utils import RecsysConfig
@@ -28,6 +29,8 @@ from .modeling_meanpool import MeanPoolForNextItem
 from .modeling_next_item import NextItemPreTrainedModel
 from .modeling_sasrec import SASRecForNextItem
 from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
+from .configuration_p5 import P5Config
+from .modeling_p5 import P5ForConditionalGeneration
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ register_model(ModelSpec("sasrec", SASRecConfig, SASRecForNextItem, "next_item",
 register_model(ModelSpec("gru4rec", GRU4RecConfig, GRU4RecForNextItem, "next_item", "GRU4Rec (Hidasi et al. 2016)"))
 register_model(ModelSpec("caser", CaserConfig, CaserForNextItem, "next_item", "Caser convolutional sequence embedding (Tang & Wang 2018)"))
 register_model(ModelSpec("meanpool", MeanPoolConfig, MeanPoolForNextItem, "next_item", "mean-pooling next-item baseline"))
+register_model(ModelSpec("p5", P5Config, P5ForConditionalGeneration, "seq2seq", "P5 text-to-text recommender on T5 (Geng et al. 2022)"))
+AutoModelForSeq2SeqLM.register(P5Config, P5ForConditionalGeneration, exist_ok=True)
 
 
 __all__ = [
@@ -78,4 +83,6 @@ __all__ = [
     "CaserForNextItem",
     "MeanPoolConfig",
     "MeanPoolForNextItem",
+    "P5Config",
+    "P5ForConditionalGeneration",
 ]

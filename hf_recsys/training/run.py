@@ -67,6 +67,7 @@ class RunConfig:
     hub_revision: Optional[str] = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
     disable_tqdm: Optional[bool] = None
+    init_from: Optional[str] = None  # a local checkpoint to start from (P5: any T5 folder)
 
 
 def load_run_log(run: RunConfig) -> InteractionLog:
@@ -140,6 +141,10 @@ def run_training(run: RunConfig) -> dict[str, float]:
 
     Returns the metrics written to ``output_dir/eval_results.json``.
     """
+    if run.model in MODEL_REGISTRY and MODEL_REGISTRY[run.model].task == "seq2seq":
+        from ..p5.training import run_p5_training  # text-to-text models have their own loop
+
+        return run_p5_training(run)
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)

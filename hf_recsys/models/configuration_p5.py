@@ -1,0 +1,58 @@
+"""P5 configuration."""
+
+from __future__ import annotations
+
+from dataclasses import field
+
+from transformers import T5Config
+
+
+class P5Config(T5Config):
+    r"""Configuration of :class:`P5ForConditionalGeneration` (P5, Geng et al. RecSys 2022):
+    recommendation as text-to-text on T5, with P5's whole-word embedding.
+
+    The T5 fields keep their meaning; the defaults describe a small T5 trained from scratch
+    (no pretrained checkpoint can be downloaded here). ``vocab_size`` is set from the tokenizer
+    trained on the prompt corpus.
+
+    Args:
+        use_whole_word_embeddings: add P5's whole-word embedding to the token embeddings of
+            the encoder input. The k-th user/item ID word of a prompt gets index k on all of its
+            sub-word pieces; every other token gets 0 (a zero vector).
+        max_whole_words: size of the whole-word table; ID words past ``max_whole_words - 1``
+            share the last index.
+        item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"`` or
+            ``"collaborative"`` (Hua et al. 2023); the mapping itself is saved next to the
+            weights in ``p5_item_index.json``.
+        max_history: most recent items written into a prompt.
+        tasks: prompt families trained on: ``"sequential"``, ``"yesno"``, ``"candidates"``,
+            ``"rating"`` (the last only where the log has ratings).
+        aux_task_ratio: samples of each non-sequential family per sequential sample.
+        num_candidates: length of the candidate list of the ``"candidates"`` family.
+        recommend_template: the prompt ``recommend()`` writes; ``{history}`` is replaced by the
+            ID words of the history, oldest first.
+        recommend_beams: beam width of ``recommend()``'s constrained beam search.
+    """
+
+    model_type = "p5"
+
+    vocab_size: int = 4000
+    d_model: int = 128
+    d_kv: int = 32
+    d_ff: int = 512
+    num_layers: int = 2
+    num_decoder_layers: int | None = 2
+    num_heads: int = 4
+    dropout_rate: float | int = 0.1
+    decoder_start_token_id: int | None = 0
+    use_whole_word_embeddings: bool = True
+    max_whole_words: int = 64
+    item_indexing: str = "sequential"
+    num_clusters: int = 32
+    max_cluster_size: int = 32
+    max_history: int = 20
+    tasks: list[str] = field(default_factory=lambda: ["sequential", "yesno", "candidates", "rating"])
+    aux_task_ratio: float = 0.1
+    num_candidates: int = 20
+    recommend_template: str = "Purchase history : {history} . What should the user buy next ?"
+    recommend_beams: int = 20

@@ -1,0 +1,427 @@
+"""P5 (Geng et al., "Recommendation as Language Processing (RLP): A Unified Pretrain,
+Personalized Prompt & Predict Paradigm (P5)", RecSys 2022) on ``T5ForConditionalGeneration``.
+
+Every task is a prompt in and text out. Users and items appear in prompts as ID words
+(``user_17``, ``1024``, or collaborative-index tokens), which the tokenizer splits into
+sub-word pieces; P5's *whole-word embedding* tells the model which pieces form one ID by adding
+an embedding of "the k-th ID word of this prompt" to each of its pieces' token embeddings. The
+sum is passed to the standard T5 encoder as ``inputs_embeds``, in training and in
+``generate()`` alike.
+
+Whole-word IDs are computed inside the model from ``input_ids`` (two boolean tables over the
+vocabulary, saved with the weights: does a token start a word, does it contain a digit), so a
+caller cannot forget them at inference, which the original P5 evaluation did. A word is a token
+starting with the SentencePiece/Metaspace marker ``▁`` (or a special token) plus the tokens
+that follow it until the next word start; an ID word is a word with a digit in it. Prompt
+templates therefore contain no digits.
+
+Recommendation is constrained beam search: a prefix trie over the tokenised item IDs feeds
+``prefix_allowed_tokens_fn``, so only valid item IDs are generated; the ``num_beams`` finished
+hypotheses are distinct token sequences and therefore distinct items; ranking uses the summed
+log-probability of each ID (``length_penalty=0``), so IDs of different token lengths compete
+fairly. Items can be excluded per row (e.g. the history): a trie branch is closed for a row
+once all of its items are excluded for that row, so no beam is wasted on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Optional, Sequence
+
+import torch
+from torch import nn
+
+from transformers import T5ForConditionalGeneration
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+
+from .configuration_p5 import P5Config
+from .modeling_utils import FastDropout
+
+#: the file, next to the weights, that maps raw item IDs to the ID text the model writes
+ITEM_INDEX_FILE = "p5_item_index.json"
+WORD_START = "\u2581"  # SentencePiece / Metaspace word-start marker
+
+
+# --------------------------------------------------------------------------- whole-word IDs
+def compute_whole_word_ids(
+    input_ids: torch.Tensor,
+    token_starts_word: torch.Tensor,
+    token_is_id_piece: torch.Tensor,
+    max_whole_words: int,
+) -> torch.Tensor:
+    """Whole-word IDs of a batch of prompts.
+
+    Args:
+        input_ids: ``[B, L]`` token IDs.
+        token_starts_word: ``[V]`` bool, True for tokens that begin a new word.
+        token_is_id_piece: ``[V]`` bool, True for tokens that contain a digit.
+        max_whole_words: size of the whole-word table.
+
+    Returns:
+        ``[B, L]`` int64: ``k`` on every piece of the k-th ID word (1-based, capped at
+        ``max_whole_words - 1``), 0 on all other tokens (template words, padding, ``</s>``).
+    """
+    starts = token_starts_word[input_ids]
+    word_index = starts.long().cumsum(1)  # 0 for pieces before the first word start
+    pieces = token_is_id_piece[input_ids].long()
+    # does any piece of word w contain a digit? one scatter over the word indices
+    word_has_digit = torch.zeros(input_ids.shape[0], input_ids.shape[1] + 1, dtype=torch.long, device=input_ids.device)
+    word_has_digit.scatter_reduce_(1, word_index, pieces, reduce="amax")
+    in_id_word = word_has_digit.gather(1, word_index).bool() & (word_index > 0)
+    ordinal = (starts & in_id_word).long().cumsum(1)
+    return torch.where(in_id_word, ordinal.clamp(max=max_whole_words - 1), 0)
+
+
+def whole_word_tables(tokenizer: Any, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(token_starts_word, token_is_id_piece)``, both ``[vocab_size]`` bool, from a tokenizer's
+    vocabulary. Special tokens start a word of their own and are never ID pieces."""
+    starts = torch.zeros(vocab_size, dtype=torch.bool)
+    digits = torch.zeros(vocab_size, dtype=torch.bool)
+    special = set(getattr(tokenizer, "all_special_ids", []))
+    for token, index in tokenizer.get_vocab().items():
+        if index >= vocab_size:
+            continue
+        if index in special:
+            starts[index] = True
+            continue
+        starts[index] = token.startswith(WORD_START)
+        digits[index] = any(ch.isdigit() for ch in token)
+    return starts, digits
+
+
+# --------------------------------------------------------------------------- item trie
+class ItemTrie:
+    """A prefix trie over the token sequences of item IDs (each ending with ``</s>``).
+
+    ``allowed(prefix)`` gives the tokens that continue a valid item ID after ``prefix``;
+    ``item_of(tokens)`` maps a complete sequence back to its item position. Each node counts
+    the items below it, so per-row exclusions close branches whose items are all excluded.
+    """
+
+    def __init__(self, sequences: Sequence[Sequence[int]]):
+        self.children: list[dict[int, int]] = [{}]
+        self.count: list[int] = [0]
+        self.item_at: list[int] = [-1]
+        self.paths: list[list[int]] = []  # nodes visited by each item (root excluded)
+        for item, tokens in enumerate(sequences):
+            node, path = 0, []
+            self.count[0] += 1
+            for token in tokens:
+                child = self.children[node].get(token)
+                if child is None:
+                    child = len(self.children)
+                    self.children[node][token] = child
+                    self.children.append({})
+                    self.count.append(0)
+                    self.item_at.append(-1)
+                self.count[child] += 1
+                node = child
+                path.append(node)
+            if self.item_at[node] != -1:
+                raise ValueError(f"items {self.item_at[node]} and {item} have the same token sequence")
+            if self.children[node]:
+                raise ValueError(f"item {item}'s token sequence does not end the ID (missing </s>?)")
+            self.item_at[node] = item
+            self.paths.append(path)
+        self.max_length = max((len(p) for p in self.paths), default=0)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def walk(self, tokens: Sequence[int]) -> Optional[int]:
+        """The node reached by ``tokens`` from the root, or None if no item ID starts so."""
+        node = 0
+        for token in tokens:
+            node = self.children[node].get(token)
+            if node is None:
+                return None
+        return node
+
+    def excluded_counts(self, items: Sequence[int]) -> dict[int, int]:
+        """Per node, how many of ``items`` (distinct item positions) lie below it."""
+        counts: dict[int, int] = {}
+        for item in set(items):
+            for node in self.paths[item]:
+                counts[node] = counts.get(node, 0) + 1
+        return counts
+
+    def allowed(self, node: int, excluded: Optional[dict[int, int]] = None) -> list[int]:
+        children = self.children[node]
+        if not excluded:
+            return list(children)
+        return [t for t, c in children.items() if self.count[c] > excluded.get(c, 0)]
+
+    def item_of(self, tokens: Sequence[int]) -> int:
+        """Item position of a generated sequence (stops at the first leaf), -1 if invalid."""
+        node = 0
+        for token in tokens:
+            node = self.children[node].get(token)
+            if node is None:
+                return -1
+            if self.item_at[node] >= 0:
+                return self.item_at[node]
+        return -1
+
+
+# --------------------------------------------------------------------------- model
+class P5ForConditionalGeneration(T5ForConditionalGeneration):
+    """T5 with P5's whole-word embedding, item-constrained generation and ``recommend()``.
+
+    Inputs are those of T5 (``input_ids`` ``[B, L]``, ``attention_mask`` ``[B, L]``,
+    ``labels`` ``[B, T]`` with -100 at padding) plus optional ``whole_word_ids`` ``[B, L]``;
+    when omitted they are computed from ``input_ids``. Output: ``Seq2SeqLMOutput`` with
+    ``logits`` ``[B, T, vocab]`` and the token cross-entropy ``loss``.
+    """
+
+    config_class = P5Config
+    # our loss is T5's token mean; Trainer must scale it for gradient accumulation
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: P5Config):
+        super().__init__(config)
+        self.whole_word_embeddings = nn.Embedding(config.max_whole_words, config.d_model, padding_idx=0)
+        self.register_buffer("token_starts_word", torch.zeros(config.vocab_size, dtype=torch.bool))
+        self.register_buffer("token_is_id_piece", torch.zeros(config.vocab_size, dtype=torch.bool))
+        # nn.Dropout's Bernoulli sampling dominates a small T5's step on CPU (see FastDropout)
+        for parent in list(self.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Dropout):
+                    setattr(parent, name, FastDropout(child.p))
+        self._item_trie: Optional[ItemTrie] = None
+        self._item_ids: Optional[list[str]] = None
+        self._item_texts: Optional[list[str]] = None
+        self._tokenizer: Any = None
+        self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, P5ForConditionalGeneration) and hasattr(module, "whole_word_embeddings"):
+            init.normal_(module.whole_word_embeddings.weight, mean=0.0, std=self.config.initializer_factor * 1.0)
+            init.zeros_(module.whole_word_embeddings.weight[0])
+
+    # ------------------------------------------------------------------ embeddings
+    def set_whole_word_tables(self, tokenizer: Any) -> None:
+        """Install the word-start / ID-piece tables of ``tokenizer`` (once, before training)."""
+        starts, digits = whole_word_tables(tokenizer, self.config.vocab_size)
+        # assigning replaces the buffers, so a resized vocabulary works too
+        self.token_starts_word = starts.to(self.token_starts_word.device)
+        self.token_is_id_piece = digits.to(self.token_is_id_piece.device)
+
+    def whole_word_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` whole-word IDs of ``input_ids`` ``[B, L]`` (see :func:`compute_whole_word_ids`)."""
+        return compute_whole_word_ids(
+            input_ids, self.token_starts_word, self.token_is_id_piece, self.config.max_whole_words
+        )
+
+    def embed_prompt(self, input_ids: torch.Tensor, whole_word_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Token embeddings plus whole-word embeddings: ``[B, L]`` -> ``[B, L, d_model]``."""
+        embedded = self.shared(input_ids)
+        if self.config.use_whole_word_embeddings:
+            if whole_word_ids is None:
+                whole_word_ids = self.whole_word_ids(input_ids)
+            embedded = embedded + self.whole_word_embeddings(whole_word_ids)
+        return embedded
+
+    def forward(
+        self,
+        input_ids: Optional[torch.LongTensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        whole_word_ids: Optional[torch.LongTensor] = None,
+        decoder_input_ids: Optional[torch.LongTensor] = None,
+        decoder_attention_mask: Optional[torch.BoolTensor] = None,
+        encoder_outputs: Optional[tuple] = None,
+        past_key_values: Any = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        decoder_inputs_embeds: Optional[torch.Tensor] = None,
+        labels: Optional[torch.LongTensor] = None,
+        use_cache: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Seq2SeqLMOutput:
+        if encoder_outputs is None and inputs_embeds is None and input_ids is not None:
+            inputs_embeds = self.embed_prompt(input_ids, whole_word_ids)
+            input_ids = None
+        return super().forward(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            labels=labels,
+            use_cache=use_cache,
+            **kwargs,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        inputs: Optional[torch.Tensor] = None,
+        whole_word_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        **kwargs: Any,
+    ):
+        """``GenerationMixin.generate`` with the prompt encoded through :meth:`embed_prompt`.
+
+        The encoder runs here, once, on token + whole-word embeddings; beam search then reuses
+        its output (``encoder_outputs``), so whole-word IDs hold for every decoding strategy.
+        """
+        input_ids = inputs if inputs is not None else kwargs.pop("input_ids", None)
+        if input_ids is not None and kwargs.get("encoder_outputs") is None:
+            if attention_mask is None:
+                attention_mask = (input_ids != self.config.pad_token_id).long()
+            encoder_outputs = self.encoder(
+                inputs_embeds=self.embed_prompt(input_ids, whole_word_ids), attention_mask=attention_mask
+            )
+            kwargs["encoder_outputs"] = BaseModelOutput(last_hidden_state=encoder_outputs.last_hidden_state)
+        return super().generate(input_ids, attention_mask=attention_mask, **kwargs)
+
+    # ------------------------------------------------------------------ items
+    def set_item_index(self, item_ids: Sequence[str], item_texts: Sequence[str], tokenizer: Any) -> None:
+        """Build the decoding trie: raw ``item_ids[i]`` is written as ``item_texts[i]``."""
+        encoded = tokenizer(list(item_texts), add_special_tokens=True)["input_ids"]
+        self._item_trie = ItemTrie(encoded)
+        self._item_ids = [str(i) for i in item_ids]
+        self._item_texts = list(item_texts)
+        self._tokenizer = tokenizer
+
+    def _ensure_item_index(self) -> None:
+        if self._item_trie is not None:
+            return
+        source = getattr(self.config, "_name_or_path", None) or getattr(self, "name_or_path", None)
+        if not source:
+            raise ValueError("no item index: load the model from a folder or call set_item_index()")
+        from transformers import AutoTokenizer
+        from transformers.utils import cached_file
+
+        with open(cached_file(str(source), ITEM_INDEX_FILE), encoding="utf-8") as f:
+            index = json.load(f)
+        self.set_item_index(index["items"], index["ids"], AutoTokenizer.from_pretrained(source))
+
+    @property
+    def item_trie(self) -> ItemTrie:
+        self._ensure_item_index()
+        return self._item_trie
+
+    @torch.no_grad()
+    def generate_items(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        k: int = 10,
+        num_beams: Optional[int] = None,
+        exclude: Optional[Sequence[Sequence[int]]] = None,
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """Top-``k`` distinct items for each prompt by trie-constrained beam search.
+
+        Args:
+            input_ids / attention_mask: ``[B, L]`` tokenised prompts.
+            k: items per prompt (at most ``num_beams``).
+            num_beams: beam width (default ``config.recommend_beams``, raised to ``k`` if smaller).
+            exclude: per prompt, item positions (in the item index) that must not be returned.
+
+        Returns:
+            ``(items, scores)``: per prompt, item positions best first and their summed
+            log-probabilities. A row has fewer than ``k`` entries only when fewer valid items
+            exist.
+        """
+        trie = self.item_trie
+        num_beams = max(num_beams or self.config.recommend_beams, k)
+        k = min(k, len(trie))
+        eos = self.config.eos_token_id
+        excluded = [trie.excluded_counts(row) if row else None for row in exclude] if exclude is not None else None
+        cache: dict[tuple, list[int]] = {}
+
+        def allowed_tokens(batch_id: int, sent: torch.Tensor) -> list[int]:
+            prefix = tuple(sent.tolist()[1:])  # drop the decoder start token
+            key = (batch_id if excluded is not None else -1, prefix)
+            tokens = cache.get(key)
+            if tokens is None:
+                node = trie.walk(prefix)
+                tokens = (trie.allowed(node, excluded[batch_id] if excluded else None) if node is not None else [])
+                tokens = tokens or [eos]  # a dead beam (score -inf) just ends
+                cache[key] = tokens
+            return tokens
+
+        was_training = self.training
+        self.eval()
+        output = self.generate(
+            input_ids,
+            attention_mask=attention_mask,
+            num_beams=num_beams,
+            num_return_sequences=num_beams,
+            max_new_tokens=trie.max_length,
+            prefix_allowed_tokens_fn=allowed_tokens,
+            length_penalty=0.0,
+            do_sample=False,
+            return_dict_in_generate=True,
+            output_scores=True,
+        )
+        if was_training:
+            self.train()
+        sequences = output.sequences[:, 1:].tolist()
+        scores = output.sequences_scores.float().tolist()
+        items, item_scores = [], []
+        for row in range(input_ids.shape[0]):
+            found, values, seen = [], [], set()
+            for j in range(row * num_beams, (row + 1) * num_beams):
+                item = trie.item_of(sequences[j])
+                if item < 0 or item in seen or not math.isfinite(scores[j]):
+                    continue
+                seen.add(item)
+                found.append(item)
+                values.append(scores[j])
+                if len(found) == k:
+                    break
+            items.append(found)
+            item_scores.append(values)
+        return items, item_scores
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        histories: Sequence[Sequence[Any]],
+        k: int = 10,
+        exclude_seen: bool = True,
+        users: Optional[Sequence[Any]] = None,
+        return_scores: bool = False,
+        num_beams: Optional[int] = None,
+        batch_size: int = 32,
+    ) -> list[list[Any]]:
+        """Top-``k`` raw item IDs for each raw history (oldest first).
+
+        The history is written into ``config.recommend_template`` (a training template with
+        no user in it, so a new user works too; ``users`` is accepted for API compatibility
+        and not used). Raw IDs the item index does not know are left out of the prompt.
+        """
+        self._ensure_item_index()
+        position = {raw: i for i, raw in enumerate(self._item_ids)}
+        prompts, exclusions = [], []
+        for history in histories:
+            known = [position[str(raw)] for raw in history if str(raw) in position]
+            known = known[-self.config.max_history :] if self.config.max_history > 0 else known
+            words = " ".join(self._item_texts[i] for i in known)
+            prompts.append(self.config.recommend_template.format(history=words))
+            exclusions.append([position[str(raw)] for raw in history if str(raw) in position] if exclude_seen else [])
+        results: list[list[Any]] = []
+        for start in range(0, len(prompts), batch_size):
+            encoded = self._tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)
+            items, scores = self.generate_items(
+                encoded["input_ids"].to(self.device),
+                encoded["attention_mask"].to(self.device),
+                k=k,
+                num_beams=num_beams,
+                exclude=exclusions[start : start + batch_size] if exclude_seen else None,
+            )
+            for row_items, row_scores in zip(items, scores):
+                raw = [self._item_ids[i] for i in row_items]
+                results.append(list(zip(raw, row_scores)) if return_scores else raw)
+        return results
+
+
+__all__ = ["P5ForConditionalGeneration", "ItemTrie", "compute_whole_word_ids", "whole_word_tables", "ITEM_INDEX_FILE"]

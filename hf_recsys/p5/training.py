@@ -1,0 +1,280 @@
+"""The P5 training run: log -> item index -> prompts -> tokenizer -> T5 -> Seq2SeqTrainer ->
+constrained-beam-search evaluation -> a folder that loads with the Auto classes.
+
+``run_training`` (what ``scripts/train.py --model p5`` calls) hands P5 runs to
+:func:`run_p5_training`. P5 options are config fields, set with ``--set KEY=VALUE``
+(``item_indexing``, ``tasks``, ``d_model``, ...); a few options of the evaluation only are read
+from the same ``--set`` and not stored in the config:
+
+* ``eval_users=N``: evaluate a seeded subset of N test users (default: every test user);
+* ``eval_unseen_template=False``: skip the second evaluation with a held-out template;
+* ``eval_exclude_seen=True``: never recommend an item of the user's history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+import datasets
+import numpy as np
+import torch
+from transformers import (
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    set_seed,
+)
+
+from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
+from ..models.configuration_p5 import P5Config
+from ..models.modeling_p5 import P5ForConditionalGeneration
+from .evaluation import evaluate_sequential, popularity_metrics
+from .indexing import ItemIndex, build_item_index
+from .prompts import RECOMMEND_TEMPLATE, SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN, tokenize_prompts, training_prompts
+from .tokenizer import train_prompt_tokenizer
+
+logger = logging.getLogger(__name__)
+
+#: ``--set`` keys that steer the evaluation and are not config fields
+EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_seen": False}
+
+
+class P5Collator:
+    """Pads ``input_ids``/``attention_mask``/``labels`` (labels with -100) and drops the rest."""
+
+    model_keys = ("input_ids", "attention_mask", "labels")
+
+    def __init__(self, tokenizer):
+        self.pad = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return self.pad([{k: f[k] for k in self.model_keys if k in f} for f in features])
+
+
+@dataclass
+class P5Setup:
+    """Everything a P5 training run builds before training."""
+
+    config: P5Config
+    index: ItemIndex
+    tokenizer: Any
+    model: P5ForConditionalGeneration
+    train_prompts: datasets.Dataset
+    train_dataset: datasets.Dataset
+
+
+def build_p5(
+    data: PreparedData,
+    overrides: Optional[dict[str, Any]] = None,
+    seed: int = 0,
+    init_from: Optional[str] = None,
+) -> P5Setup:
+    """Item index, training prompts, tokenizer and model for ``data``.
+
+    Without ``init_from`` the tokenizer is trained on the prompt corpus and the T5 starts from
+    scratch (``vocab_size`` in ``overrides`` is the BPE vocabulary size asked for). With
+    ``init_from`` (a local T5 checkpoint folder) its tokenizer and weights are used; tokens the
+    index needs are added and the embeddings resized; the whole-word embedding starts fresh.
+    """
+    overrides = dict(overrides or {})
+    config = P5Config(**overrides) if init_from is None else P5Config.from_pretrained(init_from, **overrides)
+    config.recommend_template = overrides.get("recommend_template", RECOMMEND_TEMPLATE)
+    index = build_item_index(config.item_indexing, data, seed, config.num_clusters, config.max_cluster_size)
+    prompts = training_prompts(
+        data, index, config.tasks, config.max_history, config.aux_task_ratio, config.num_candidates, seed
+    )
+    if init_from is None:
+        corpus = _corpus(prompts, index)
+        tokenizer = train_prompt_tokenizer(corpus, vocab_size=config.vocab_size, added_tokens=index.added_tokens)
+        config.vocab_size = len(tokenizer)
+        model = P5ForConditionalGeneration(config)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(init_from)
+        if index.added_tokens:
+            tokenizer.add_tokens(index.added_tokens)
+        model = P5ForConditionalGeneration.from_pretrained(init_from, config=config)
+        if len(tokenizer) > model.config.vocab_size:
+            model.resize_token_embeddings(len(tokenizer))
+    model.set_whole_word_tables(tokenizer)
+    model.set_item_index(index.items, index.ids, tokenizer)
+    train_dataset = tokenize_prompts(prompts, tokenizer)
+    return P5Setup(config=model.config, index=index, tokenizer=tokenizer, model=model,
+                   train_prompts=prompts, train_dataset=train_dataset)
+
+
+def _corpus(prompts: datasets.Dataset, index: ItemIndex):
+    """Tokenizer training text: prompts, targets and every item ID (so each can be tokenised)."""
+    yield from prompts["source"]
+    yield from prompts["target"]
+    yield from index.ids
+
+
+def save_p5(folder: str, model: P5ForConditionalGeneration, tokenizer, index: ItemIndex, processor=None) -> None:
+    """Write weights, config, tokenizer and item index (and the processor) into ``folder``."""
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    index.save_pretrained(folder)
+    if processor is not None:
+        processor.save_pretrained(folder)
+
+
+def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config_overrides = {k: v for k, v in overrides.items() if k not in EVAL_OPTIONS}
+    eval_options = {k: overrides.get(k, default) for k, default in EVAL_OPTIONS.items()}
+    return config_overrides, eval_options
+
+
+def run_p5_training(run) -> dict[str, float]:
+    """Train and evaluate P5 for a :class:`~hf_recsys.training.run.RunConfig`; save the folder.
+
+    Returns the metrics written to ``output_dir/eval_results.json``: ``eval_hr@5``,
+    ``eval_ndcg@5``, ``eval_hr@10``, ``eval_ndcg@10`` (seen template), the same with
+    ``eval_unseen_`` (held-out template), and the popularity baseline's on the same users.
+    """
+    from ..hub import build_model_card, write_model_card
+    from ..models import MODEL_REGISTRY
+    from ..training.run import _save_atomically, load_run_log
+
+    set_seed(run.seed)
+    started = time.perf_counter()
+    log = load_run_log(run)
+    data = prepare_data(
+        log,
+        DataConfig(max_history=run.max_history, implicit_threshold=run.implicit_threshold,
+                   user_core=run.user_core, item_core=run.item_core, split=run.split, seed=run.seed),
+    )
+    config_overrides, eval_options = _split_overrides(run.model_overrides)
+    config_overrides.setdefault("max_history", min(run.max_history, P5Config.max_history))
+    setup = build_p5(data, config_overrides, run.seed, getattr(run, "init_from", None))
+    model, tokenizer, index = setup.model, setup.tokenizer, setup.index
+    prep_seconds = time.perf_counter() - started
+
+    args = Seq2SeqTrainingArguments(
+        output_dir=run.output_dir,
+        per_device_train_batch_size=run.batch_size,
+        learning_rate=run.learning_rate,
+        weight_decay=run.weight_decay,
+        warmup_steps=run.warmup_steps if run.warmup_steps else 0.05,  # T5 from scratch needs a warmup
+        num_train_epochs=run.epochs,
+        max_steps=run.max_steps,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_steps=run.logging_steps,
+        seed=run.seed,
+        data_seed=run.seed,
+        bf16=run.bf16,
+        fp16=run.fp16,
+        use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",  # prompts of similar length share a batch
+        dataloader_num_workers=run.dataloader_workers,
+        report_to="none",
+        disable_tqdm=run.disable_tqdm,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model, args=args, train_dataset=setup.train_dataset,
+        data_collator=P5Collator(tokenizer), processing_class=tokenizer,
+    )
+    tasks = dict(zip(*np.unique(setup.train_prompts["task"], return_counts=True)))
+    if trainer.is_world_process_zero():
+        print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
+              f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {index.method} item indexing; "
+              f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
+    train_start = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+    metrics: dict[str, Any] = {}
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        eval_batch = max(1, min(run.eval_batch_size, 64))  # each prompt holds num_beams beams
+        seen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_TRAIN, 0,
+                                   num_beams=model.config.recommend_beams, batch_size=eval_batch,
+                                   max_users=eval_options["eval_users"],
+                                   exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed)
+        metrics.update({f"eval_{k}": v for k, v in seen.items()})
+        if eval_options["eval_unseen_template"]:
+            unseen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_UNSEEN, 0,
+                                         num_beams=model.config.recommend_beams, batch_size=eval_batch,
+                                         max_users=eval_options["eval_users"],
+                                         exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed)
+            metrics.update({f"eval_unseen_{k}": v for k, v in unseen.items() if k != "users"})
+        baseline = popularity_metrics(data, "test", max_users=eval_options["eval_users"], seed=run.seed)
+        metrics.update({f"eval_popularity_{k}": v for k, v in baseline.items()})
+        metrics.update({
+            "eval_split": "test",
+            "item_indexing": index.method,
+            "train_runtime_s": train_seconds,
+            "train_steps": train_output.global_step,
+            "train_samples_per_second": train_output.global_step * run.batch_size / max(train_seconds, 1e-9),
+            "train_loss_first": losses[0] if losses else None,
+            "train_loss_last": losses[-1] if losses else None,
+            "data_prep_s": prep_seconds,
+        })
+        quality = {k: seen[k] for k in ("hr@5", "ndcg@5", "hr@10", "ndcg@10")}
+        spec = MODEL_REGISTRY[run.model]
+        card = build_model_card(
+            model_name=os.path.basename(os.path.abspath(run.output_dir)),
+            model_type=spec.name,
+            description=spec.description,
+            task="next_item",
+            dataset_name=log.name,
+            data_summary={**data.describe(), "item_indexing": index.method},
+            metrics=quality,
+            baseline_metrics=baseline,
+            baseline_name="popularity",
+            repo_id=run.hub_model_id,
+            example_items=list(index.items[:3]),
+            training_summary={
+                "epochs": run.epochs if run.max_steps <= 0 else None,
+                "steps": train_output.global_step,
+                "batch size (per device)": run.batch_size,
+                "learning rate": run.learning_rate,
+                "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
+                "seed": run.seed,
+                "training prompts": len(setup.train_dataset),
+            },
+        )
+
+        def write_metrics(folder: str) -> None:
+            with open(os.path.join(folder, "eval_results.json"), "w") as f:
+                json.dump(metrics, f, indent=2, sort_keys=True)
+            with open(os.path.join(folder, "run_config.json"), "w") as f:
+                json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data.config)}, f, indent=2)
+
+        _save_atomically(
+            run.output_dir,
+            [
+                lambda folder: save_p5(folder, model, tokenizer, index, data.processor),
+                lambda folder: write_model_card(card, folder),
+                write_metrics,
+            ],
+        )
+        print(f"\n[hf_recsys] held-out test metrics (p5, {index.method} indexing, {seen['users']:,} users) "
+              f"vs popularity:")
+        for key in ("hr@5", "ndcg@5", "hr@10", "ndcg@10"):
+            unseen_value = metrics.get(f"eval_unseen_{key}")
+            extra = f"   unseen template: {unseen_value:.4f}" if unseen_value is not None else ""
+            print(f"  {key:>8}: {seen[key]:.4f}   popularity: {baseline[key]:.4f}{extra}")
+        print(f"  training: {train_output.global_step} steps in {train_seconds:.0f} s; "
+              f"evaluation {seen['eval_seconds']:.0f} s\n")
+        if run.push_to_hub:
+            from ..hub import push_folder_to_hub
+
+            if not run.hub_model_id:
+                raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
+            url = push_folder_to_hub(run.output_dir, run.hub_model_id, token=run.hub_token,
+                                     private=run.hub_private, revision=run.hub_revision)
+            print(f"[hf_recsys] pushed to {url}")
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+__all__ = ["run_p5_training", "build_p5", "save_p5", "P5Collator", "P5Setup"]

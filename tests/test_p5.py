@@ -1,0 +1,251 @@
+"""P5: whole-word IDs, generate(), constrained decoding, item indexing, save/load, training, CLI."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+
+import hf_recsys  # noqa: F401  (registers p5 with the Auto classes)
+from hf_recsys.data.log import InteractionLog
+from hf_recsys.data.pipeline import DataConfig, prepare_data
+from hf_recsys.models import P5Config, P5ForConditionalGeneration
+from hf_recsys.models.modeling_p5 import ItemTrie, compute_whole_word_ids
+from hf_recsys.p5 import build_item_index, build_p5, save_p5
+from hf_recsys.p5.indexing import collaborative_index, sequential_index
+from hf_recsys.p5.training import P5Collator
+
+TINY = dict(d_model=32, d_kv=8, d_ff=64, num_heads=4, num_layers=1, num_decoder_layers=1, vocab_size=300,
+            recommend_beams=8, dropout_rate=0.0, tasks=["sequential", "yesno", "candidates", "rating"], aux_task_ratio=0.2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny matrices: one thread avoids the synchronisation cost of two on a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def setups(tiny_data):
+    """One tiny P5 per indexing method, built from the shared tiny synthetic log."""
+    torch.manual_seed(0)
+    out = {}
+    for method in ("random", "sequential", "collaborative"):
+        out[method] = build_p5(tiny_data, dict(TINY, item_indexing=method, num_clusters=4, max_cluster_size=8), seed=0)
+        out[method].model.eval()
+    return out
+
+
+def log_from_sequences(sequences):
+    rows = [(u, i, t) for u, items in sequences.items() for t, i in enumerate(items)]
+    return InteractionLog(pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]), name="hand")
+
+
+# --------------------------------------------------------------------------- whole-word IDs
+def test_whole_word_ids_by_hand():
+    vocab = ["<pad>", "</s>", "<unk>", "\u2581Given", "\u2581user_", "1", "7", "\u2581", "<CI3>", "<CI1>",
+             "\u258112", "34", "\u2581.", "\u25815"]
+    starts = torch.tensor([t.startswith("\u2581") or t in ("<pad>", "</s>", "<unk>") for t in vocab])
+    digits = torch.tensor([any(c.isdigit() for c in t) and t not in ("<pad>", "</s>", "<unk>") for t in vocab])
+    ids = {t: i for i, t in enumerate(vocab)}
+    # "Given user_17 <CI3><CI1> 1234 5 . </s> <pad>": four ID words, three of them multi-piece
+    tokens = ["\u2581Given", "\u2581user_", "1", "7", "\u2581", "<CI3>", "<CI1>", "\u258112", "34", "\u25815",
+              "\u2581.", "</s>", "<pad>"]
+    expected = [0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 0, 0, 0]
+    got = compute_whole_word_ids(torch.tensor([[ids[t] for t in tokens]]), starts, digits, max_whole_words=64)
+    assert got[0].tolist() == expected
+    capped = compute_whole_word_ids(torch.tensor([[ids[t] for t in tokens]]), starts, digits, max_whole_words=3)
+    assert capped[0].tolist() == [min(e, 2) for e in expected]
+
+
+def test_whole_word_ids_match_the_words_of_a_trained_tokenizer(setups):
+    setup = setups["random"]
+    tokenizer, model = setup.tokenizer, setup.model
+    source = "Purchase history : " + " ".join(setup.index.ids[:6]) + " . What should the user buy next ?"
+    encoding = tokenizer(source)
+    whole = model.whole_word_ids(torch.tensor([encoding["input_ids"]]))[0].tolist()
+    words = encoding.word_ids()
+    id_words = {w for w, token in zip(words, encoding.tokens()) if w is not None and any(c.isdigit() for c in token)}
+    assert len(id_words) == 6
+    for word, value in zip(words, whole):
+        if word in id_words:
+            assert value == sorted(id_words).index(word) + 1  # k-th ID word -> k, on every piece
+        else:
+            assert value == 0
+
+
+def test_whole_word_embeddings_change_the_output(setups):
+    model = setups["sequential"].model
+    tokenizer = setups["sequential"].tokenizer
+    batch = tokenizer(setups["sequential"].train_prompts["source"][:3], return_tensors="pt", padding=True)
+    decoder = torch.zeros(3, 1, dtype=torch.long)
+    with torch.no_grad():
+        with_ww = model(**batch, decoder_input_ids=decoder).logits
+        without = model(**batch, whole_word_ids=torch.zeros_like(batch["input_ids"]), decoder_input_ids=decoder).logits
+        explicit = model(**batch, whole_word_ids=model.whole_word_ids(batch["input_ids"]), decoder_input_ids=decoder).logits
+    assert not torch.allclose(with_ww, without, atol=1e-4)
+    assert torch.allclose(with_ww, explicit)
+
+
+def test_generate_uses_whole_word_embeddings(setups):
+    setup = setups["sequential"]
+    model, tokenizer = setup.model, setup.tokenizer
+    batch = tokenizer(setup.train_prompts["source"][:2], return_tensors="pt", padding=True)
+    out = model.generate(**batch, max_new_tokens=4, do_sample=False, output_scores=True, return_dict_in_generate=True)
+    assert out.sequences.shape[0] == 2 and out.sequences.shape[1] <= 5
+    with torch.no_grad():
+        first = model(**batch, decoder_input_ids=torch.zeros(2, 1, dtype=torch.long)).logits[:, 0]
+    assert torch.allclose(out.scores[0], first, atol=1e-4)  # generate's first step == forward with whole words
+
+
+# --------------------------------------------------------------------------- constrained decoding
+def test_trie_handles_ids_that_prefix_each_other():
+    trie = ItemTrie([[5, 1], [5, 6, 1], [7, 1]])
+    assert sorted(trie.allowed(trie.walk([]))) == [5, 7]
+    assert sorted(trie.allowed(trie.walk([5]))) == [1, 6]
+    assert trie.item_of([5, 1, 0]) == 0 and trie.item_of([5, 6, 1]) == 1 and trie.item_of([5, 9]) == -1
+    excluded = trie.excluded_counts([1])
+    assert sorted(trie.allowed(trie.walk([5]), excluded)) == [1]  # the branch of item 1 is closed
+    assert trie.allowed(trie.walk([]), trie.excluded_counts([0, 1])) == [7]
+
+
+@pytest.mark.parametrize("method", ["random", "sequential", "collaborative"])
+def test_constrained_beam_search_gives_valid_distinct_unseen_items(setups, method):
+    setup = setups[method]
+    model, tokenizer = setup.model, setup.tokenizer
+    batch = tokenizer(setup.train_prompts["source"][:4], return_tensors="pt", padding=True)
+    exclude = [[0, 1, 2], [], [5], list(range(10))]
+    items, scores = model.generate_items(batch["input_ids"], batch["attention_mask"], k=8, num_beams=8, exclude=exclude)
+    num_items = len(setup.index)
+    for row, seen, row_scores in zip(items, exclude, scores):
+        assert len(row) == 8 and len(set(row)) == 8
+        assert all(0 <= i < num_items for i in row) and not set(row) & set(seen)
+        assert row_scores == sorted(row_scores, reverse=True)
+    # what is decoded is an item ID's text, token for token
+    trie = model.item_trie
+
+    def allowed(batch_id, sent):
+        node = trie.walk(sent.tolist()[1:])
+        return (trie.allowed(node) if node is not None else []) or [tokenizer.eos_token_id]
+
+    out = model.generate(**batch, num_beams=8, max_new_tokens=trie.max_length, prefix_allowed_tokens_fn=allowed)
+    texts = set(setup.index.ids)
+    for text in tokenizer.batch_decode(out, skip_special_tokens=True):
+        assert text.replace(" ", "") in texts
+
+
+def test_recommend_takes_and_returns_raw_ids(setups):
+    setup = setups["collaborative"]
+    history = setup.index.items[:4]
+    recommended = setup.model.recommend([history, ["not-an-item"]], k=5)
+    assert all(len(r) == 5 and set(r) <= set(setup.index.items) for r in recommended)
+    assert not set(recommended[0]) & set(history)
+
+
+# --------------------------------------------------------------------------- indexing
+def test_sequential_index_uses_training_data_only():
+    # "z" appears only as user c's test item; "t" only as a valid item; a leaky numbering
+    # over the full log would give "z" a number right after c's history
+    log = log_from_sequences({"a": ["p", "q", "r", "s", "t"], "b": ["q", "p", "s", "r", "y"], "c": ["r", "s", "x", "w", "z"]})
+    data = prepare_data(log, DataConfig(max_history=5))
+    index = sequential_index(data)
+    number = dict(zip(index.items, map(int, index.ids)))
+    # training items in order of first appearance over the users' training sequences
+    assert [k for k, _ in sorted(number.items(), key=lambda kv: kv[1])][:5] == ["p", "q", "r", "s", "x"]
+    # held-out-only items come last, sorted by raw ID, whatever their positions
+    assert [number[i] for i in ("t", "w", "y", "z")] == [6, 7, 8, 9]
+    moved = prepare_data(log_from_sequences({"a": ["p", "q", "r", "s", "z"], "b": ["q", "p", "s", "r", "y"],
+                                             "c": ["r", "s", "x", "w", "t"]}), DataConfig(max_history=5))
+    moved_number = dict(zip(sequential_index(moved).items, map(int, sequential_index(moved).ids)))
+    assert moved_number["z"] == number["z"] and moved_number["t"] == number["t"]
+
+
+def test_collaborative_index_separates_communities():
+    rng = np.random.default_rng(0)
+    group_a, group_b = [f"a{i}" for i in range(12)], [f"b{i}" for i in range(12)]
+    sequences = {f"u{u}": list(rng.choice(group_a if u % 2 else group_b, size=8, replace=False)) for u in range(60)}
+    data = prepare_data(log_from_sequences(sequences), DataConfig(max_history=8))
+    index = collaborative_index(data, num_clusters=2, max_cluster_size=6, seed=0)
+    first = {item: text.split(">")[0] for item, text in zip(index.items, index.ids)}
+    assert len({first[i] for i in group_a}) == 1 and len({first[i] for i in group_b}) == 1
+    assert first["a0"] != first["b0"]
+    assert len(set(index.ids)) == len(index.ids)
+
+
+def test_unknown_indexing_is_rejected(tiny_data):
+    with pytest.raises(ValueError, match="unknown item indexing"):
+        build_item_index("alphabetical", tiny_data)
+
+
+# --------------------------------------------------------------------------- persistence
+def test_save_and_reload_through_auto_classes(setups, tiny_data, tmp_path):
+    setup = setups["collaborative"]
+    save_p5(str(tmp_path), setup.model, setup.tokenizer, setup.index, tiny_data.processor)
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "p5"
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    batch = tokenizer(setup.train_prompts["source"][:3], return_tensors="pt", padding=True)
+    assert batch["input_ids"].tolist() == setup.tokenizer(setup.train_prompts["source"][:3], return_tensors="pt",
+                                                          padding=True)["input_ids"].tolist()
+    expected = setup.model.generate_items(batch["input_ids"], batch["attention_mask"], k=5)
+    history = setup.index.items[:3]
+    for auto in (AutoModel, AutoModelForSeq2SeqLM):
+        loaded = auto.from_pretrained(tmp_path).eval()
+        assert isinstance(loaded, P5ForConditionalGeneration)
+        assert torch.equal(loaded.token_starts_word, setup.model.token_starts_word)
+        items, scores = loaded.generate_items(batch["input_ids"], batch["attention_mask"], k=5)
+        assert items == expected[0]
+        assert np.allclose(scores, expected[1], atol=1e-5)
+        assert loaded.recommend([history], k=5) == setup.model.recommend([history], k=5)
+    index = json.load(open(tmp_path / "p5_item_index.json"))
+    assert index["method"] == "collaborative" and index["ids"] == setup.index.ids
+
+
+# --------------------------------------------------------------------------- training
+def test_training_lowers_the_loss(setups):
+    setup = setups["sequential"]
+    torch.manual_seed(0)
+    model = P5ForConditionalGeneration(setup.config)
+    model.set_whole_word_tables(setup.tokenizer)
+    collate = P5Collator(setup.tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = collate([setup.train_dataset[i] for i in range(32)])
+    model.train()
+    losses = []
+    for _ in range(25):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_cli_trains_evaluates_and_saves(tmp_path):
+    from hf_recsys.cli import recommend_main, train_main
+
+    out = tmp_path / "p5"
+    metrics = train_main([
+        "--model", "p5", "--synthetic-users", "40", "--synthetic-items", "40", "--max-steps", "30",
+        "--batch-size", "32", "--learning-rate", "3e-3", "--output-dir", str(out), "--no-progress",
+        "--logging-steps", "5", "--set", "d_model=32", "--set", "d_kv=8", "--set", "d_ff=64",
+        "--set", "num_layers=1", "--set", "num_decoder_layers=1", "--set", "vocab_size=300",
+        "--set", "recommend_beams=10", "--set", "item_indexing=collaborative", "--set", "num_clusters=4",
+        "--set", "max_cluster_size=8", "--set", "eval_unseen_template=False",
+    ])
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "p5_item_index.json",
+                 "recsys_processor.json", "README.md", "eval_results.json"):
+        assert os.path.exists(out / name), name
+    assert metrics["eval_users"] == 40 and 0.0 <= metrics["eval_hr@10"] <= 1.0
+    assert metrics["eval_hr@5"] <= metrics["eval_hr@10"]
+    assert metrics["train_loss_last"] < metrics["train_loss_first"]
+    saved = json.load(open(out / "eval_results.json"))
+    assert saved["eval_ndcg@10"] == pytest.approx(metrics["eval_ndcg@10"])
+    history = json.load(open(out / "p5_item_index.json"))["items"][:3]
+    recommended = recommend_main(["--model-dir", str(out), "--history", *history, "--k", "3"])
+    assert len(recommended) == 3 and not {i for i, _ in recommended} & set(history)
