@@ -28,6 +28,26 @@ from .modeling_gru4rec import GRU4RecForNextItem
 from .modeling_meanpool import MeanPoolForNextItem
 from .modeling_next_item import NextItemPreTrainedModel
 from .modeling_sasrec import SASRecForNextItem
+from .configuration_afm import AFMConfig
+from .configuration_cnn import CNNConfig
+from .configuration_deepfm import DeepFMConfig
+from .configuration_feature_layers import FeatureCTRConfig
+from .configuration_featuremlp import FeatureMLPConfig
+from .configuration_fm import FMConfig
+from .configuration_fnn import FNNConfig
+from .configuration_lr import LRConfig
+from .configuration_ncf import NCFConfig
+from .configuration_widedeep import WideDeepConfig
+from .feature_layers import FeatureCTRModel, FeatureEmbedding
+from .modeling_afm import AFMForCTR
+from .modeling_cnn import CNNForCTR
+from .modeling_deepfm import DeepFMForCTR
+from .modeling_featuremlp import FeatureMLPForCTR
+from .modeling_fm import FMForCTR
+from .modeling_fnn import FNNForCTR
+from .modeling_lr import LRForCTR
+from .modeling_ncf import NCFForCTR
+from .modeling_widedeep import WideDeepForCTR
 from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
 from .configuration_p5 import P5Config
 from .modeling_p5 import P5ForConditionalGeneration
@@ -54,6 +74,15 @@ def register_model(spec: ModelSpec) -> None:
 
 
 register_model(ModelSpec("bst", BSTConfig, BSTForCTR, "ctr", "Behavior Sequence Transformer (Chen et al. 2019)"))
+register_model(ModelSpec("lr", LRConfig, LRForCTR, "ctr", "logistic regression on the feature fields (baseline)"))
+register_model(ModelSpec("ncf", NCFConfig, NCFForCTR, "ctr", "Neural Collaborative Filtering: GMF, MLP, NeuMF (He et al. 2017)"))
+register_model(ModelSpec("featuremlp", FeatureMLPConfig, FeatureMLPForCTR, "ctr", "user and item field embeddings into an MLP"))
+register_model(ModelSpec("cnn", CNNConfig, CNNForCTR, "ctr", "CNN over the field embedding matrix (after CCPM, Liu et al. 2015)"))
+register_model(ModelSpec("fm", FMConfig, FMForCTR, "ctr", "Factorization Machine (Rendle 2010)"))
+register_model(ModelSpec("fnn", FNNConfig, FNNForCTR, "ctr", "FM-supported Neural Network (Zhang et al. 2016)"))
+register_model(ModelSpec("widedeep", WideDeepConfig, WideDeepForCTR, "ctr", "Wide & Deep with cross-product features (Cheng et al. 2016)"))
+register_model(ModelSpec("deepfm", DeepFMConfig, DeepFMForCTR, "ctr", "DeepFM (Guo et al. 2017)"))
+register_model(ModelSpec("afm", AFMConfig, AFMForCTR, "ctr", "Attentional Factorization Machine (Xiao et al. 2017)"))
 register_model(ModelSpec("sasrec", SASRecConfig, SASRecForNextItem, "next_item", "SASRec causal Transformer (Kang & McAuley 2018)"))
 register_model(ModelSpec("gru4rec", GRU4RecConfig, GRU4RecForNextItem, "next_item", "GRU4Rec (Hidasi et al. 2016)"))
 register_model(ModelSpec("caser", CaserConfig, CaserForNextItem, "next_item", "Caser convolutional sequence embedding (Tang & Wang 2018)"))
@@ -73,6 +102,27 @@ __all__ = [
     "NextItemOutput",
     "BSTConfig",
     "BSTForCTR",
+    "FeatureCTRConfig",
+    "FeatureCTRModel",
+    "FeatureEmbedding",
+    "LRConfig",
+    "LRForCTR",
+    "NCFConfig",
+    "NCFForCTR",
+    "FeatureMLPConfig",
+    "FeatureMLPForCTR",
+    "CNNConfig",
+    "CNNForCTR",
+    "FMConfig",
+    "FMForCTR",
+    "FNNConfig",
+    "FNNForCTR",
+    "WideDeepConfig",
+    "WideDeepForCTR",
+    "DeepFMConfig",
+    "DeepFMForCTR",
+    "AFMConfig",
+    "AFMForCTR",
     "NextItemConfig",
     "NextItemPreTrainedModel",
     "SASRecConfig",

@@ -123,6 +123,8 @@ def make_activation(name: str, num_features: int, negative_slope: float = 0.01) 
         return nn.GELU()
     if name == "sigmoid":
         return nn.Sigmoid()
+    if name == "tanh":
+        return nn.Tanh()
     raise ValueError(f"unknown activation {name!r}")
 
 

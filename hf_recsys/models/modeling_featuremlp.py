@@ -1,0 +1,38 @@
+"""Feature-MLP: the user's and the item's field embeddings, concatenated, through an MLP.
+
+The plain "embedding + MLP" model: every field (IDs, profile, genres) is embedded and the
+concatenation ``[B, F * d]`` goes through ReLU layers to one logit. No explicit interaction
+term: the MLP has to learn them.
+"""
+
+from __future__ import annotations
+
+from .configuration_featuremlp import FeatureMLPConfig
+from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .modeling_utils import MLP, CTROutput
+
+
+class FeatureMLPForCTR(FeatureCTRModel):
+    """Feature-MLP with a CTR head."""
+
+    config_class = FeatureMLPConfig
+    base_model_prefix = "featuremlp"
+
+    def __init__(self, config: FeatureMLPConfig):
+        super().__init__(config)
+        self.features = FeatureEmbedding(config, with_first_order=False)
+        self.mlp = MLP(
+            config.num_fields * config.embedding_dim,
+            config.mlp_hidden_sizes,
+            activation=config.activation,
+            dropout=config.dropout,
+            output_dim=1,
+        )
+        self.post_init()
+
+    def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
+        embeddings = self.features(batch).embeddings  # [B, F, d]
+        return CTROutput(logits=self.mlp(embeddings.flatten(1)).squeeze(-1))
+
+
+__all__ = ["FeatureMLPForCTR"]
