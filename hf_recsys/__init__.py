@@ -39,6 +39,7 @@ from .models import (  # noqa: E402
     SASRecForNextItem,
 )
 from .pipelines import RecommendationPipeline  # noqa: E402  (registers the "recommendation" pipeline)
+from .models import DIENConfig, DIENForCTR, DINConfig, DINForCTR, SumPoolConfig, SumPoolForCTR  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -78,4 +79,10 @@ __all__ = [
     "MeanPoolConfig",
     "MeanPoolForNextItem",
     "RecommendationPipeline",
+    "SumPoolConfig",
+    "SumPoolForCTR",
+    "DINConfig",
+    "DINForCTR",
+    "DIENConfig",
+    "DIENForCTR",
 ]

@@ -18,6 +18,12 @@ from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, PreTraine
 from .configuration_bst import BSTConfig
 from .configuration_utils import RecsysConfig
 from .modeling_bst import BSTForCTR
+from .configuration_dien import DIENConfig
+from .configuration_din import DINConfig
+from .configuration_sumpool import SumPoolConfig
+from .modeling_dien import DIENForCTR
+from .modeling_din import DINForCTR
+from .modeling_sumpool import SumPoolForCTR
 from .configuration_caser import CaserConfig
 from .configuration_gru4rec import GRU4RecConfig
 from .configuration_meanpool import MeanPoolConfig
@@ -74,6 +80,9 @@ def register_model(spec: ModelSpec) -> None:
 
 
 register_model(ModelSpec("bst", BSTConfig, BSTForCTR, "ctr", "Behavior Sequence Transformer (Chen et al. 2019)"))
+register_model(ModelSpec("sumpool", SumPoolConfig, SumPoolForCTR, "ctr", "sum-pooled history + MLP (the DIN paper's base model)"))
+register_model(ModelSpec("din", DINConfig, DINForCTR, "ctr", "Deep Interest Network (Zhou et al. 2018)"))
+register_model(ModelSpec("dien", DIENConfig, DIENForCTR, "ctr", "Deep Interest Evolution Network (Zhou et al. 2019)"))
 register_model(ModelSpec("lr", LRConfig, LRForCTR, "ctr", "logistic regression on the feature fields (baseline)"))
 register_model(ModelSpec("ncf", NCFConfig, NCFForCTR, "ctr", "Neural Collaborative Filtering: GMF, MLP, NeuMF (He et al. 2017)"))
 register_model(ModelSpec("featuremlp", FeatureMLPConfig, FeatureMLPForCTR, "ctr", "user and item field embeddings into an MLP"))
@@ -102,6 +111,12 @@ __all__ = [
     "NextItemOutput",
     "BSTConfig",
     "BSTForCTR",
+    "SumPoolConfig",
+    "SumPoolForCTR",
+    "DINConfig",
+    "DINForCTR",
+    "DIENConfig",
+    "DIENForCTR",
     "FeatureCTRConfig",
     "FeatureCTRModel",
     "FeatureEmbedding",

@@ -392,3 +392,35 @@ class RecommenderMixin:
 
         accepted = inspect.signature(self.forward).parameters
         return {k: v for k, v in inputs.items() if k in accepted}
+
+
+# --------------------------------------------------------------------------- item embeddings
+class ItemCategoryEmbedding(nn.Module):
+    """Embeds item indices as ``[item ‖ category]`` (the DIN / DIEN behaviour embedding).
+
+    The item -> category map is a buffer (saved with the weights, so a loaded model is
+    self-contained), filled once from a processor with :meth:`load_category_table`.
+    ``category_dim = 0`` embeds items alone. ``[...]`` indices -> ``[..., output_dim]``;
+    index 0 (padding) embeds to zeros.
+    """
+
+    def __init__(self, num_items: int, item_dim: int, num_categories: int, category_dim: int):
+        super().__init__()
+        self.item_embeddings = nn.Embedding(num_items, item_dim, padding_idx=PAD_INDEX)
+        self.category_embeddings = (
+            nn.Embedding(num_categories, category_dim, padding_idx=PAD_INDEX) if category_dim else None
+        )
+        self.register_buffer("item_category", torch.zeros(num_items, dtype=torch.long), persistent=True)
+        self.output_dim = item_dim + category_dim
+
+    @torch.no_grad()
+    def load_category_table(self, table: Any) -> None:
+        """``table``: ``[num_items]`` category index of every item index (None: no categories)."""
+        if table is not None and self.category_embeddings is not None:
+            self.item_category.copy_(torch.as_tensor(table, dtype=torch.long))
+
+    def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
+        embedded = self.item_embeddings(item_ids)
+        if self.category_embeddings is None:
+            return embedded
+        return torch.cat([embedded, self.category_embeddings(self.item_category[item_ids])], dim=-1)

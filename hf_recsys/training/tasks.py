@@ -61,6 +61,10 @@ class CTRTask(Task):
             self.data.sequences,
             self.model.config.max_history,
             user_feature_matrix=processor.user_feature_matrix() if processor.user_feature_vocabs else None,
+            # models with an auxiliary loss over sampled non-clicked items (DIEN) ask for them
+            negative_history=bool(getattr(self.model, "needs_negative_history", False)),
+            num_items=processor.num_items,
+            seed=self.data.config.seed,
         )
 
     def compute_metrics(self, split: str) -> Callable:
