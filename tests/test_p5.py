@@ -127,17 +127,13 @@ def test_constrained_beam_search_gives_valid_distinct_unseen_items(setups, metho
         assert len(row) == 8 and len(set(row)) == 8
         assert all(0 <= i < num_items for i in row) and not set(row) & set(seen)
         assert row_scores == sorted(row_scores, reverse=True)
-    # what is decoded is an item ID's text, token for token
+    # transformers' own prefix_allowed_tokens_fn path decodes the same item IDs, token for token
     trie = model.item_trie
-
-    def allowed(batch_id, sent):
-        node = trie.walk(sent.tolist()[1:])
-        return (trie.allowed(node) if node is not None else []) or [tokenizer.eos_token_id]
-
-    out = model.generate(**batch, num_beams=8, max_new_tokens=trie.max_length, prefix_allowed_tokens_fn=allowed)
-    texts = set(setup.index.ids)
-    for text in tokenizer.batch_decode(out, skip_special_tokens=True):
-        assert text.replace(" ", "") in texts
+    excluded = [trie.excluded_counts(row) for row in exclude]
+    out = model.generate(**batch, num_beams=8, num_return_sequences=8, max_new_tokens=trie.max_length,
+                         length_penalty=0.0, prefix_allowed_tokens_fn=trie.prefix_allowed_tokens_fn(1, excluded))
+    texts = tokenizer.batch_decode(out, skip_special_tokens=True)
+    assert [setup.index.ids[i] for row in items for i in row] == [t.replace(" ", "") for t in texts]
 
 
 def test_recommend_takes_and_returns_raw_ids(setups):
@@ -249,3 +245,26 @@ def test_cli_trains_evaluates_and_saves(tmp_path):
     history = json.load(open(out / "p5_item_index.json"))["items"][:3]
     recommended = recommend_main(["--model-dir", str(out), "--history", *history, "--k", "3"])
     assert len(recommended) == 3 and not {i for i, _ in recommended} & set(history)
+
+
+def test_init_from_a_local_t5_checkpoint(setups, tiny_data, tmp_path):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = setups["random"].tokenizer  # any T5-style tokenizer saved with the checkpoint
+    torch.manual_seed(0)
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=1,
+                                             num_heads=4, decoder_start_token_id=0))
+    t5.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    setup = build_p5(tiny_data, {"item_indexing": "collaborative", "num_clusters": 4, "max_cluster_size": 8},
+                     init_from=str(tmp_path))
+    model = setup.model
+    assert model.config.model_type == "p5" and model.config.d_model == 32
+    assert len(setup.tokenizer) > len(tokenizer)  # collaborative tokens were added ...
+    assert model.get_input_embeddings().weight.shape[0] >= len(setup.tokenizer)  # ... and embedded
+    assert model.token_starts_word.shape[0] == model.config.vocab_size
+    # the T5 weights were loaded, the whole-word embedding is new
+    assert torch.equal(model.encoder.block[0].layer[0].SelfAttention.q.weight, t5.encoder.block[0].layer[0].SelfAttention.q.weight)
+    batch = setup.tokenizer(setup.train_prompts["source"][:2], return_tensors="pt", padding=True)
+    items, _ = model.eval().generate_items(batch["input_ids"], batch["attention_mask"], k=3)
+    assert all(len(row) == 3 for row in items)

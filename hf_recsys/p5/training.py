@@ -83,7 +83,13 @@ def build_p5(
     index needs are added and the embeddings resized; the whole-word embedding starts fresh.
     """
     overrides = dict(overrides or {})
-    config = P5Config(**overrides) if init_from is None else P5Config.from_pretrained(init_from, **overrides)
+    if init_from is None:
+        config = P5Config(**overrides)
+    else:  # the checkpoint's T5 sizes, as a P5 config (its model_type would say "t5")
+        config_dict, _ = P5Config.get_config_dict(init_from)
+        for key in ("model_type", "architectures", "auto_map"):
+            config_dict.pop(key, None)
+        config = P5Config.from_dict(config_dict, **overrides)
     config.recommend_template = overrides.get("recommend_template", RECOMMEND_TEMPLATE)
     index = build_item_index(config.item_indexing, data, seed, config.num_clusters, config.max_cluster_size)
     prompts = training_prompts(
@@ -194,7 +200,7 @@ def run_p5_training(run) -> dict[str, float]:
     metrics: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         model = trainer.model
-        eval_batch = max(1, min(run.eval_batch_size, 64))  # each prompt holds num_beams beams
+        eval_batch = max(1, min(run.eval_batch_size, 32))  # each prompt holds num_beams beams (32: fastest measured)
         seen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_TRAIN, 0,
                                    num_beams=model.config.recommend_beams, batch_size=eval_batch,
                                    max_users=eval_options["eval_users"],
