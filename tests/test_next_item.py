@@ -153,6 +153,44 @@ def test_losses_match_hand_computation(loss_type):
     assert torch.allclose(loss, expected, atol=1e-5)
 
 
+def test_chunked_cross_entropy_gradients_match_autograd():
+    from hf_recsys.models.modeling_next_item import full_cross_entropy
+
+    torch.manual_seed(0)
+    q = torch.randn(37, 6, requires_grad=True)
+    weight = torch.randn(20, 6, requires_grad=True)
+    bias = torch.randn(20, requires_grad=True)
+    targets = torch.randint(0, 20, (37,))
+    reference = torch.nn.functional.cross_entropy(q @ weight.T + bias, targets)
+    expected = torch.autograd.grad(2.5 * reference, (q, weight, bias))
+    loss = full_cross_entropy(q, weight, bias, targets, chunk_size=8)  # 5 chunks, the last one short
+    got = torch.autograd.grad(2.5 * loss, (q, weight, bias))
+    assert torch.allclose(loss, reference, atol=1e-5)
+    for a, b in zip(got, expected):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_sasrec_packed_blocks_equal_the_padded_transformer_block():
+    from hf_recsys.models.modeling_next_item import causal_positions
+    from hf_recsys.models.modeling_sasrec import causal_padding_mask
+
+    for pre_norm in (True, False):
+        model = randomize(make_model("sasrec", pre_norm=pre_norm))
+        history = torch.tensor([[0, 0, 0, 5, 6, 7, 8, 9], [1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 0, 0, 12]])
+        mask = history != 0
+        with torch.no_grad():
+            hidden = model.item_embeddings(history) * math.sqrt(16) + model.position_embeddings(causal_positions(mask))
+            if model.embedding_norm is not None:
+                hidden = model.embedding_norm(hidden)
+            for block in model.blocks:  # the shared block on the padded batch
+                hidden = block(hidden * mask.unsqueeze(-1), causal_padding_mask(mask))
+            if model.final_norm is not None:
+                hidden = model.final_norm(hidden)
+            packed = model.encode(history, mask)
+        assert torch.allclose(packed[mask], hidden[mask], atol=1e-5)
+        assert (packed[~mask] == 0).all()
+
+
 def test_eval_labels_give_full_cross_entropy_of_last_position():
     model = make_model("sasrec").eval()
     history = torch.tensor([[0, 3, 4, 5, 6, 7, 8, 9], [0, 0, 0, 0, 0, 0, 11, 12]])

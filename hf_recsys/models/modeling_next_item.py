@@ -23,6 +23,88 @@ IGNORE_INDEX = -100
 NUM_SPECIAL_ITEMS = UNK_INDEX + 1
 
 
+class FullSoftmaxCrossEntropy(torch.autograd.Function):
+    """Mean softmax cross-entropy of ``queries @ items.T (+ bias)`` against ``targets``,
+    computed in row chunks with the gradients formed in the same pass.
+
+    The plain version materialises ``[N, num_items]`` logits, keeps them (and the
+    log-softmax) for backward and makes two more passes over them there; on CPU that costs
+    more than the matmuls themselves, and for MovieLens with 200 positions per user it is
+    gigabytes. Here each chunk's logits live only while its softmax and its two gradient
+    matmuls are formed (``(softmax - onehot) @ items`` and its transpose), so memory is
+    ``O(chunk x num_items)`` and the logits are touched once. The softmax and the loss are
+    float32; the matmuls run in the autocast dtype when autocast is on.
+    """
+
+    @staticmethod
+    def forward(ctx, queries, items, bias, targets, chunk_size: int, needs_grad: bool):
+        device_type = queries.device.type
+        compute_dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else items.dtype
+        # softmax, loss and accumulated gradients in float32 (or float64 for float64 inputs)
+        accumulate_dtype = torch.promote_types(compute_dtype, torch.float32)
+        with torch.autocast(device_type, enabled=False):
+            q = queries.to(compute_dtype)
+            w = items.to(compute_dtype)
+            total = torch.zeros((), dtype=accumulate_dtype, device=queries.device)
+            grad_q = torch.empty_like(q) if needs_grad else None
+            grad_w = torch.zeros(w.shape, dtype=accumulate_dtype, device=w.device) if needs_grad else None
+            grad_b = torch.zeros(w.shape[0], dtype=accumulate_dtype, device=w.device) if needs_grad and bias is not None else None
+            n = q.shape[0]
+            for start in range(0, n, chunk_size):
+                q_chunk, t_chunk = q[start : start + chunk_size], targets[start : start + chunk_size]
+                logits = (q_chunk @ w.T).to(accumulate_dtype)
+                if bias is not None:
+                    logits += bias.to(accumulate_dtype)
+                log_norm = torch.logsumexp(logits, dim=1)
+                total += (log_norm - logits.gather(1, t_chunk.unsqueeze(1)).squeeze(1)).sum()
+                if not needs_grad:
+                    continue
+                probabilities = logits.sub_(log_norm.unsqueeze(1)).exp_()
+                probabilities[torch.arange(len(t_chunk), device=q.device), t_chunk] -= 1.0
+                if grad_b is not None:
+                    grad_b += probabilities.sum(0)
+                probabilities = probabilities.to(compute_dtype)
+                torch.mm(probabilities, w, out=grad_q[start : start + chunk_size])
+                grad_w += (probabilities.T @ q_chunk).to(accumulate_dtype)
+        if needs_grad:
+            ctx.save_for_backward(grad_q, grad_w, grad_b if grad_b is not None else torch.empty(0))
+            ctx.has_bias = grad_b is not None
+            ctx.scale = 1.0 / max(n, 1)
+            ctx.dtypes = (queries.dtype, items.dtype, None if bias is None else bias.dtype)
+        return total / max(n, 1)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad_q, grad_w, grad_b = ctx.saved_tensors
+        scale = grad_output * ctx.scale
+        q_dtype, w_dtype, b_dtype = ctx.dtypes
+        return (
+            (grad_q * scale).to(q_dtype),
+            (grad_w * scale).to(w_dtype),
+            (grad_b * scale).to(b_dtype) if ctx.has_bias else None,
+            None,
+            None,
+            None,
+        )
+
+
+def full_cross_entropy(
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    targets: torch.Tensor,
+    chunk_size: int = 128,
+) -> torch.Tensor:
+    """Mean softmax cross-entropy over all of ``items`` ``[I, D]`` for ``queries`` ``[N, D]``
+    and ``targets`` ``[N]`` (indices into ``items``), chunked; see
+    :class:`FullSoftmaxCrossEntropy`."""
+    # gradients are formed in the forward pass, so skip them when nobody will ask
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (queries, items, bias)
+    )
+    return FullSoftmaxCrossEntropy.apply(queries, items, bias, targets, chunk_size, needs_grad)
+
+
 def next_item_loss(
     queries: torch.Tensor,
     targets: torch.Tensor,
@@ -43,10 +125,8 @@ def next_item_loss(
     """
     if loss_type == "ce":
         # score only real items: slicing the table is a view, and avoids masking two columns
-        logits = queries @ item_weight[NUM_SPECIAL_ITEMS:].T
-        if item_bias is not None:
-            logits = logits + item_bias[NUM_SPECIAL_ITEMS:]
-        return F.cross_entropy(logits.float(), targets - NUM_SPECIAL_ITEMS)
+        bias = item_bias[NUM_SPECIAL_ITEMS:] if item_bias is not None else None
+        return full_cross_entropy(queries, item_weight[NUM_SPECIAL_ITEMS:], bias, targets - NUM_SPECIAL_ITEMS)
 
     num_items = item_weight.shape[0]
     positive = (queries * item_weight[targets]).sum(-1)
@@ -122,6 +202,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
                 the last position, whatever ``loss_type``).
             user_ids: ``[B]`` user indices (models with a user embedding, e.g. Caser).
             output_hidden_states: also return the ``[B, L, D]`` queries.
+            **kwargs: ignored; evaluation batches carry ``target_rows`` for the ranking.
 
         Returns:
             :class:`NextItemOutput` with ``loss`` and ``logits`` ``[B, num_items]``, the scores
@@ -184,4 +265,4 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         return query
 
 
-__all__ = ["NextItemPreTrainedModel", "next_item_loss", "causal_positions", "IGNORE_INDEX"]
+__all__ = ["NextItemPreTrainedModel", "next_item_loss", "full_cross_entropy", "FullSoftmaxCrossEntropy", "causal_positions", "IGNORE_INDEX"]
