@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 from .data import DataConfig, InteractionLog, RecsysProcessor, prepare_data  # noqa: E402
 from .models import MODEL_REGISTRY, BSTConfig, BSTForCTR  # noqa: E402
+from .models import P5Config, P5ForConditionalGeneration  # noqa: E402
 from .models import (  # noqa: E402  (the chapter's classic feature-field CTR models)
     AFMConfig,
     AFMForCTR,
@@ -27,7 +28,6 @@ from .models import (  # noqa: E402  (the chapter's classic feature-field CTR mo
     WideDeepConfig,
     WideDeepForCTR,
 )
-from .models import P5Config, P5ForConditionalGeneration  # noqa: E402
 from .models import (  # noqa: E402
     CaserConfig,
     CaserForNextItem,
@@ -50,6 +50,8 @@ __all__ = [
     "MODEL_REGISTRY",
     "BSTConfig",
     "BSTForCTR",
+    "P5Config",
+    "P5ForConditionalGeneration",
     "LRConfig",
     "LRForCTR",
     "NCFConfig",
@@ -68,8 +70,6 @@ __all__ = [
     "DeepFMForCTR",
     "AFMConfig",
     "AFMForCTR",
-    "P5Config",
-    "P5ForConditionalGeneration",
     "SASRecConfig",
     "SASRecForNextItem",
     "GRU4RecConfig",

@@ -77,6 +77,10 @@ def register_model(spec: ModelSpec) -> None:
     model_type = spec.config_class.model_type
     AutoConfig.register(model_type, spec.config_class, exist_ok=True)
     AutoModel.register(spec.config_class, spec.model_class, exist_ok=True)
+    # Saved folders also carry the modeling code (auto_map + copied sibling modules), so
+    # `AutoModel.from_pretrained(path, trust_remote_code=True)` works without hf_recsys installed.
+    spec.config_class.register_for_auto_class()
+    spec.model_class.register_for_auto_class("AutoModel")
 
 
 register_model(ModelSpec("bst", BSTConfig, BSTForCTR, "ctr", "Behavior Sequence Transformer (Chen et al. 2019)"))
