@@ -401,6 +401,17 @@ def test_trainer_evaluation_matches_direct_full_ranking(tiny_data, tmp_path):
         assert metrics[f"eval_{key}"] == pytest.approx(expected[key], abs=1e-6)
 
 
+def test_task_releases_freed_memory_through_a_trainer_callback(tiny_data):
+    from transformers import TrainerCallback
+
+    from hf_recsys.training.next_item import ReleaseFreedMemoryCallback
+
+    callbacks = NextItemTask(tiny_data, make_model("meanpool", num_items=tiny_data.processor.num_items)).callbacks()
+    assert any(isinstance(c, ReleaseFreedMemoryCallback) for c in callbacks)
+    assert all(isinstance(c, TrainerCallback) for c in callbacks)
+    ReleaseFreedMemoryCallback().release()  # callable on this platform (a no-op without glibc)
+
+
 def test_run_training_end_to_end_writes_ranking_metrics(tmp_path):
     from hf_recsys.training.run import RunConfig, run_training
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 import datasets
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
@@ -216,6 +217,38 @@ def popularity_ranks(
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
 
+class ReleaseFreedMemoryCallback(TrainerCallback):
+    """Return freed heap memory to the OS every ``every`` steps and after each evaluation.
+
+    glibc raises its mmap threshold after large tensors are freed, so later tensors of that size
+    come from the heap. Their freed pages then stay resident: a MovieLens-1M SASRec run (max
+    length 200) grew ~35 MB per step to 8.6 GB peak RSS, though live memory stayed under 2 GB.
+    ``malloc_trim(0)`` hands the free pages back (RSS then stays flat) for a few ms per call.
+    A no-op where glibc is not the allocator.
+    """
+
+    def __init__(self, every: int = 10):
+        self.every = every
+        self._malloc_trim = None
+        try:
+            import ctypes
+
+            self._malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            pass
+
+    def release(self) -> None:
+        if self._malloc_trim is not None:
+            self._malloc_trim(0)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every and state.global_step % self.every == 0:
+            self.release()
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.release()
+
+
 class NextItemTask(Task):
     """Next-item models: one training sequence per user, full-ranking evaluation.
 
@@ -281,6 +314,10 @@ class NextItemTask(Task):
     def preprocess_logits_for_metrics(self) -> Callable:
         return self.ranker.preprocess_logits_for_metrics
 
+    def callbacks(self) -> list[TrainerCallback]:
+        """``Trainer`` callbacks this task needs (``run_training`` passes them on)."""
+        return [ReleaseFreedMemoryCallback()]
+
     def baseline_metrics(self, split: str) -> dict[str, float]:
         """Popularity (training counts) ranked over all items for the same users."""
         return ranking_metrics(popularity_ranks(self.data, self.dataset(split), self.ranker), self.ks)
@@ -296,4 +333,5 @@ __all__ = [
     "make_ranking_compute_metrics",
     "popularity_ranks",
     "training_window_rows",
+    "ReleaseFreedMemoryCallback",
 ]

@@ -175,6 +175,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
         data_collator=task.collator(),
         compute_metrics=task.compute_metrics("valid"),
         preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
+        callbacks=task.callbacks() if hasattr(task, "callbacks") else None,
     )
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
