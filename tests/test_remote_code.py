@@ -12,6 +12,7 @@ import torch
 
 import hf_recsys  # noqa: F401
 from hf_recsys.models import MODEL_REGISTRY
+import hf_recsys.training.run  # noqa: F401  (registers every task, next_item included)
 from hf_recsys.training.tasks import TASKS
 
 SMALL = {"hidden_size": 16, "embedding_dim": 8, "item_embedding_dim": 8, "category_embedding_dim": 8,
