@@ -268,3 +268,81 @@ def test_init_from_a_local_t5_checkpoint(setups, tiny_data, tmp_path):
     batch = setup.tokenizer(setup.train_prompts["source"][:2], return_tensors="pt", padding=True)
     items, _ = model.eval().generate_items(batch["input_ids"], batch["attention_mask"], k=3)
     assert all(len(row) == 3 for row in items)
+
+
+# --------------------------------------------------------------------------- CID+IID indexing
+def test_cid_iid_ids_are_unique_collaborative_prefix_plus_own_token(tiny_data):
+    collaborative = collaborative_index(tiny_data, num_clusters=4, max_cluster_size=8, seed=0)
+    index = build_item_index("cid+iid", tiny_data, seed=0, num_clusters=4, max_cluster_size=8)
+    assert index.method == "cid+iid" and index.items == collaborative.items
+    assert len(set(index.ids)) == len(index.ids)
+    own = []
+    for text, cid in zip(index.ids, collaborative.ids):
+        assert text.startswith(cid)  # the collaborative path first ...
+        tail = text[len(cid):]
+        assert tail.startswith("<IID") and tail.endswith(">") and tail.count("<") == 1  # ... then one own token
+        own.append(tail)
+    assert len(set(own)) == len(own)  # every item has a token of its own
+    assert set(own) <= set(index.added_tokens)
+
+
+def test_cid_iid_decodes_only_valid_items_and_round_trips(tiny_data, tmp_path):
+    torch.manual_seed(0)
+    setup = build_p5(tiny_data, dict(TINY, item_indexing="cid+iid", num_clusters=4, max_cluster_size=8), seed=0)
+    model, tokenizer, index = setup.model.eval(), setup.tokenizer, setup.index
+    # every ID is tokenised into whole tokens: the <CI..> path, then its <IID..> token, then </s>
+    for text, tokens in zip(index.ids, tokenizer(index.ids)["input_ids"]):
+        pieces = tokenizer.convert_ids_to_tokens(tokens)
+        assert "".join(p for p in pieces if p.startswith("<") and p != "</s>") == text and pieces[-1] == "</s>"
+    batch = tokenizer(setup.train_prompts["source"][:4], return_tensors="pt", padding=True)
+    items, scores = model.generate_items(batch["input_ids"], batch["attention_mask"], k=8, num_beams=8)
+    valid = set(range(len(index)))
+    assert all(len(row) == 8 and len(set(row)) == 8 and set(row) <= valid for row in items)
+    # unconstrained beams are not valid IDs in general; the trie's are, token for token
+    trie = model.item_trie
+    out = model.generate(**batch, num_beams=8, num_return_sequences=8, max_new_tokens=trie.max_length,
+                         length_penalty=0.0, prefix_allowed_tokens_fn=trie.prefix_allowed_tokens_fn(1))
+    assert all(trie.item_of(seq[1:]) >= 0 for seq in out.tolist())
+    save_p5(str(tmp_path), model, tokenizer, index, tiny_data.processor)
+    loaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
+    assert json.load(open(tmp_path / "p5_item_index.json"))["ids"] == index.ids
+    again, again_scores = loaded.generate_items(batch["input_ids"], batch["attention_mask"], k=8, num_beams=8)
+    assert again == items and np.allclose(again_scores, scores, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- remote code
+def test_saved_folder_loads_as_remote_code_seq2seq_without_the_package(setups, tiny_data, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    setup = setups["collaborative"]
+    save_p5(str(tmp_path), setup.model, setup.tokenizer, setup.index, tiny_data.processor)
+    auto_map = json.load(open(tmp_path / "config.json"))["auto_map"]
+    assert {"AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM"} <= set(auto_map)
+    batch = setup.tokenizer(setup.train_prompts["source"][:3], return_tensors="pt", padding=True)
+    expected = setup.model.generate_items(batch["input_ids"], batch["attention_mask"], k=5)
+    history = setup.index.items[:3]
+    torch.save({"batch": dict(batch), "items": expected[0], "scores": expected[1], "history": history,
+                "recommended": setup.model.recommend([history], k=5)}, tmp_path / "probe.pt")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["hf_recsys"] = None  # the package is not importable here
+        import numpy as np, torch
+        from transformers import AutoConfig, AutoModelForSeq2SeqLM
+        folder = {str(tmp_path)!r}
+        probe = torch.load(folder + "/probe.pt")
+        assert AutoConfig.from_pretrained(folder, trust_remote_code=True).model_type == "p5"
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True).eval()
+        assert "hf_recsys" not in type(model).__module__, type(model).__module__
+        batch = probe["batch"]
+        items, scores = model.generate_items(batch["input_ids"], batch["attention_mask"], k=5)
+        assert items == probe["items"], (items, probe["items"])
+        assert np.allclose(scores, probe["scores"], atol=1e-5)
+        assert model.recommend([probe["history"]], k=5) == probe["recommended"]
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
+                            env=dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), OMP_NUM_THREADS="1"), timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().endswith("ok")

@@ -21,9 +21,10 @@ class P5Config(T5Config):
             sub-word pieces; every other token gets 0 (a zero vector).
         max_whole_words: size of the whole-word table; ID words past ``max_whole_words - 1``
             share the last index.
-        item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"`` or
-            ``"collaborative"`` (Hua et al. 2023); the mapping itself is saved next to the
-            weights in ``p5_item_index.json``.
+        item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"``,
+            ``"collaborative"`` or ``"cid+iid"`` (collaborative tokens, then a token of the
+            item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
+            ``p5_item_index.json``.
         max_history: most recent items written into a prompt.
         tasks: prompt families trained on: ``"sequential"``, ``"yesno"``, ``"candidates"``,
             ``"rating"`` (the last only where the log has ratings).

@@ -264,6 +264,17 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
             init.normal_(module.whole_word_embeddings.weight, mean=0.0, std=self.config.initializer_factor * 1.0)
             init.zeros_(module.whole_word_embeddings.weight[0])
 
+    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+        """``PreTrainedModel.save_pretrained``; the saved ``auto_map`` also names this class for
+        ``AutoModelForSeq2SeqLM`` (registration gives a class one auto class only, AutoModel),
+        so ``AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True)`` works
+        where hf_recsys is not installed."""
+        if self._auto_class is not None:
+            module = type(self).__module__.rsplit(".", 1)[-1]
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
+                                    "AutoModelForSeq2SeqLM": f"{module}.{type(self).__name__}"}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     # ------------------------------------------------------------------ embeddings
     def set_whole_word_tables(self, tokenizer: Any) -> None:
         """Install the word-start / ID-piece tables of ``tokenizer`` (once, before training)."""

@@ -14,6 +14,9 @@ item + 1". Every index here is built from **training interactions only**:
   co-occur when one user's training sequence holds both); an ID is the path of cluster tokens
   from the root to the item, e.g. ``<CI3><CI0><CI17>``, the last token telling items of one leaf
   apart. Items of a cluster share ID prefixes, hence tokens.
+* ``cid+iid``: the collaborative ID followed by one independent token per item, e.g.
+  ``<CI3><CI0><CI17><IID942>`` (Hua et al. 2023's best, "CID+IID"): the cluster tokens carry
+  what similar items share, the item's own token gives each item parameters of its own.
 
 The index (raw item ID -> ID text) is saved next to the model as ``p5_item_index.json``.
 """
@@ -35,11 +38,15 @@ from ..models.modeling_p5 import ITEM_INDEX_FILE
 
 logger = logging.getLogger(__name__)
 
-INDEXING_METHODS = ("random", "sequential", "collaborative")
+INDEXING_METHODS = ("random", "sequential", "collaborative", "cid+iid")
 
 
 def collaborative_token(i: int) -> str:
     return f"<CI{i}>"
+
+
+def independent_token(i: int) -> str:
+    return f"<IID{i}>"
 
 
 @dataclass
@@ -239,6 +246,26 @@ def collaborative_index(
     )
 
 
+def cid_iid_index(
+    data: PreparedData, num_clusters: int = 32, max_cluster_size: int = 32, seed: int = 0
+) -> ItemIndex:
+    """Collaborative IDs (:func:`collaborative_index`) each followed by an independent token.
+
+    The independent token of an item is ``<IIDn>`` with ``n`` a seeded random number in
+    1..N, so it says nothing about the item beyond being its own (N tokens are added to the
+    vocabulary). The collaborative part alone is already unique; the extra token gives every
+    item an embedding and an output row of its own, which Hua et al. found best on Beauty.
+    """
+    collaborative = collaborative_index(data, num_clusters, max_cluster_size, seed)
+    numbers = np.random.default_rng(seed).permutation(len(collaborative)) + 1
+    ids = [cid + independent_token(n) for cid, n in zip(collaborative.ids, numbers.tolist())]
+    return ItemIndex(
+        "cid+iid", collaborative.items, ids,
+        added_tokens=collaborative.added_tokens + [independent_token(n) for n in range(1, len(numbers) + 1)],
+        meta=dict(collaborative.meta, independent_tokens=int(len(numbers))),
+    )
+
+
 def build_item_index(method: str, data: PreparedData, seed: int = 0, num_clusters: int = 32,
                      max_cluster_size: int = 32) -> ItemIndex:
     if method == "random":
@@ -247,8 +274,10 @@ def build_item_index(method: str, data: PreparedData, seed: int = 0, num_cluster
         return sequential_index(data)
     if method == "collaborative":
         return collaborative_index(data, num_clusters, max_cluster_size, seed)
+    if method == "cid+iid":
+        return cid_iid_index(data, num_clusters, max_cluster_size, seed)
     raise ValueError(f"unknown item indexing {method!r}; choose from {INDEXING_METHODS}")
 
 
 __all__ = ["ItemIndex", "INDEXING_METHODS", "build_item_index", "random_index", "sequential_index",
-           "collaborative_index", "cooccurrence_matrix", "spectral_partition"]
+           "collaborative_index", "cid_iid_index", "cooccurrence_matrix", "spectral_partition"]
