@@ -346,3 +346,49 @@ def test_saved_folder_loads_as_remote_code_seq2seq_without_the_package(setups, t
                             env=dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), OMP_NUM_THREADS="1"), timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.strip().endswith("ok")
+
+
+# --------------------------------------------------------------------------- direct and rating families
+def test_direct_metric_functions_by_hand():
+    from hf_recsys.p5.direct_evaluation import candidate_metrics, rating_metrics, yesno_metrics
+
+    # predictions yes, no, yes, no against labels 1, 0, 0, 1: two right; of the four
+    # (positive, negative) pairs, 2 > -1 and 2 > 0.5 are ordered right, -3 twice wrong
+    got = yesno_metrics(np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 1]))
+    assert got == pytest.approx({"accuracy": 0.5, "auc": 0.5})
+    assert yesno_metrics(np.array([1.0, -1.0]), np.array([1, 0]))["auc"] == 1.0
+    # ranks 0, 1 (a tie counts against the target), 0
+    got = candidate_metrics(np.array([[0.1, 0.9, 0.5], [1.0, 1.0, 0.0], [0.2, 0.1, 0.3]]), np.array([1, 0, 2]))
+    assert got == pytest.approx({"hr@1": 2 / 3, "hr@5": 1.0, "ndcg@5": (1 + 1 / np.log2(3) + 1) / 3})
+    got = rating_metrics(np.array([1.0, 3.0, 5.0]), np.array([2.0, 3.0, 3.0]))
+    assert got == pytest.approx({"rmse": np.sqrt(5 / 3), "mae": 1.0})
+
+
+def test_score_options_is_the_teacher_forced_log_probability(setups):
+    from hf_recsys.p5.direct_evaluation import score_options
+
+    setup = setups["collaborative"]
+    model, tokenizer = setup.model, setup.tokenizer
+    sources = setup.train_prompts["source"][:3]
+    options = [["yes", "no", setup.index.ids[0]]] * 3  # answers of different token lengths
+    scores = score_options(model, tokenizer, sources, options, batch_size=2)
+    for row, source in enumerate(sources):
+        for col, option in enumerate(options[row]):
+            labels = tokenizer(text_target=[option], return_tensors="pt")["input_ids"]
+            with torch.no_grad():
+                logits = model(**tokenizer([source], return_tensors="pt"), labels=labels).logits
+            expected = logits.log_softmax(-1).gather(-1, labels[..., None]).sum().item()
+            assert scores[row, col] == pytest.approx(expected, abs=1e-4)
+
+
+def test_direct_and_rating_evaluation_runs_on_held_out_interactions(setups, tiny_data):
+    from hf_recsys.p5.direct_evaluation import evaluate_direct_and_rating
+
+    setup = setups["sequential"]
+    for unseen in (False, True):
+        got = evaluate_direct_and_rating(setup.model, setup.tokenizer, tiny_data, setup.index, unseen=unseen,
+                                         num_candidates=5, max_users=12)
+        assert got["direct_users"] == 12
+        assert 0 <= got["yesno_accuracy"] <= 1 and 0 <= got["yesno_auc"] <= 1
+        assert 0 <= got["candidates_hr@1"] <= got["candidates_hr@5"] == 1.0  # 5 candidates: always in the top 5
+        assert got["rating_mae"] <= got["rating_rmse"] <= 4 and got["rating_mae_expected"] <= 4

@@ -54,11 +54,16 @@ RATING_TRAIN = [
     "What star rating will {user} give item {item} ?",
     "How will {user} rate item {item} ?",
 ]
+#: held out (never trained on) for the direct and rating families
+YESNO_UNSEEN = ["Would {user} be interested in item {item} ? Say yes or no ."]
+CANDIDATES_UNSEEN = ["Choose the best item for {user} among {candidates}"]
+RATING_UNSEEN = ["How many stars would {user} rate item {item} ?"]
 #: the template ``recommend()`` writes (a training template without the user in it)
 RECOMMEND_TEMPLATE = SEQUENTIAL_TRAIN[3]
 SPLIT_CODES = {"train": TRAIN, "valid": VALID, "test": TEST}
 
-for _template in SEQUENTIAL_TRAIN + SEQUENTIAL_UNSEEN + YESNO_TRAIN + CANDIDATES_TRAIN + RATING_TRAIN:
+for _template in (SEQUENTIAL_TRAIN + SEQUENTIAL_UNSEEN + YESNO_TRAIN + CANDIDATES_TRAIN + RATING_TRAIN
+                  + YESNO_UNSEEN + CANDIDATES_UNSEEN + RATING_UNSEEN):
     if any(ch.isdigit() for ch in _template):  # pragma: no cover - a guard for editors
         raise ValueError(f"templates must not contain digits: {_template!r}")
 
@@ -214,5 +219,6 @@ def tokenize_prompts(dataset: datasets.Dataset, tokenizer, max_source_length: in
 
 __all__ = [
     "SEQUENTIAL_TRAIN", "SEQUENTIAL_UNSEEN", "YESNO_TRAIN", "CANDIDATES_TRAIN", "RATING_TRAIN", "RECOMMEND_TEMPLATE",
+    "YESNO_UNSEEN", "CANDIDATES_UNSEEN", "RATING_UNSEEN",
     "sequential_prompts", "training_prompts", "tokenize_prompts", "history_words", "has_ratings",
 ]

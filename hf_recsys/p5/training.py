@@ -34,6 +34,7 @@ from transformers import (
 from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
 from ..models.configuration_p5 import P5Config
 from ..models.modeling_p5 import P5ForConditionalGeneration
+from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import ItemIndex, build_item_index
 from .prompts import RECOMMEND_TEMPLATE, SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN, tokenize_prompts, training_prompts
@@ -141,7 +142,9 @@ def run_p5_training(run) -> dict[str, float]:
 
     Returns the metrics written to ``output_dir/eval_results.json``: ``eval_hr@5``,
     ``eval_ndcg@5``, ``eval_hr@10``, ``eval_ndcg@10`` (seen template), the same with
-    ``eval_unseen_`` (held-out template), and the popularity baseline's on the same users.
+    ``eval_unseen_`` (held-out template), and the popularity baseline's on the same users; for
+    each trained direct/rating family, its held-out metrics (``eval_yesno_auc``,
+    ``eval_candidates_hr@1``, ``eval_rating_rmse``, ...; see :mod:`.direct_evaluation`).
     """
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
@@ -212,6 +215,15 @@ def run_p5_training(run) -> dict[str, float]:
                                          max_users=eval_options["eval_users"],
                                          exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed)
             metrics.update({f"eval_unseen_{k}": v for k, v in unseen.items() if k != "users"})
+        direct_families = [t for t in ("yesno", "candidates", "rating") if t in model.config.tasks]
+        if direct_families:  # the direct and rating families, on the same held-out interactions
+            for prefix, unseen_templates in (("eval_", False), ("eval_unseen_", True)):
+                if unseen_templates and not eval_options["eval_unseen_template"]:
+                    continue
+                direct = evaluate_direct_and_rating(
+                    model, tokenizer, data, index, direct_families, "test", unseen_templates,
+                    model.config.num_candidates, eval_options["eval_users"], run.seed, eval_batch)
+                metrics.update({f"{prefix}{k}": v for k, v in direct.items() if k != "direct_users"})
         baseline = popularity_metrics(data, "test", max_users=eval_options["eval_users"], seed=run.seed)
         metrics.update({f"eval_popularity_{k}": v for k, v in baseline.items()})
         metrics.update({
@@ -269,6 +281,10 @@ def run_p5_training(run) -> dict[str, float]:
             unseen_value = metrics.get(f"eval_unseen_{key}")
             extra = f"   unseen template: {unseen_value:.4f}" if unseen_value is not None else ""
             print(f"  {key:>8}: {seen[key]:.4f}   popularity: {baseline[key]:.4f}{extra}")
+        for key in sorted(k[len("eval_"):] for k in metrics if k.startswith(("eval_yesno", "eval_candidates", "eval_rating"))):
+            unseen_value = metrics.get(f"eval_unseen_{key}")
+            extra = f"   unseen template: {unseen_value:.4f}" if unseen_value is not None else ""
+            print(f"  {key:>22}: {metrics['eval_' + key]:.4f}{extra}")
         print(f"  training: {train_output.global_step} steps in {train_seconds:.0f} s; "
               f"evaluation {seen['eval_seconds']:.0f} s\n")
         if run.push_to_hub:
