@@ -36,7 +36,8 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     )
     models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODEL_REGISTRY.items()))
     group = parser.add_argument_group("what to train")
-    group.add_argument("--model", default="bst", choices=sorted(MODEL_REGISTRY), help=f"model to train: {models}")
+    group.add_argument("--model", default=None, choices=sorted(MODEL_REGISTRY),
+                       help=f"model to train (default: bst, or the type of the --init-from model): {models}")
     group.add_argument("--dataset", default="synthetic", choices=DATASETS,
                        help="log format; 'synthetic' is the embedded seeded MovieLens-1M-shaped default")
     group.add_argument("--data-path", default=None,
@@ -44,8 +45,17 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     group.add_argument("--output-dir", default=None, help="where the model folder goes (default: outputs/MODEL-DATASET)")
     group.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                        metavar="KEY=VALUE", help="override a model config field, e.g. --set num_layers=2")
-    group.add_argument("--init-from", default=None, metavar="PATH",
-                       help="start from a local checkpoint folder (p5: any T5 checkpoint and its tokenizer)")
+    group.add_argument("--init-from", default=None, metavar="ORG/NAME|PATH",
+                       help="continue training a published model (a folder or Hub repo id, read through the HF "
+                       "cache) on the log given by --dataset/--data-path, whose IDs are encoded with the model's "
+                       "saved vocabularies (p5: any T5 checkpoint and its tokenizer)")
+    group.add_argument("--unknown-items", default="grow", choices=("grow", "unknown"),
+                       help="with --init-from: what happens to items, users and feature values the saved "
+                       "vocabularies lack. 'grow' appends them and grows every table indexed by them (old rows "
+                       "unchanged, new rows freshly initialised), so new items get their own embeddings and can "
+                       "be recommended: the default, because a new log's new items are usually the ones worth "
+                       "recommending. 'unknown' maps them all to the unknown index 1 and keeps the model's shape "
+                       "(e.g. to keep serving an exported graph)")
 
     group = parser.add_argument_group("data")
     group.add_argument("--max-history", type=int, default=50, help="most recent interactions a model sees")
@@ -72,6 +82,17 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     group.add_argument("--logging-steps", type=int, default=50)
     group.add_argument("--no-eval-each-epoch", action="store_true", help="skip validation after every epoch")
     group.add_argument("--no-progress", action="store_true", help="disable progress bars")
+    group.add_argument("--save-steps", type=int, default=0,
+                       help="save a resumable checkpoint (weights, optimizer, scheduler, RNG states) every N steps "
+                       "into OUTPUT_DIR/checkpoints/checkpoint-N (0: none)")
+    group.add_argument("--save-total-limit", type=int, default=None, help="keep only the newest N checkpoints")
+    group.add_argument("--resume-from-checkpoint", nargs="?", const="latest", default=None, metavar="PATH|latest",
+                       help="continue an interrupted run from a checkpoint folder, or from the newest one in "
+                       "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as "
+                       "the interrupted run and it ends with the same weights")
+    group.add_argument("--gradient-checkpointing", action="store_true",
+                       help="recompute Transformer blocks (bst, sasrec) in the backward pass instead of keeping "
+                       "their activations: less memory, about one more forward per step")
 
     group = parser.add_argument_group("Hugging Face Hub")
     group.add_argument("--push-to-hub", action="store_true", help="upload the saved folder to the Hub")
@@ -85,11 +106,19 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
 def run_config_from_args(args: argparse.Namespace):
     from .training.run import RunConfig
 
+    model = args.model
+    if model is None:
+        if args.init_from:
+            from .training.finetune import model_name_for
+
+            model = model_name_for(args.init_from)
+        else:
+            model = "bst"
     return RunConfig(
-        model=args.model,
+        model=model,
         dataset=args.dataset,
         data_path=args.data_path,
-        output_dir=args.output_dir or f"outputs/{args.model}-{args.dataset}",
+        output_dir=args.output_dir or f"outputs/{model}-{args.dataset}",
         epochs=args.epochs,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
@@ -118,6 +147,11 @@ def run_config_from_args(args: argparse.Namespace):
         model_overrides=dict(args.overrides),
         disable_tqdm=True if args.no_progress else None,
         init_from=args.init_from,
+        unknown_items=args.unknown_items,
+        save_steps=args.save_steps,
+        save_total_limit=args.save_total_limit,
+        resume_from_checkpoint=args.resume_from_checkpoint,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
 
 

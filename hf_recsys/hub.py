@@ -144,6 +144,6 @@ def push_folder_to_hub(
         folder_path=folder,
         revision=revision,
         commit_message=commit_message,
-        ignore_patterns=["checkpoint-*", "runs/*", ".*"],
+        ignore_patterns=["checkpoint-*", "checkpoints/*", "runs/*", ".*"],
     )
     return str(info)

@@ -154,6 +154,89 @@ class RecsysProcessor(PushToHubMixin):
             has_timestamps=log.has_timestamps,
         )
 
+    def extended_with(
+        self,
+        other: "RecsysProcessor",
+        items: bool = True,
+        users: bool = True,
+        feature_values: bool = True,
+    ) -> tuple["RecsysProcessor", dict[str, int]]:
+        """This processor plus the IDs of ``other`` it does not know, appended (fine-tuning on a
+        new log).
+
+        Every index this processor assigns stays the same, so a model trained with it keeps its
+        rows; new IDs get the next indices, in ``other``'s order (most frequent first). New items
+        and users bring their side-feature values from ``other``; known ones keep the values
+        saved here. Only the fields this processor has are kept (a model cannot embed others).
+
+        Args:
+            other: a processor fitted on the new log.
+            items / users / feature_values: which vocabularies grow; one that does not keep
+                its size (unknown IDs then encode to :data:`UNK_INDEX`), but new users still
+                carry their raw feature values.
+
+        Returns:
+            ``(processor, counts)``: the extended processor and how many IDs ``other`` had that
+            this one lacks, under ``"items"``, ``"users"`` and ``"feature:NAME"`` (counted
+            whether or not they were appended).
+        """
+
+        def unseen(known: Vocabulary, tokens: Sequence[str]) -> list[str]:
+            tokens = list(tokens)
+            return [t for t, i in zip(tokens, known.encode(tokens)) if i == UNK_INDEX] if tokens else []
+
+        counts: dict[str, int] = {}
+        new_items = unseen(self.item_vocab, other.item_vocab.tokens)
+        new_users = unseen(self.user_vocab, other.user_vocab.tokens)
+        counts["items"], counts["users"] = len(new_items), len(new_users)
+        added_items = new_items if items else []
+        added_users = new_users if users else []
+
+        def new_feature_tokens(vocabs: dict[str, Vocabulary], other_vocabs: dict[str, Vocabulary]) -> dict[str, list[str]]:
+            out = {}
+            for name, vocab in vocabs.items():
+                fresh = unseen(vocab, other_vocabs[name].tokens) if name in other_vocabs else []
+                counts[f"feature:{name}"] = len(fresh)
+                out[name] = vocab.tokens + (fresh if feature_values else [])
+            return out
+
+        user_features = new_feature_tokens(self.user_feature_vocabs, other.user_feature_vocabs)
+        item_features = new_feature_tokens(self.item_feature_vocabs, other.item_feature_vocabs)
+
+        def values_of(added: list[str], other_vocab: Vocabulary, other_values: dict[str, list], name: str, empty):
+            if not added:
+                return []
+            if name not in other_values:
+                return [empty() for _ in added]
+            positions = other_vocab.encode(added) - NUM_SPECIAL  # every added ID is in other's vocabulary
+            column = other_values[name]
+            return [column[p] for p in positions.tolist()]
+
+        user_values = {
+            name: list(self.user_feature_values[name])
+            + values_of(added_users, other.user_vocab, other.user_feature_values, name, lambda: None)
+            for name in self.user_feature_vocabs
+        }
+        item_values = {
+            name: list(self.item_feature_values[name])
+            + values_of(added_items, other.item_vocab, other.item_feature_values, name,
+                        list if name in self.multi_valued_item_features else (lambda: None))
+            for name in self.item_feature_vocabs
+        }
+        extended = type(self)(
+            items=self.item_vocab.tokens + added_items,
+            users=self.user_vocab.tokens + added_users,
+            user_features=user_features,
+            user_feature_values=user_values,
+            item_features=item_features,
+            item_feature_values=item_values,
+            multi_valued_item_features=self.multi_valued_item_features,
+            max_history=self.max_history,
+            dataset_name=self.dataset_name,
+            has_timestamps=self.has_timestamps,
+        )
+        return extended, counts
+
     # ------------------------------------------------------------------ sizes
     @property
     def num_items(self) -> int:

@@ -127,7 +127,8 @@ class SASRecForNextItem(SASRecPreTrainedModel):
         hidden = self.embedding_dropout(hidden)
         attention_mask = causal_padding_mask(history_mask)
         for block in self.blocks:
-            hidden = packed_block_forward(block, hidden, where, history_ids.shape, attention_mask)
+            # recomputed in the backward pass under activation checkpointing
+            hidden = block.checkpointed(packed_block_forward, block, hidden, where, history_ids.shape, attention_mask)
         if self.final_norm is not None:
             hidden = self.final_norm(hidden)
         return hidden.new_zeros(*history_ids.shape, hidden.shape[-1]).index_put(where, hidden)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transformers import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from .configuration_utils import RecsysConfig
@@ -263,8 +264,15 @@ class SelfAttention(nn.Module):
         return self.out(attended.transpose(1, 2).reshape(batch, length, hidden))
 
 
-class TransformerBlock(nn.Module):
-    """Self-attention + position-wise feed-forward, post-LN (BST, original SASRec) or pre-LN."""
+class TransformerBlock(GradientCheckpointingLayer):
+    """Self-attention + position-wise feed-forward, post-LN (BST, original SASRec) or pre-LN.
+
+    A ``GradientCheckpointingLayer``: after ``model.activation_checkpointing_enable()`` (or
+    ``TrainingArguments(activation_checkpointing=True)``) its ``forward`` keeps no activations
+    in training and is recomputed in the backward pass. Callers that run the block's
+    computation through another function (SASRec's packed forward) go through
+    :meth:`checkpointed` to get the same.
+    """
 
     def __init__(
         self,
@@ -299,6 +307,13 @@ class TransformerBlock(nn.Module):
         x = self.norm1(x + self.dropout(self.attention(x, attention_mask, is_causal)))
         return self.norm2(x + self.dropout(self.ffn(x)))
 
+    def checkpointed(self, function: Any, *args: Any) -> Any:
+        """``function(*args)``, recomputed in the backward pass when this block's activation
+        checkpointing is on (training only); tensors that need gradients go in ``args``."""
+        if self.gradient_checkpointing and self.training:
+            return self._gradient_checkpointing_func(function, *args)
+        return function(*args)
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` ``[B, L, H]`` over positions where ``mask`` ``[B, L]`` is True (0 if none)."""
@@ -324,10 +339,15 @@ class RecsysPreTrainedModel(PreTrainedModel):
     config_class = RecsysConfig
     base_model_prefix = "recsys"
     main_input_name = "history_ids"
-    supports_gradient_checkpointing = False
     # our losses are means over the batch; Trainer must scale them for gradient accumulation
     accepts_loss_kwargs = False
     _no_split_modules: list[str] = []
+
+    @property
+    def supports_gradient_checkpointing(self) -> bool:
+        """True for models built from checkpointable layers (``TransformerBlock``: BST, SASRec), so
+        ``activation_checkpointing_enable()`` works on them and refuses the others clearly."""
+        return any(isinstance(module, GradientCheckpointingLayer) for module in self.modules())
 
     def load_item_features(self, processor: Any) -> None:
         """Copy item side features the model embeds (e.g. categories) from a processor.

@@ -67,7 +67,12 @@ class RunConfig:
     hub_revision: Optional[str] = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
     disable_tqdm: Optional[bool] = None
-    init_from: Optional[str] = None  # a local checkpoint to start from (P5: any T5 folder)
+    init_from: Optional[str] = None  # a published model (folder or Hub id) to continue from (P5: any T5 folder)
+    unknown_items: str = "grow"  # with init_from: IDs the saved vocabularies lack -> "grow" or "unknown"
+    save_steps: int = 0  # > 0: a resumable checkpoint every N steps under output_dir/checkpoints
+    save_total_limit: Optional[int] = None  # keep only the newest N checkpoints
+    resume_from_checkpoint: Optional[str] = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
+    gradient_checkpointing: bool = False  # recompute Transformer blocks in the backward pass
 
 
 def load_run_log(run: RunConfig) -> InteractionLog:
@@ -91,11 +96,40 @@ def build_model(run: RunConfig, data: PreparedData) -> torch.nn.Module:
     return model
 
 
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def checkpoints_dir(output_dir: str) -> str:
+    """Where resumable ``checkpoint-N`` folders go: a subfolder, so the model folder's top level
+    stays what gets published (the Hub upload skips it)."""
+    return os.path.join(output_dir, CHECKPOINTS_DIR)
+
+
+def resolve_checkpoint(run: RunConfig) -> Optional[str]:
+    """``run.resume_from_checkpoint`` as a folder: ``"latest"`` is the newest
+    ``output_dir/checkpoints/checkpoint-N``."""
+    if not run.resume_from_checkpoint:
+        return None
+    if run.resume_from_checkpoint != "latest":
+        if not os.path.isdir(run.resume_from_checkpoint):
+            raise FileNotFoundError(f"--resume-from-checkpoint: no folder {run.resume_from_checkpoint}")
+        return run.resume_from_checkpoint
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = checkpoints_dir(run.output_dir)
+    last = get_last_checkpoint(folder) if os.path.isdir(folder) else None
+    if last is None:
+        raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in {folder}")
+    return last
+
+
 def _training_arguments(
     run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
 ) -> TrainingArguments:
+    saving = run.save_steps > 0
     return TrainingArguments(
-        output_dir=output_dir,
+        # Trainer writes only checkpoints there (the final folder is written by run_training)
+        output_dir=checkpoints_dir(output_dir) if saving or run.resume_from_checkpoint else output_dir,
         per_device_train_batch_size=run.batch_size,
         per_device_eval_batch_size=run.eval_batch_size,
         learning_rate=run.learning_rate,
@@ -104,7 +138,10 @@ def _training_arguments(
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
         eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 else "no",
-        save_strategy="no",
+        save_strategy="steps" if saving else "no",
+        save_steps=run.save_steps if saving else 500,
+        save_total_limit=run.save_total_limit,
+        activation_checkpointing=run.gradient_checkpointing,
         logging_steps=run.logging_steps,
         seed=run.seed,
         data_seed=run.seed,
@@ -148,41 +185,53 @@ def run_training(run: RunConfig) -> dict[str, float]:
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
-    data = prepare_data(
-        log,
-        DataConfig(
-            max_history=run.max_history,
-            implicit_threshold=run.implicit_threshold,
-            user_core=run.user_core,
-            item_core=run.item_core,
-            split=run.split,
-            train_negatives=run.train_negatives,
-            eval_negatives=run.eval_negatives,
-            seed=run.seed,
-        ),
+    data_config = DataConfig(
+        max_history=run.max_history,
+        implicit_threshold=run.implicit_threshold,
+        user_core=run.user_core,
+        item_core=run.item_core,
+        split=run.split,
+        train_negatives=run.train_negatives,
+        eval_negatives=run.eval_negatives,
+        seed=run.seed,
     )
+    spec = MODEL_REGISTRY[run.model] if run.model in MODEL_REGISTRY else None
+    finetune = None
+    if run.init_from:
+        from .finetune import prepare_finetuning
+
+        if spec is None:
+            raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
+        finetune = prepare_finetuning(log, data_config, spec, run.init_from, run.unknown_items, run.model_overrides)
+        data, model, processor_to_save = finetune.data, finetune.model, finetune.processor
+    else:
+        data = prepare_data(log, data_config)
+        model = build_model(run, data)
+        spec, processor_to_save = MODEL_REGISTRY[run.model], data.processor
     prep_seconds = time.perf_counter() - started
-    model = build_model(run, data)
-    spec = MODEL_REGISTRY[run.model]
     task = TASKS[spec.task](data, model)
     train_dataset = task.dataset("train")
     args = _training_arguments(run, run.output_dir, len(train_dataset), getattr(task, "label_names", None))
+    collator = task.collator()
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=task.dataset("valid"),
-        data_collator=task.collator(),
+        data_collator=finetune.wrap_collator(collator) if finetune else collator,
         compute_metrics=task.compute_metrics("valid"),
         preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
         callbacks=task.callbacks() if hasattr(task, "callbacks") else None,
     )
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
+        if finetune:
+            print(f"[hf_recsys] {finetune.summary}")
         print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
               f"{model.num_parameters():,} parameters")
+    resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start
     samples_seen = train_output.global_step * run.batch_size * max(args.world_size, 1)
 
@@ -209,7 +258,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
             baseline_metrics=baseline,
             baseline_name=task.baseline_name,
             repo_id=run.hub_model_id,
-            example_items=[i for i in data.processor.item_vocab.tokens[:3]],
+            example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
             training_summary={
                 "epochs": run.epochs if run.max_steps <= 0 else None,
                 "steps": train_output.global_step,
@@ -217,6 +266,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
                 "learning rate": run.learning_rate,
                 "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
                 "seed": run.seed,
+                **({"initialised from": run.init_from, "unknown IDs": run.unknown_items} if run.init_from else {}),
+                **({"resumed from": os.path.basename(resume_from)} if resume_from else {}),
                 "training samples/s": round(metrics["train_samples_per_second"], 1),
             },
         )
@@ -231,7 +282,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
             run.output_dir,
             [
                 lambda folder: trainer.model.save_pretrained(folder),
-                data.processor.save_pretrained,
+                processor_to_save.save_pretrained,
                 lambda folder: write_model_card(card, folder),
                 write_metrics,
             ],

@@ -1,0 +1,259 @@
+"""Fine-tuning a published model on a new log (``--init-from ORG/NAME|PATH``).
+
+The published folder holds the model and its :class:`RecsysProcessor`. The new log is encoded
+with the *saved* vocabularies, so every ID keeps the index the model learned it under. IDs the
+saved vocabularies lack are handled as ``--unknown-items`` says:
+
+* ``grow`` (default): they are appended to the vocabularies and every table indexed by them
+  grows (item and user embeddings, output tables and biases, feature-value embeddings, item
+  feature buffers). Old rows are copied bit for bit; new rows are initialised as the model
+  initialises a fresh table. The config's vocabulary sizes follow the grown processor, so the
+  saved folder loads with ``AutoModel.from_pretrained``.
+* ``unknown``: the model and vocabularies keep their size; unknown items, users and feature
+  values encode to index 1 (the unknown bucket). Sequences and per-user metrics still keep
+  new users apart (they are grouped by raw user ID); only the model sees index 1.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from ..data.log import InteractionLog
+from ..data.pipeline import DataConfig, PreparedData, prepare_data
+from ..data.processor import UNK_INDEX, RecsysProcessor
+from ..data.samples import InteractionSequences
+from ..models import MODEL_REGISTRY, ModelSpec
+from ..models.configuration_utils import RecsysConfig
+from ..models.feature_layers import FeatureEmbedding
+
+UNKNOWN_ITEM_MODES = ("grow", "unknown")
+
+#: Config fields that are vocabulary sizes: the only fields growth changes (everything else,
+#: e.g. ``item_feature_max_values`` or ``max_history``, is architecture and stays as published).
+VOCABULARY_SIZE_FIELDS = ("num_items", "num_users", "num_categories", "user_feature_sizes", "item_feature_sizes")
+
+#: FeatureEmbedding buffers that describe the layout of its shared table (offsets of each
+#: field's slice): they follow the grown config instead of being copied.
+_FEATURE_LAYOUT_BUFFERS = ("single_offsets", "history_offset", "item_value_offsets", "item_value_field")
+_FEATURE_TABLES = ("embeddings.weight", "first_order.weight")
+
+
+def model_name_for(init_from: str, **hub_kwargs: Any) -> str:
+    """The registry name (``--model``) of the model published at ``init_from``."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(init_from, **hub_kwargs)
+    for name, spec in MODEL_REGISTRY.items():
+        if spec.config_class.model_type == config.model_type:
+            return name
+    raise ValueError(f"{init_from} holds a {config.model_type!r} model, which hf_recsys does not know; "
+                     f"pass --model explicitly (known: {sorted(MODEL_REGISTRY)})")
+
+
+@dataclass
+class FinetuneSetup:
+    """What ``run_training`` needs to continue training a published model.
+
+    Attributes:
+        data: the new log, encoded with the saved (or grown) vocabularies.
+        model: the published model, grown when asked.
+        processor: the processor to save next to the fine-tuned model.
+        wrap_collator: applied to the task's collator (maps users the model cannot embed to 1).
+        counts: IDs of the new log the saved vocabularies lacked (see ``extended_with``).
+        summary: one line for the log and the model card.
+    """
+
+    data: PreparedData
+    model: torch.nn.Module
+    processor: RecsysProcessor
+    wrap_collator: Callable[[Callable], Callable]
+    counts: dict[str, int]
+    summary: str
+
+
+def load_published(init_from: str, spec: ModelSpec, overrides: Optional[dict] = None) -> tuple[torch.nn.Module, RecsysProcessor]:
+    """The model and processor at ``init_from`` (a folder or Hub repo id; the HF cache is used
+    offline). Refuses a model whose type is not ``spec``'s."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(init_from)
+    expected = spec.config_class.model_type
+    if config.model_type != expected:
+        raise ValueError(
+            f"--model {spec.name} expects a {expected!r} model, but {init_from} holds a {config.model_type!r} "
+            f"model; pass the matching --model or leave --model out"
+        )
+    model = AutoModel.from_pretrained(init_from, **(overrides or {}))
+    try:
+        processor = RecsysProcessor.from_pretrained(init_from)
+    except OSError as error:
+        raise ValueError(f"{init_from} has no recsys_processor.json: its ID vocabularies are needed to "
+                         "encode the new log") from error
+    return model, processor
+
+
+def grown_config(config: RecsysConfig, processor: RecsysProcessor) -> RecsysConfig:
+    """``config`` with its vocabulary sizes taken from ``processor`` (through the config class's
+    own ``from_processor``, so every size is derived the same way as for a fresh model)."""
+    architecture = {}
+    for klass in type(config).__mro__:
+        if isinstance(klass, type) and issubclass(klass, RecsysConfig):
+            for name in getattr(klass, "__annotations__", {}):
+                if name not in VOCABULARY_SIZE_FIELDS and hasattr(config, name):
+                    architecture.setdefault(name, copy.deepcopy(getattr(config, name)))
+    derived = type(config).from_processor(processor, **architecture)
+    grown = copy.deepcopy(config)
+    for name in VOCABULARY_SIZE_FIELDS:
+        if hasattr(config, name):
+            old, new = getattr(config, name), getattr(derived, name)
+            if (np.asarray(new) < np.asarray(old)).any():
+                raise ValueError(f"{name} would shrink from {old} to {new}; the processor does not extend the saved one")
+            setattr(grown, name, new)
+    if list(grown.user_feature_names) != list(processor.user_feature_names):
+        raise ValueError(f"user fields {processor.user_feature_names} do not match the model's {grown.user_feature_names}")
+    # A one-shot initialisation directive (FNN from an FM) is already in the published weights.
+    if getattr(grown, "init_from_fm", None):
+        grown.init_from_fm = None
+    return grown
+
+
+def _feature_slice_sizes(config: Any) -> list[int]:
+    """Vocabulary sizes of the slices of :class:`FeatureEmbedding`'s shared table, in table order."""
+    sizes = [config.num_users] if config.use_user_id else []
+    sizes += list(config.user_feature_sizes) if config.use_user_features else []
+    sizes += [config.num_items] if (config.use_item_id or config.use_history) else []
+    sizes += list(config.item_feature_sizes) if config.use_item_features else []
+    return sizes
+
+
+def _feature_row_map(old: FeatureEmbedding, new: FeatureEmbedding) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(old_rows, new_rows)``: where each row of ``old``'s shared table lives in ``new``'s."""
+    old_sizes, new_sizes = _feature_slice_sizes(old.config), _feature_slice_sizes(new.config)
+    if sum(old_sizes) != old.total_vocabulary or sum(new_sizes) != new.total_vocabulary:
+        raise RuntimeError("FeatureEmbedding's table layout changed; update _feature_slice_sizes")
+    old_rows, new_rows, old_start, new_start = [], [], 0, 0
+    for old_size, new_size in zip(old_sizes, new_sizes):
+        old_rows.append(torch.arange(old_start, old_start + old_size))
+        new_rows.append(torch.arange(new_start, new_start + old_size))
+        old_start, new_start = old_start + old_size, new_start + new_size
+    return torch.cat(old_rows), torch.cat(new_rows)
+
+
+@torch.no_grad()
+def grow_model(published: torch.nn.Module, processor: RecsysProcessor) -> torch.nn.Module:
+    """A model sized for ``processor`` (an extension of the published one) that holds every
+    published weight and buffer, with new rows initialised like a fresh model's.
+
+    Tables grow along the dimensions whose size changed (rows appended); FeatureEmbedding's
+    shared table is re-laid out so that each field's rows keep their values in its new slice.
+    Same-shaped tensors are copied, including derived buffers such as Wide & Deep's cross
+    hashing constants, so the published model's function on known IDs is unchanged.
+    """
+    config = grown_config(published.config, processor)
+    fresh = type(published)(config)  # post_init: the model's own initialisation for new rows
+    fresh.load_item_features(processor)  # item feature rows of the new items
+    old_state = published.state_dict()
+    row_maps = {}
+    for name, module in published.named_modules():
+        if isinstance(module, FeatureEmbedding):
+            prefix = f"{name}." if name else ""
+            row_maps[prefix] = _feature_row_map(module, fresh.get_submodule(name))
+    for key, target in fresh.state_dict().items():
+        source = old_state[key]
+        prefix, leaf = next(((p, key[len(p):]) for p in row_maps if key.startswith(p)), (None, key))
+        if prefix is not None and leaf in _FEATURE_LAYOUT_BUFFERS:
+            continue
+        if prefix is not None and leaf in _FEATURE_TABLES:
+            old_rows, new_rows = row_maps[prefix]
+            target[new_rows] = source[old_rows].to(target.dtype)
+            continue
+        if source.shape == target.shape:
+            target.copy_(source)
+        elif source.dim() == target.dim() and all(s <= t for s, t in zip(source.shape, target.shape)):
+            target[tuple(slice(0, s) for s in source.shape)] = source
+        else:
+            raise ValueError(f"cannot grow {key} from {tuple(source.shape)} to {tuple(target.shape)}")
+    fresh.train(published.training)
+    return fresh
+
+
+def _reencoded(data: PreparedData, processor: RecsysProcessor) -> PreparedData:
+    """``data`` with users and items encoded by ``processor`` instead of the freshly fitted one."""
+    frame = data.frame.assign(
+        user_index=processor.encode_users(data.frame["user_id"]),
+        item_index=processor.encode_items(data.frame["item_id"]),
+    )
+    return PreparedData(log=data.log, config=data.config, processor=processor, frame=frame,
+                        sequences=InteractionSequences.from_frame(frame))
+
+
+def clamp_user_ids(collator: Callable, num_users: int) -> Callable:
+    """Wrap ``collator`` so that ``user_ids`` the model cannot embed (``>= num_users``) become
+    :data:`UNK_INDEX`; everything else (grouping, per-user metrics) keeps the full index."""
+
+    def collate(features):
+        batch = collator(features)
+        if "user_ids" in batch:
+            ids = batch["user_ids"]
+            batch["user_ids"] = torch.where(ids >= num_users, torch.full_like(ids, UNK_INDEX), ids)
+        return batch
+
+    return collate
+
+
+def prepare_finetuning(
+    log: InteractionLog,
+    data_config: DataConfig,
+    spec: ModelSpec,
+    init_from: str,
+    unknown_items: str = "grow",
+    overrides: Optional[dict] = None,
+) -> FinetuneSetup:
+    """Load the published model and processor, encode ``log`` with the saved vocabularies and
+    handle unknown IDs as ``unknown_items`` says (see the module docstring)."""
+    if unknown_items not in UNKNOWN_ITEM_MODES:
+        raise ValueError(f"--unknown-items must be one of {UNKNOWN_ITEM_MODES}, got {unknown_items!r}")
+    published, saved = load_published(init_from, spec, overrides)
+    data_config.max_history = int(published.config.max_history)  # the model's window, not the flag's default
+    data = prepare_data(log, data_config)  # fits a processor on the new log: its IDs and side features
+    seen = {"items": saved.num_items - 2, "users": saved.num_users - 2}
+    if unknown_items == "grow":
+        processor, counts = saved.extended_with(data.processor)
+        model = grow_model(published, processor)
+        save_processor, wrap = processor, (lambda collator: collator)
+        action = (f"appended them: items {saved.num_items - 2:,} -> {processor.num_items - 2:,}, "
+                  f"users {saved.num_users - 2:,} -> {processor.num_users - 2:,}")
+    else:
+        # users are appended for grouping only (sequences, negatives, GAUC); the model sees index 1
+        processor, counts = saved.extended_with(data.processor, items=False, users=True, feature_values=False)
+        model = published
+        save_processor, wrap = saved, (lambda collator: clamp_user_ids(collator, saved.num_users))
+        action = "encoded them as unknown (index 1); vocabularies and model unchanged"
+    new_values = {k[len("feature:"):]: v for k, v in counts.items() if k.startswith("feature:") and v}
+    summary = (
+        f"fine-tuning {spec.name} from {init_from}: the new log has {counts['items']:,} items and "
+        f"{counts['users']:,} users the saved vocabularies lack (they hold {seen['items']:,} / {seen['users']:,})"
+        + (f", new feature values {new_values}" if new_values else "")
+        + f"; --unknown-items {unknown_items}: {action}"
+    )
+    return FinetuneSetup(
+        data=_reencoded(data, processor), model=model, processor=save_processor, wrap_collator=wrap,
+        counts=counts, summary=summary,
+    )
+
+
+__all__ = [
+    "UNKNOWN_ITEM_MODES",
+    "FinetuneSetup",
+    "clamp_user_ids",
+    "grow_model",
+    "grown_config",
+    "load_published",
+    "model_name_for",
+    "prepare_finetuning",
+]

@@ -1,0 +1,256 @@
+"""Fine-tuning a published model on a new log (``--init-from``), with unknown IDs grown or
+mapped to the unknown index, and gradient checkpointing of the Transformer blocks.
+
+Publishing goes through the loopback Hub (``hf_recsys.testing.fake_hub``) in a subprocess, as in
+test_hub.py; the rest runs in-process from local folders.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel
+
+import hf_recsys  # noqa: F401  (registers the models)
+from hf_recsys.data.pipeline import DataConfig, prepare_data
+from hf_recsys.data.processor import RecsysProcessor
+from hf_recsys.data.synthetic import generate_synthetic_log
+from hf_recsys.models import MODEL_REGISTRY
+from hf_recsys.testing.fake_hub import FakeHub
+from hf_recsys.training.finetune import VOCABULARY_SIZE_FIELDS, grow_model, prepare_finetuning
+from hf_recsys.training.run import RunConfig, run_training
+from hf_recsys.training.tasks import TASKS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# tiny architectures; fields a model lacks are not passed
+TINY = dict(num_heads=2, ffn_dim=16, hidden_size=16, item_embedding_dim=8, category_embedding_dim=8,
+            mlp_hidden_sizes=[16], embedding_dim=8, num_layers=1, user_feature_dim=4)
+PUBLISHED_LOG = dict(num_users=40, num_items=40, mean_length=10, min_length=4, max_length=20, seed=0)
+NEW_LOG = dict(num_users=60, num_items=56, mean_length=10, min_length=4, max_length=20, seed=0)
+
+
+def tiny_overrides(name):
+    fields = set(MODEL_REGISTRY[name].config_class.__dataclass_fields__)
+    return {k: v for k, v in TINY.items() if k in fields}
+
+
+@pytest.fixture(scope="module")
+def published_data():
+    return prepare_data(generate_synthetic_log(**PUBLISHED_LOG), DataConfig(max_history=6, seed=0))
+
+
+@pytest.fixture(scope="module")
+def new_processor():
+    return prepare_data(generate_synthetic_log(**NEW_LOG), DataConfig(max_history=6, seed=0)).processor
+
+
+def build(name, data, seed=0):
+    spec = MODEL_REGISTRY[name]
+    torch.manual_seed(seed)
+    model = spec.model_class(spec.config_class.from_processor(data.processor, **tiny_overrides(name)))
+    model.load_item_features(data.processor)
+    return model.eval()
+
+
+def publish(name, data, folder, seed=0):
+    model = build(name, data, seed)
+    model.save_pretrained(folder)
+    data.processor.save_pretrained(folder)
+    return model
+
+
+def old_id_batch(name, model, data):
+    """A collated batch of the published data (old IDs only)."""
+    task = TASKS[MODEL_REGISTRY[name].task](data, model)
+    dataset = task.dataset("test")
+    return task.collator()([dataset[i] for i in range(min(16, len(dataset)))])
+
+
+CTR_AND_NEXT_ITEM = sorted(name for name, spec in MODEL_REGISTRY.items() if spec.task != "seq2seq")
+
+
+@pytest.mark.parametrize("name", CTR_AND_NEXT_ITEM)
+def test_grown_model_keeps_the_published_function_on_known_ids(name, published_data, new_processor):
+    published = build(name, published_data)
+    processor, counts = published_data.processor.extended_with(new_processor)
+    assert counts["items"] > 0 and counts["users"] > 0
+    grown = grow_model(published, processor).eval()
+
+    # every vocabulary size follows the grown processor, as a fresh model's config would
+    fresh_config = type(published.config).from_processor(processor, **tiny_overrides(name))
+    for field in VOCABULARY_SIZE_FIELDS:
+        if hasattr(grown.config, field):
+            assert getattr(grown.config, field) == getattr(fresh_config, field), field
+    assert grown.config.num_items == processor.num_items > published.config.num_items
+
+    batch = old_id_batch(name, published, published_data)
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "target_rows")}
+    with torch.no_grad():
+        before, after = published(**inputs).logits, grown(**inputs).logits
+    if before.dim() == 2:  # next-item: scores of every item; the old ones must not move
+        after = after[:, : before.shape[1]]
+    torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
+
+
+def test_grow_copies_old_rows_and_initialises_new_rows_like_the_model(published_data, new_processor):
+    published = build("sasrec", published_data)
+    processor, _ = published_data.processor.extended_with(new_processor)
+    grown = grow_model(published, processor)
+    old, new = published.item_embeddings.weight, grown.item_embeddings.weight
+    assert torch.equal(new[: old.shape[0]], old)  # bit-identical
+    added = new[old.shape[0]:]
+    assert added.abs().sum() > 0 and abs(added.std().item() - grown.config.initializer_range) < 0.01
+    # FM: one shared table; every field's old rows must land in its new slice
+    fm = build("fm", published_data)
+    grown_fm = grow_model(fm, processor)
+    user_rows = fm.config.num_users
+    assert torch.equal(grown_fm.features.embeddings.weight[:user_rows], fm.features.embeddings.weight[:user_rows])
+    assert grown_fm.features.total_vocabulary > fm.features.total_vocabulary
+
+
+def test_finetune_unknown_keeps_vocabularies_and_encodes_new_ids_as_unknown(published_data, tmp_path):
+    folder = tmp_path / "published"
+    published = publish("bst", published_data, folder)
+    saved = RecsysProcessor.from_pretrained(folder)
+    log = generate_synthetic_log(**NEW_LOG)
+    setup = prepare_finetuning(log, DataConfig(seed=0), MODEL_REGISTRY["bst"], str(folder), "unknown")
+    assert setup.processor.item_vocab.tokens == saved.item_vocab.tokens
+    assert setup.model.config.num_items == saved.num_items
+    frame = setup.data.frame
+    is_new = ~frame["item_id"].isin(saved.item_vocab.tokens)
+    assert is_new.any() and setup.counts["items"] == frame.loc[is_new, "item_id"].nunique()
+    assert (frame.loc[is_new, "item_index"] == 1).all() and (frame.loc[~is_new, "item_index"] > 1).all()
+    assert setup.data.sequences.items.max() < saved.num_items
+    # new users stay separate sequences, but the model only ever sees index 1 for them
+    task = TASKS["ctr"](setup.data, setup.model)
+    collate = setup.wrap_collator(task.collator())
+    rows = task.dataset("train")
+    batch = collate([rows[i] for i in range(len(rows))])
+    assert batch["user_ids"].max() < saved.num_users and (batch["user_ids"] == 1).any()
+
+    out = tmp_path / "finetuned"
+    run_training(RunConfig(model="bst", output_dir=str(out), init_from=str(folder), unknown_items="unknown",
+                           max_steps=2, batch_size=32, synthetic_users=60, synthetic_items=56,
+                           disable_tqdm=True, logging_steps=1000))
+    assert RecsysProcessor.from_pretrained(out).to_dict()["items"] == saved.item_vocab.tokens
+    reloaded = AutoModel.from_pretrained(out)
+    assert reloaded.config.num_items == published.config.num_items
+
+
+def test_init_from_refuses_a_model_of_another_type(published_data, tmp_path):
+    folder = tmp_path / "published"
+    publish("bst", published_data, folder)
+    with pytest.raises(ValueError, match="--model sasrec expects a 'sasrec' model.*holds a 'bst' model"):
+        prepare_finetuning(generate_synthetic_log(**NEW_LOG), DataConfig(), MODEL_REGISTRY["sasrec"], str(folder))
+
+
+def test_finetune_from_a_hub_published_model_grows_and_recommends_new_items(published_data, tmp_path):
+    """Publish to the loopback Hub, fine-tune from ``org/name`` with ``--unknown-items grow``,
+    then reload the saved folder and recommend items the published model never knew."""
+    folder = tmp_path / "published"
+    publish("bst", published_data, folder)
+    out = tmp_path / "finetuned"
+    args = ["--init-from", "org/bst-pub", "--output-dir", str(out), "--max-steps", "3", "--batch-size", "32",
+            "--synthetic-users", "60", "--synthetic-items", "56", "--no-progress"]
+    code = f"""
+        import json, torch, hf_recsys
+        from hf_recsys.cli import train_main
+        from hf_recsys.data.pipeline import DataConfig
+        from hf_recsys.data.synthetic import generate_synthetic_log
+        from hf_recsys.hub import push_folder_to_hub
+        from hf_recsys.models import MODEL_REGISTRY
+        from hf_recsys.training.finetune import prepare_finetuning
+        from transformers import AutoModel
+        push_folder_to_hub({str(folder)!r}, "org/bst-pub")
+        published = AutoModel.from_pretrained({str(folder)!r})
+        log = generate_synthetic_log(num_users=60, num_items=56, seed=0)
+        setup = prepare_finetuning(log, DataConfig(seed=0), MODEL_REGISTRY["bst"], "org/bst-pub", "grow")
+        old = published.embeddings.item_embeddings.weight
+        before_training = setup.model.embeddings.item_embeddings.weight
+        train_main({args!r})
+        model = AutoModel.from_pretrained({str(out)!r})
+        processor = hf_recsys.RecsysProcessor.from_pretrained({str(out)!r})
+        recs = model.recommend([processor.item_vocab.tokens[:3]], k=processor.num_items)[0]
+        print(json.dumps({{
+            "old_rows_identical": bool(torch.equal(before_training[: old.shape[0]], old)),
+            "counts": setup.counts,
+            "published_items": published.config.num_items,
+            "num_items": model.config.num_items, "processor_items": processor.num_items,
+            "new_items": processor.item_vocab.tokens[published.config.num_items - 2:],
+            "recs": recs, "category_rows": model.embeddings.item_category.shape[0],
+        }}))
+    """
+    with FakeHub() as hub:
+        env = dict(os.environ, HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf-home"), HF_TOKEN="hf_test",
+                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1")
+        env.pop("HF_HUB_OFFLINE", None)
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                                text=True, cwd=ROOT, timeout=240)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "--unknown-items grow: appended them" in result.stdout
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["old_rows_identical"]
+    assert report["counts"]["items"] == len(report["new_items"]) > 0
+    assert report["num_items"] == report["processor_items"] == report["category_rows"] > report["published_items"]
+    assert set(report["new_items"]) <= set(report["recs"])  # new raw IDs come back from recommend()
+
+
+# --------------------------------------------------------------------------- gradient checkpointing
+def _gradients(model, batch, checkpointing):
+    if checkpointing:
+        model.activation_checkpointing_enable()
+    else:
+        model.activation_checkpointing_disable()
+    model.train()
+    model.zero_grad()
+    calls = []
+    hooks = [block.ffn.register_forward_hook(lambda *_: calls.append(1)) for block in model.blocks]
+    torch.manual_seed(7)  # same dropout masks in both runs (checkpoint replays the RNG state)
+    model(**batch).loss.backward()
+    for hook in hooks:
+        hook.remove()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, len(calls)
+
+
+@pytest.mark.parametrize("name", ["bst", "sasrec"])
+def test_gradient_checkpointing_recomputes_blocks_and_gives_the_same_gradients(name, published_data):
+    model = build(name, published_data)
+    assert model.supports_gradient_checkpointing
+    task = TASKS[MODEL_REGISTRY[name].task](published_data, model)
+    rows = task.dataset("train")
+    batch = task.collator()([rows[i] for i in range(min(32, len(rows)))])
+    plain, plain_calls = _gradients(model, batch, checkpointing=False)
+    checkpointed, checkpointed_calls = _gradients(model, batch, checkpointing=True)
+    assert model.is_activation_checkpointing
+    blocks = len(model.blocks)
+    assert plain_calls == blocks and checkpointed_calls == 2 * blocks  # each block ran again in backward
+    assert plain.keys() == checkpointed.keys()
+    for key in plain:
+        torch.testing.assert_close(checkpointed[key], plain[key], rtol=1e-5, atol=1e-7)
+
+
+def test_models_without_transformer_blocks_refuse_checkpointing(published_data):
+    model = build("din", published_data)
+    assert not model.supports_gradient_checkpointing
+    with pytest.raises(ValueError, match="does not support activation checkpointing"):
+        model.activation_checkpointing_enable()
+
+
+def test_gradient_checkpointing_flag_reaches_the_model(tmp_path, monkeypatch):
+    from hf_recsys.models.modeling_utils import TransformerBlock
+
+    seen = []
+    original = TransformerBlock.checkpointed
+    monkeypatch.setattr(TransformerBlock, "checkpointed",
+                        lambda self, *a: seen.append(self.gradient_checkpointing) or original(self, *a))
+    from hf_recsys.cli import train_main
+
+    train_main(["--model", "sasrec", "--output-dir", str(tmp_path / "out"), "--max-steps", "1",
+                "--batch-size", "16", "--synthetic-users", "30", "--synthetic-items", "30", "--max-history", "5",
+                "--no-progress", "--gradient-checkpointing", "--set", "hidden_size=16", "--set", "num_layers=1"])
+    assert seen and seen[0] is True
