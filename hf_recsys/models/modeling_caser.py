@@ -67,7 +67,10 @@ class CaserForNextItem(CaserPreTrainedModel):
         for height, conv in enumerate(self.horizontal, start=1):
             activation = torch.relu(conv(channels_first))  # [B, n_h, S + L - h]
             # max over the L - h + 1 placements that fit inside each position's window
-            pooled.append(F.max_pool1d(activation, kernel_size=window - height + 1, stride=1))
+            if torch.compiler.is_exporting():  # traced max_pool1d pins the history length; same values
+                pooled.append(activation.unfold(2, window - height + 1, 1).amax(-1))
+            else:
+                pooled.append(F.max_pool1d(activation, kernel_size=window - height + 1, stride=1))
         horizontal = torch.cat(pooled, dim=1).transpose(1, 2)  # [B, S, n_h * L]
         windows = padded.unfold(1, window, 1)  # [B, S, d, L]
         vertical = self.vertical(windows).transpose(2, 3).flatten(2)  # [B, S, n_v * d]

@@ -480,6 +480,9 @@ class DIENForCTR(RecommenderMixin, DIENPreTrainedModel):
         )
         self.post_init()
 
+    #: exported programs unroll the recurrences over the history (:meth:`padded_logits`)
+    export_static_history_length = True
+
     @property
     def needs_negative_history(self) -> bool:
         """Whether the collator should sample ``history_negatives`` (the auxiliary loss is on)."""
@@ -525,6 +528,38 @@ class DIENForCTR(RecommenderMixin, DIENPreTrainedModel):
         profile = self.user_features(user_features, query.shape[0], query.device)
         return self.mlp(torch.cat([profile, query, final_interest], dim=-1)).squeeze(-1)
 
+    def padded_logits(
+        self,
+        history_ids: torch.Tensor,
+        target_ids: torch.Tensor,
+        history_mask: torch.Tensor,
+        user_features: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Click logits ``[B]`` equal to :meth:`forward`'s in eval mode, computed on the padded
+        ``[B, L]`` layout: both GRUs run as plain masked recurrences (a masked step keeps the
+        state, :meth:`InterestGRU.reference_forward`) and attention is a masked softmax. No
+        packing, ``.tolist()`` or custom autograd function, so it traces for ``torch.export``
+        and ONNX (:meth:`forward` uses it while exporting); the recurrence unrolls over ``L``,
+        which is therefore static in an exported program."""
+        batch, length = history_ids.shape
+        mask = history_mask.bool()
+        behaviours = self.embeddings(history_ids)  # [B, L, D]
+        query = self.embeddings(target_ids)  # [B, D]
+        interests = self.interest_extractor.reference_forward(behaviours.transpose(0, 1), mask.t())  # [L, B, H]
+        if self.config.attention_type == "bilinear":
+            scores = (interests * self.attention_projection(query)).sum(-1).t()  # [B, L]
+        else:
+            rows = torch.arange(batch, device=history_ids.device).unsqueeze(1).expand(batch, length).reshape(-1)
+            flat_interests = interests.transpose(0, 1).reshape(batch * length, -1)
+            scores = self.attention_unit(query, flat_interests, rows).view(batch, length)
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        scale = torch.softmax(scores, dim=-1).t().unsqueeze(-1)  # [L, B, 1]
+        if self.config.gru_type == "aigru":
+            states = self.interest_evolution.reference_forward(interests, mask.t(), input_scale=scale)
+        else:
+            states = self.interest_evolution.reference_forward(interests, mask.t(), step_scale=scale)
+        return self.head(states[-1], query, user_features)
+
     # ---------------------------------------------------------------- forward
     def forward(
         self,
@@ -553,6 +588,8 @@ class DIENForCTR(RecommenderMixin, DIENPreTrainedModel):
         """
         if history_mask is None:
             history_mask = history_ids != 0
+        if torch.compiler.is_exporting():  # the packed path has data-dependent shapes
+            return CTROutput(logits=self.padded_logits(history_ids, target_ids, history_mask, user_features))
         packing = pack_histories(history_mask.bool())
         packed_ids = packing.gather(history_ids)
         pairs = len(packing.next_source)

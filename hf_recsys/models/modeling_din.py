@@ -153,7 +153,8 @@ class DINForCTR(RecommenderMixin, DINPreTrainedModel):
         flat, rows = valid_positions(history_mask.bool())
         # one lookup (one scatter into each table in the backward) for behaviours and targets
         embedded = self.embeddings(torch.cat([history_ids.reshape(-1).index_select(0, flat), target_ids]))
-        keys, query = embedded[: len(flat)], embedded[len(flat) :]  # [N, D], [B, D]
+        # flat.shape[0], not len(flat): a symbolic size, so torch.export can trace the packing
+        keys, query = embedded[: flat.shape[0]], embedded[flat.shape[0] :]  # [N, D], [B, D]
         scores = self.attention(query, keys, rows)  # [N]
         if self.config.attention_normalization == "softmax":
             scores = segment_softmax(scores, flat, batch, length)

@@ -53,6 +53,9 @@ class GRU4RecPreTrainedModel(NextItemPreTrainedModel):
 class GRU4RecForNextItem(GRU4RecPreTrainedModel):
     """GRU4Rec with a next-item head tied to the item embeddings."""
 
+    #: exported programs unroll the GRU over the history (see :meth:`encode`)
+    export_static_history_length = True
+
     def __init__(self, config: GRU4RecConfig):
         super().__init__(config)
         self.item_embeddings = nn.Embedding(config.num_items, config.embedding_dim, padding_idx=0)
@@ -76,14 +79,18 @@ class GRU4RecForNextItem(GRU4RecPreTrainedModel):
         run_lengths = lengths.clamp(min=1)
         embedded = self.embedding_dropout(self.item_embeddings(history_ids))
         embedded = embedded * history_mask.unsqueeze(-1).to(embedded.dtype)
-        packed = pack_padded_sequence(
-            shift_left_padding(embedded, run_lengths, to_left=True),
-            run_lengths.cpu(),
-            batch_first=True,
-            enforce_sorted=False,
-        )
-        outputs, _ = self.gru(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=history_ids.shape[1])
+        shifted = shift_left_padding(embedded, run_lengths, to_left=True)
+        if torch.compiler.is_exporting():
+            # packing needs the lengths on the host; the GRU is causal, so running it over the
+            # whole shifted batch gives the packed run's outputs up to each length (zeroed
+            # beyond, as pad_packed_sequence does). It unrolls over L: static when exported.
+            outputs, _ = self.gru(shifted)
+            in_run = torch.arange(shifted.shape[1], device=shifted.device) < run_lengths.unsqueeze(1)
+            outputs = outputs * in_run.unsqueeze(-1).to(outputs.dtype)
+        else:
+            packed = pack_padded_sequence(shifted, run_lengths.cpu(), batch_first=True, enforce_sorted=False)
+            outputs, _ = self.gru(packed)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=history_ids.shape[1])
         outputs = shift_left_padding(outputs, run_lengths, to_left=False)
         return self.projection(outputs)
 
