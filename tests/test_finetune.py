@@ -210,11 +210,21 @@ def _gradients(model, batch, checkpointing):
     model.zero_grad()
     calls = []
     hooks = [block.ffn.register_forward_hook(lambda *_: calls.append(1)) for block in model.blocks]
+    saved_bytes = []  # what the forward pass keeps for backward
+
+    def keep(tensor):
+        saved_bytes.append(tensor.numel() * tensor.element_size())
+        return tensor
+
     torch.manual_seed(7)  # same dropout masks in both runs (checkpoint replays the RNG state)
-    model(**batch).loss.backward()
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        loss = model(**batch).loss
+    forward_calls = len(calls)
+    loss.backward()
     for hook in hooks:
         hook.remove()
-    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, len(calls)
+    gradients = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return gradients, forward_calls, len(calls), sum(saved_bytes)
 
 
 @pytest.mark.parametrize("name", ["bst", "sasrec"])
@@ -224,11 +234,13 @@ def test_gradient_checkpointing_recomputes_blocks_and_gives_the_same_gradients(n
     task = TASKS[MODEL_REGISTRY[name].task](published_data, model)
     rows = task.dataset("train")
     batch = task.collator()([rows[i] for i in range(min(32, len(rows)))])
-    plain, plain_calls = _gradients(model, batch, checkpointing=False)
-    checkpointed, checkpointed_calls = _gradients(model, batch, checkpointing=True)
+    plain, _, plain_calls, plain_bytes = _gradients(model, batch, checkpointing=False)
+    checkpointed, forward_calls, checkpointed_calls, checkpointed_bytes = _gradients(model, batch, checkpointing=True)
     assert model.is_activation_checkpointing
     blocks = len(model.blocks)
-    assert plain_calls == blocks and checkpointed_calls == 2 * blocks  # each block ran again in backward
+    assert plain_calls == forward_calls == blocks
+    assert checkpointed_calls == 2 * blocks  # each block ran again in the backward pass
+    assert checkpointed_bytes < 0.7 * plain_bytes  # and kept less for it
     assert plain.keys() == checkpointed.keys()
     for key in plain:
         torch.testing.assert_close(checkpointed[key], plain[key], rtol=1e-5, atol=1e-7)
@@ -254,3 +266,29 @@ def test_gradient_checkpointing_flag_reaches_the_model(tmp_path, monkeypatch):
                 "--batch-size", "16", "--synthetic-users", "30", "--synthetic-items", "30", "--max-history", "5",
                 "--no-progress", "--gradient-checkpointing", "--set", "hidden_size=16", "--set", "num_layers=1"])
     assert seen and seen[0] is True
+
+
+def test_extended_processor_keeps_every_index_and_takes_new_features_from_the_new_log():
+    old_log = generate_synthetic_log(**PUBLISHED_LOG)
+    new_log = generate_synthetic_log(**NEW_LOG)
+    saved = prepare_data(old_log, DataConfig(max_history=6)).processor
+    fitted = prepare_data(new_log, DataConfig(max_history=6)).processor
+    grown, counts = saved.extended_with(fitted)
+    assert grown.item_vocab.tokens[: len(saved.item_vocab.tokens)] == saved.item_vocab.tokens
+    assert np.array_equal(grown.encode_items(saved.item_vocab.tokens), saved.encode_items(saved.item_vocab.tokens))
+    new_items = [t for t in fitted.item_vocab.tokens if t not in set(saved.item_vocab.tokens)]
+    assert counts["items"] == len(new_items) and grown.item_vocab.tokens[len(saved.item_vocab.tokens):] == new_items
+    # known items keep their saved genres, new items bring theirs from the new log
+    genres = grown.item_feature_table("genres", max_values=3)
+    assert np.array_equal(genres[: saved.num_items], saved.item_feature_table("genres", max_values=3))
+    item = new_items[0]
+    row = grown.encode_items([item])[0]
+    expected = fitted.item_feature_values["genres"][fitted.encode_items([item])[0] - 2][:3]
+    assert grown.item_feature_vocabs["genres"].decode(genres[row][genres[row] > 0]) == expected
+    # users: same for the profile fields; the old user feature rows are unchanged
+    assert np.array_equal(grown.user_feature_matrix()[: saved.num_users], saved.user_feature_matrix())
+    assert grown.num_users == saved.num_users + counts["users"]
+    # nothing appended when a vocabulary is told not to grow; new IDs then encode to 1
+    same_items, _ = saved.extended_with(fitted, items=False, feature_values=False)
+    assert same_items.item_vocab.tokens == saved.item_vocab.tokens and same_items.encode_items([item])[0] == 1
+    assert same_items.user_feature_vocabs["zip"].tokens == saved.user_feature_vocabs["zip"].tokens
