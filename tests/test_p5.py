@@ -392,3 +392,5 @@ def test_direct_and_rating_evaluation_runs_on_held_out_interactions(setups, tiny
         assert 0 <= got["yesno_accuracy"] <= 1 and 0 <= got["yesno_auc"] <= 1
         assert 0 <= got["candidates_hr@1"] <= got["candidates_hr@5"] == 1.0  # 5 candidates: always in the top 5
         assert got["rating_mae"] <= got["rating_rmse"] <= 4 and got["rating_mae_expected"] <= 4
+        assert 0 <= got["yesno_auc_popularity"] <= 1 and got["candidates_hr@5_popularity"] == 1.0
+        assert 0 < got["rating_mae_train_mean"] <= got["rating_rmse_train_mean"]

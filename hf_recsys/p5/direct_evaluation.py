@@ -143,7 +143,9 @@ def evaluate_direct_and_rating(
 
     Keys: ``yesno_accuracy``, ``yesno_auc``, ``candidates_hr@1``, ``candidates_hr@5``,
     ``candidates_ndcg@5``, ``rating_rmse``, ``rating_mae``, ``rating_rmse_expected``,
-    ``rating_mae_expected`` (for the families asked for; rating only where the log has ratings).
+    ``rating_mae_expected`` (for the families asked for; rating only where the log has ratings),
+    and baselines on the same prompts: ``yesno_auc_popularity``, ``candidates_*_popularity``
+    (training counts), ``rating_rmse_train_mean`` / ``rating_mae_train_mean``.
     ``unseen`` uses the held-out templates instead of the training ones (one template per
     prompt, drawn with ``seed``).
     """
@@ -153,6 +155,7 @@ def evaluate_direct_and_rating(
     users, items = sequences.users[rows], sequences.items[rows]
     user_words = user_word(users)
     positive_codes = sequences.user_positive_codes(data.processor.num_items)
+    popularity = data.train_item_counts.astype(np.float64)  # baselines on the same prompts
     metrics: dict[str, float] = {}
 
     def templates_for(family: str) -> tuple[Sequence[str], np.ndarray]:
@@ -167,6 +170,8 @@ def evaluate_direct_and_rating(
         scores = score_options(model, tokenizer, sources, [["yes", "no"]] * len(sources), batch_size)
         labels = np.r_[np.ones(len(rows)), np.zeros(len(rows))]
         metrics.update({f"yesno_{k}": v for k, v in yesno_metrics(scores[:, 0] - scores[:, 1], labels).items()})
+        popular = popularity[np.r_[items, negatives]]
+        metrics["yesno_auc_popularity"] = float(roc_auc(labels, popular))
 
     if "candidates" in families:
         templates, choice = templates_for("candidates")
@@ -179,6 +184,9 @@ def evaluate_direct_and_rating(
         sources = _fill(templates, choice, user=user_words, candidates=[" ".join(row) for row in texts])
         scores = score_options(model, tokenizer, sources, texts, max(1, batch_size // 2))
         metrics.update({f"candidates_{k}": v for k, v in candidate_metrics(scores, target).items()})
+        # popularity ranks the same lists (ties broken at random, so equal counts are no hit for free)
+        popular = popularity[candidates] + rng.random(candidates.shape) * 1e-3
+        metrics.update({f"candidates_{k}_popularity": v for k, v in candidate_metrics(popular, target).items()})
 
     if "rating" in families and has_ratings(data):
         templates, choice = templates_for("rating")
@@ -192,6 +200,8 @@ def evaluate_direct_and_rating(
         true = ratings[rows]
         metrics.update({f"rating_{k}": v for k, v in rating_metrics(most_likely, true).items()})
         metrics.update({f"rating_{k}_expected": v for k, v in rating_metrics(expected, true).items()})
+        train_mean = ratings[sequences.split == TRAIN].mean()
+        metrics.update({f"rating_{k}_train_mean": v for k, v in rating_metrics(np.full(len(rows), train_mean), true).items()})
     metrics["direct_users"] = int(len(rows))
     return metrics
 
