@@ -52,20 +52,26 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
             n = q.shape[0]
             for start in range(0, n, chunk_size):
                 q_chunk, t_chunk = q[start : start + chunk_size], targets[start : start + chunk_size]
-                logits = (q_chunk @ w.T).to(accumulate_dtype)
+                # logits transposed, [items, chunk]: with the long item dimension as the rows
+                # MKL's sgemm runs ~1.7x faster than for [chunk, items] (K = hidden is small)
+                logits = (w @ q_chunk.T).to(accumulate_dtype)
                 if bias is not None:
-                    logits += bias.to(accumulate_dtype)
-                log_norm = torch.logsumexp(logits, dim=1)
-                total += (log_norm - logits.gather(1, t_chunk.unsqueeze(1)).squeeze(1)).sum()
+                    logits += bias.to(accumulate_dtype).unsqueeze(1)
+                columns = torch.arange(len(t_chunk), device=q.device)
+                log_norm = torch.logsumexp(logits, dim=0)
+                total += (log_norm - logits[t_chunk, columns]).sum()
                 if not needs_grad:
                     continue
-                probabilities = logits.sub_(log_norm.unsqueeze(1)).exp_()
-                probabilities[torch.arange(len(t_chunk), device=q.device), t_chunk] -= 1.0
+                probabilities = logits.sub_(log_norm).exp_()
+                probabilities[t_chunk, columns] -= 1.0
                 if grad_b is not None:
-                    grad_b += probabilities.sum(0)
+                    grad_b += probabilities.sum(1)
                 probabilities = probabilities.to(compute_dtype)
-                torch.mm(probabilities, w, out=grad_q[start : start + chunk_size])
-                grad_w += (probabilities.T @ q_chunk).to(accumulate_dtype)
+                torch.mm(probabilities.T, w, out=grad_q[start : start + chunk_size])
+                if grad_w.dtype == compute_dtype:
+                    grad_w.addmm_(probabilities, q_chunk)  # in place: no [items, D] temporary
+                else:
+                    grad_w += (probabilities @ q_chunk).to(accumulate_dtype)
         if needs_grad:
             ctx.save_for_backward(grad_q, grad_w, grad_b if grad_b is not None else torch.empty(0))
             ctx.has_bias = grad_b is not None
@@ -206,9 +212,8 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
 
         Returns:
             :class:`NextItemOutput` with ``loss`` and ``logits`` ``[B, num_items]``, the scores
-            of every item after the last position. With ``[B, L]`` labels in training mode the
-            logits are skipped (``None``): they are never needed and cost a full ``[B, num_items]``
-            matmul.
+            of every item after the last position. With labels in training mode the logits are
+            skipped (``None``): they are never needed and cost a full ``[B, num_items]`` matmul.
         """
         if history_mask is None:
             history_mask = history_ids != 0
@@ -222,7 +227,11 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
                 queries[labelled], labels[labelled], weight, bias,
                 self.config.loss_type, self.config.resolved_num_negatives(),
             )
-        if not (per_position and self.training):
+        elif labels is not None and self.training:
+            # one target per sequence (RecBole-style prefixes): the same full cross-entropy, but
+            # chunked and fused (no [B, num_items] logits, which training never reads)
+            loss = next_item_loss(queries[:, -1], labels, weight, bias, "ce", 0)
+        if not (labels is not None and self.training):
             logits = queries[:, -1] @ weight.T
             if bias is not None:
                 logits = logits + bias

@@ -155,10 +155,59 @@ class FullRanker:
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return batch_index, self.sequences.items[np.repeat(starts, lengths) + offsets]
 
+    def excluded_history(
+        self, rows: np.ndarray, targets: np.ndarray, num_items: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct ``(batch_index, item)`` pairs of the history items removed from each row's
+        candidates: real items (not padding / unknown) other than the row's target."""
+        batch_index, items = self.history_pairs(rows)
+        keep = (items >= NUM_SPECIAL_ITEMS) & (items != np.asarray(targets)[batch_index])
+        keys = np.unique(batch_index[keep] * np.int64(num_items) + items[keep])  # a repeated item counts once
+        return keys // num_items, keys % num_items
+
+    def _count_competitors(
+        self, scores: torch.Tensor, target_scores: torch.Tensor, targets: torch.Tensor,
+        excluded: Optional[tuple[torch.Tensor, torch.Tensor]], compare: Callable,
+    ) -> torch.Tensor:
+        """``[B]`` number of candidates ``c`` with ``compare(scores[c], target score)``: one pass
+        over all of ``scores``, minus the non-candidates (padding / unknown, excluded history
+        items, the target itself), which are few. Exact integer counts, and ``scores`` is
+        neither copied nor modified."""
+        counts = compare(scores, target_scores).sum(1)
+        special = torch.arange(NUM_SPECIAL_ITEMS, device=scores.device)
+        counts -= (compare(scores[:, :NUM_SPECIAL_ITEMS], target_scores) & (special != targets.unsqueeze(1))).sum(1)
+        counts -= compare(target_scores, target_scores).squeeze(1).long()
+        if excluded is not None:
+            batch_index, items = excluded
+            hits = compare(scores[batch_index, items], target_scores.squeeze(1)[batch_index])
+            counts -= torch.zeros_like(counts).index_add_(0, batch_index, hits.long())
+        return counts
+
     @torch.no_grad()
     def ranks(self, scores: torch.Tensor, targets: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
         """``scores`` ``[B, I]``, ``targets`` ``[B]`` item indices, ``rows`` ``[B]`` held-out rows
-        (None: no history masking) -> ``[B]`` int64 ranks (``num_items`` for a NaN score)."""
+        (None: no history masking) -> ``[B]`` int64 ranks (``num_items`` for a NaN score).
+
+        Equal to :meth:`reference_ranks` (tested), without its masked ``[B, I]`` copy: pessimistic
+        ranks take one comparison pass over the scores (``>=``), random tie-breaking two."""
+        targets = targets.long()
+        target_scores = scores.gather(1, targets.unsqueeze(1))
+        excluded = None
+        if self.exclude_history and rows is not None:
+            batch_index, items = self.excluded_history(rows.cpu().numpy(), targets.cpu().numpy(), scores.shape[1])
+            excluded = (torch.from_numpy(batch_index).to(scores.device), torch.from_numpy(items).to(scores.device))
+        if self.tie_breaking == "pessimistic" or rows is None:
+            ranks = self._count_competitors(scores, target_scores, targets, excluded, torch.ge)
+        else:
+            higher = self._count_competitors(scores, target_scores, targets, excluded, torch.gt)
+            ties = self._count_competitors(scores, target_scores, targets, excluded, torch.eq)
+            uniform = torch.from_numpy(_uniform_from_rows(rows.cpu().numpy(), self.seed)).to(scores.device)
+            ranks = higher + torch.floor(uniform * (ties + 1).double()).long()
+        return torch.where(torch.isnan(target_scores.squeeze(1)), scores.shape[1], ranks)
+
+    @torch.no_grad()
+    def reference_ranks(self, scores: torch.Tensor, targets: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
+        """The straightforward form of :meth:`ranks` (a masked copy of the scores); for tests."""
         scores = scores.float().clone()
         targets = targets.long()
         target_scores = scores.gather(1, targets.unsqueeze(1))
