@@ -1,8 +1,9 @@
 """Checkpoint save and resume reproduce the uninterrupted run.
 
-A run of 8 steps saves at step 6 (``--save-steps``); a second run resumes from that checkpoint
-and must end with the same weights and held-out metrics, bit for bit. The runs cross epoch
-boundaries and use dropout (BST) and sampled negatives drawn from the torch generator
+A run of 8 steps saves a checkpoint mid-way (``--save-steps``); a second run resumes from it and
+must end with the same weights and held-out metrics, bit for bit. The runs cross epoch
+boundaries (BST also validates after each epoch, whose data loader draws from the torch
+generator) and use dropout (BST) and sampled negatives drawn from the torch generator
 (SASRec with ``loss_type="bce"``), so data order, optimizer, scheduler and RNG state all have to
 come back. A checkpoint stripped of its RNG state does *not* reproduce (the control).
 """
@@ -19,17 +20,20 @@ from hf_recsys.cli import build_train_parser, run_config_from_args
 from hf_recsys.training.run import RunConfig, resolve_checkpoint, run_training
 
 SETUPS = {
-    # 916 samples, 2 steps per epoch: the checkpoint at step 6 ends epoch 3, the resumed run starts epoch 4
-    "bst": dict(batch_size=512, model_overrides=dict(num_heads=2, ffn_dim=16, mlp_hidden_sizes=[16])),
+    # 916 samples, 2 steps per epoch, 4 epochs with validation after each: the checkpoint at step 5
+    # is mid-epoch 3, so the resumed run skips a batch and runs two more validations
+    "bst": dict(batch_size=512, epochs=4, eval_each_epoch=True, save_steps=5,
+                model_overrides=dict(num_heads=2, ffn_dim=16, mlp_hidden_sizes=[16])),
     # 30 users, 4 steps per epoch: the checkpoint at step 6 is mid-epoch, resuming skips 2 batches
-    "sasrec": dict(batch_size=8, model_overrides=dict(num_heads=2, hidden_size=16, loss_type="bce")),
+    "sasrec": dict(batch_size=8, max_steps=8, eval_each_epoch=False, save_steps=6,
+                   model_overrides=dict(num_heads=2, hidden_size=16, loss_type="bce")),
 }
 
 
 def run(model, output_dir, **extra):
     config = RunConfig(model=model, output_dir=str(output_dir), synthetic_users=30, synthetic_items=40,
-                       max_history=6, max_steps=8, save_steps=6, learning_rate=0.01, eval_each_epoch=False,
-                       disable_tqdm=True, logging_steps=1000, **SETUPS[model], **extra)
+                       max_history=6, learning_rate=0.01, disable_tqdm=True, logging_steps=1000,
+                       **SETUPS[model], **extra)
     return run_training(config)
 
 
@@ -47,19 +51,20 @@ def quality(metrics):
 def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
     full = run(model, tmp_path / "full")
     checkpoints = tmp_path / "full" / "checkpoints"
-    assert sorted(os.listdir(checkpoints)) == ["checkpoint-6", "checkpoint-8"]
+    middle = f"checkpoint-{SETUPS[model]['save_steps']}"
+    assert sorted(os.listdir(checkpoints)) == [middle, "checkpoint-8"]
     top_level = set(os.listdir(tmp_path / "full"))
     assert not any(name.startswith("checkpoint-") for name in top_level)  # the model folder stays Hub-ready
     assert {"model.safetensors", "rng_state.pth", "optimizer.pt", "scheduler.pt", "trainer_state.json"} <= set(
-        os.listdir(checkpoints / "checkpoint-6"))
+        os.listdir(checkpoints / middle))
 
-    resumed = run(model, tmp_path / "resumed", resume_from_checkpoint=str(checkpoints / "checkpoint-6"))
+    resumed = run(model, tmp_path / "resumed", resume_from_checkpoint=str(checkpoints / middle))
     assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0
     assert quality(resumed) == quality(full)
 
     if model == "bst":  # the control: without the saved RNG state the dropout masks differ
         stripped = tmp_path / "no-rng"
-        shutil.copytree(checkpoints / "checkpoint-6", stripped)
+        shutil.copytree(checkpoints / middle, stripped)
         os.remove(stripped / "rng_state.pth")
         run(model, tmp_path / "control", resume_from_checkpoint=str(stripped))
         assert max_difference(tmp_path / "full", tmp_path / "control") > 1e-4
