@@ -2,6 +2,7 @@
 
     hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
+    hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
 """
 
 from __future__ import annotations
@@ -192,9 +193,40 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
     return recommendations
 
 
+def export_main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys export",
+        description="Export a saved model's scoring computation for serving: ONNX (onnxruntime) or a "
+        "torch.export program (.pt2). CTR models: collator tensors -> logits [batch]; next-item models: "
+        "history -> scores [batch, num_items] (or the top K items).",
+    )
+    parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
+    parser.add_argument("--output", required=True, help="file to write (.onnx or .pt2)")
+    parser.add_argument("--format", choices=("onnx", "torch"), default="onnx")
+    parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
+    parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
+    parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
+    args = parser.parse_args(argv)
+
+    import hf_recsys  # noqa: F401  (registers the model types)
+    from .export import export_onnx, export_program, load_model, program_input_names, verify_onnx
+
+    model = load_model(args.model_dir)
+    options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
+    report: dict = {"path": args.output, "format": args.format}
+    if args.format == "torch":
+        report["inputs"] = program_input_names(export_program(model, args.output, **options))
+    else:
+        export_onnx(model, args.output, **options)
+        if args.verify:
+            report.update(verify_onnx(args.output, model, **options))
+    print(json.dumps(report, indent=1))
+    return report
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_main, "recommend": recommend_main}
+    commands = {"train": train_main, "recommend": recommend_main, "export": export_main}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         print("\nRun `hf-recsys COMMAND --help` for the options of a command.")
