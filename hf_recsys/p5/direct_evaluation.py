@@ -158,9 +158,11 @@ def evaluate_direct_and_rating(
     popularity = data.train_item_counts.astype(np.float64)  # baselines on the same prompts
     metrics: dict[str, float] = {}
 
+    template_rng = np.random.default_rng(seed + 1)  # apart, so both template sets get the same negatives
+
     def templates_for(family: str) -> tuple[Sequence[str], np.ndarray]:
         templates = TEMPLATES[family][1 if unseen else 0]
-        return templates, rng.integers(len(templates), size=len(rows))
+        return templates, template_rng.integers(len(templates), size=len(rows))
 
     if "yesno" in families:
         templates, choice = templates_for("yesno")
