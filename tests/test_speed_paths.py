@@ -86,3 +86,35 @@ def test_training_with_one_label_per_sequence_uses_the_same_full_cross_entropy()
     evaluated.loss.backward()
     torch.testing.assert_close(trained.loss, evaluated.loss)
     torch.testing.assert_close(fused_grad, model.item_embeddings.weight.grad)
+
+
+def test_attention_dropout_path_is_unbiased_and_keeps_sdpa_semantics():
+    from hf_recsys.models.modeling_utils import scaled_dot_product_attention
+
+    generator = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(3, 2, 6, 4, generator=generator) for _ in range(3))
+    mask = torch.rand(3, 1, 6, 6, generator=generator) > 0.3
+    mask[0, 0, 2] = False  # a fully masked query row
+    mask[1:, 0].diagonal(dim1=-2, dim2=-1).fill_(True)
+    plain = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    # no dropout: exactly PyTorch's function
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, attn_mask=mask), plain)
+    torch.manual_seed(0)
+    draws = torch.stack([scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.25) for _ in range(4000)])
+    assert (draws[:, 0, :, 2] == 0).all()  # fully masked row -> zeros, as in SDPA
+    torch.testing.assert_close(draws.mean(0), plain, atol=0.06, rtol=0.0)  # inverted dropout: unbiased
+    # causal flag equals an explicit lower-triangular mask
+    torch.manual_seed(1)
+    causal = scaled_dot_product_attention(q, k, v, dropout_p=0.25, is_causal=True)
+    torch.manual_seed(1)
+    explicit = scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(6, 6, dtype=torch.bool).tril(), dropout_p=0.25)
+    torch.testing.assert_close(causal, explicit)
+
+
+def test_fast_dropout_keeps_every_byte_position_with_the_same_probability():
+    from hf_recsys.models.modeling_utils import FastDropout
+
+    torch.manual_seed(0)
+    dropout = FastDropout(0.25).train()
+    kept = (dropout(torch.ones(20000, 8)) != 0).float().mean(0)  # column j = byte j of each word
+    torch.testing.assert_close(kept, torch.full((8,), 0.75), atol=0.02, rtol=0.0)

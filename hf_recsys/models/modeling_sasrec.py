@@ -24,7 +24,7 @@ from torch import nn
 
 from .configuration_sasrec import SASRecConfig
 from .modeling_next_item import NextItemPreTrainedModel, causal_positions
-from .modeling_utils import FastDropout, TransformerBlock
+from .modeling_utils import FastDropout, TransformerBlock, scaled_dot_product_attention
 
 
 def causal_padding_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ def packed_block_forward(
         qkv = attention.qkv(x)
         padded = qkv.new_zeros(batch, length, 3 * size).index_put(where, qkv)
         q, k, v = padded.view(batch, length, 3, attention.num_heads, head_dim).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(
+        attended = scaled_dot_product_attention(
             q, k, v, attn_mask=attention_mask, dropout_p=attention.dropout if attention.training else 0.0
         )
         return attention.out(attended.transpose(1, 2)[where].reshape(-1, size))
