@@ -17,7 +17,7 @@ import torch
 from transformers import AutoModel
 
 import hf_recsys  # noqa: F401  (registers the models)
-from hf_recsys.data.pipeline import DataConfig, prepare_data
+from hf_recsys.data.pipeline import DataConfig, PreparedData, prepare_data
 from hf_recsys.data.processor import RecsysProcessor
 from hf_recsys.data.synthetic import generate_synthetic_log
 from hf_recsys.models import MODEL_REGISTRY
@@ -140,6 +140,28 @@ def test_finetune_unknown_keeps_vocabularies_and_encodes_new_ids_as_unknown(publ
     assert RecsysProcessor.from_pretrained(out).to_dict()["items"] == saved.item_vocab.tokens
     reloaded = AutoModel.from_pretrained(out)
     assert reloaded.config.num_items == published.config.num_items
+
+
+def test_unknown_next_items_are_inputs_but_never_targets(published_data, tmp_path):
+    folder = tmp_path / "published"
+    publish("sasrec", published_data, folder)
+    setup = prepare_finetuning(generate_synthetic_log(**NEW_LOG), DataConfig(seed=0), MODEL_REGISTRY["sasrec"],
+                               str(folder), "unknown")
+    task = TASKS["next_item"](setup.data, setup.model)
+    everything = setup.data.sequences.items[np.asarray(PreparedData.next_item_dataset(setup.data, "test")["row"])]
+    assert (everything == 1).any()  # some held-out items are new ...
+    assert 1 not in task.dataset("test")["target"]  # ... and are not ranked
+    collate = setup.wrap_collator(task.collator())
+    train = task.dataset("train")
+    batch = collate([train[i] for i in range(len(train))])
+    assert (batch["history_ids"] == 1).any() and not (batch["labels"] == 1).any()
+    setup.model.train()
+    assert torch.isfinite(setup.model(**batch).loss)
+    test = task.dataset("test")
+    setup.model.eval()
+    held_out = collate([test[i] for i in range(len(test))])
+    with torch.no_grad():
+        assert torch.isfinite(setup.model(**{k: v for k, v in held_out.items() if k != "target_rows"}).loss)
 
 
 def test_init_from_refuses_a_model_of_another_type(published_data, tmp_path):

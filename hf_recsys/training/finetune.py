@@ -32,6 +32,7 @@ from ..models.configuration_utils import RecsysConfig
 from ..models.feature_layers import FeatureEmbedding
 
 UNKNOWN_ITEM_MODES = ("grow", "unknown")
+IGNORE_INDEX = -100  # labels the next-item losses skip
 
 #: Config fields that are vocabulary sizes: the only fields growth changes (everything else,
 #: e.g. ``item_feature_max_values`` or ``max_history``, is architecture and stays as published).
@@ -182,25 +183,45 @@ def grow_model(published: torch.nn.Module, processor: RecsysProcessor) -> torch.
     return fresh
 
 
-def _reencoded(data: PreparedData, processor: RecsysProcessor) -> PreparedData:
+class KnownTargetsData(PreparedData):
+    """Prepared data whose next-item evaluation leaves out held-out items encoded as unknown:
+    a full ranking is over the catalogue, and "some item the model does not know" is not in it."""
+
+    def next_item_dataset(self, split: str):
+        dataset = super().next_item_dataset(split)
+        if split == "train":
+            return dataset
+        key = ("next-known", split)
+        if key not in self._cache:
+            self._cache[key] = dataset.select(np.flatnonzero(np.asarray(dataset["target"]) != UNK_INDEX))
+        return self._cache[key]
+
+
+def _reencoded(data: PreparedData, processor: RecsysProcessor, known_targets_only: bool = False) -> PreparedData:
     """``data`` with users and items encoded by ``processor`` instead of the freshly fitted one."""
     frame = data.frame.assign(
         user_index=processor.encode_users(data.frame["user_id"]),
         item_index=processor.encode_items(data.frame["item_id"]),
     )
-    return PreparedData(log=data.log, config=data.config, processor=processor, frame=frame,
-                        sequences=InteractionSequences.from_frame(frame))
+    kind = KnownTargetsData if known_targets_only else PreparedData
+    return kind(log=data.log, config=data.config, processor=processor, frame=frame,
+                sequences=InteractionSequences.from_frame(frame))
 
 
-def clamp_user_ids(collator: Callable, num_users: int) -> Callable:
-    """Wrap ``collator`` so that ``user_ids`` the model cannot embed (``>= num_users``) become
-    :data:`UNK_INDEX`; everything else (grouping, per-user metrics) keeps the full index."""
+def for_unknown_ids(collator: Callable, num_users: int) -> Callable:
+    """Wrap ``collator`` for a model that keeps its vocabulary sizes: ``user_ids`` it cannot
+    embed (``>= num_users``) become :data:`UNK_INDEX` (grouping and per-user metrics keep the
+    full index), and next-item training labels that are the unknown item are ignored (-100):
+    unknown stays a valid input, but is never a target to predict."""
 
     def collate(features):
         batch = collator(features)
         if "user_ids" in batch:
             ids = batch["user_ids"]
             batch["user_ids"] = torch.where(ids >= num_users, torch.full_like(ids, UNK_INDEX), ids)
+        labels = batch.get("labels")
+        if labels is not None and labels.dim() == 2 and not labels.is_floating_point():
+            batch["labels"] = labels.masked_fill(labels == UNK_INDEX, IGNORE_INDEX)
         return batch
 
     return collate
@@ -232,8 +253,10 @@ def prepare_finetuning(
         # users are appended for grouping only (sequences, negatives, GAUC); the model sees index 1
         processor, counts = saved.extended_with(data.processor, items=False, users=True, feature_values=False)
         model = published
-        save_processor, wrap = saved, (lambda collator: clamp_user_ids(collator, saved.num_users))
+        save_processor, wrap = saved, (lambda collator: for_unknown_ids(collator, saved.num_users))
         action = "encoded them as unknown (index 1); vocabularies and model unchanged"
+        if spec.task == "next_item":
+            action += "; unknown next items are not training targets or held-out items"
     new_values = {k[len("feature:"):]: v for k, v in counts.items() if k.startswith("feature:") and v}
     summary = (
         f"fine-tuning {spec.name} from {init_from}: the new log has {counts['items']:,} items and "
@@ -242,7 +265,7 @@ def prepare_finetuning(
         + f"; --unknown-items {unknown_items}: {action}"
     )
     return FinetuneSetup(
-        data=_reencoded(data, processor), model=model, processor=save_processor, wrap_collator=wrap,
+        data=_reencoded(data, processor, known_targets_only=unknown_items == "unknown"), model=model, processor=save_processor, wrap_collator=wrap,
         counts=counts, summary=summary,
     )
 
@@ -250,7 +273,8 @@ def prepare_finetuning(
 __all__ = [
     "UNKNOWN_ITEM_MODES",
     "FinetuneSetup",
-    "clamp_user_ids",
+    "for_unknown_ids",
+    "KnownTargetsData",
     "grow_model",
     "grown_config",
     "load_published",
