@@ -247,6 +247,21 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         )
         return query @ self.get_item_embeddings()[candidate_ids].T
 
+    def _item_scorer(self, inputs: dict[str, torch.Tensor]):
+        """Encodes the histories once; each call scores a chunk of candidates ``[C]`` against
+        the last-position queries (``recommend`` / ``top_k_items`` over large catalogues)."""
+        history_mask = inputs.get("history_mask")
+        if history_mask is None:
+            history_mask = inputs["history_ids"] != 0
+        query = self.encode(inputs["history_ids"], history_mask.bool(), inputs.get("user_ids"))[:, -1]
+        weight, bias = self.output_embeddings()
+
+        def score(candidate_ids: torch.Tensor) -> torch.Tensor:
+            scores = query @ weight.index_select(0, candidate_ids).T
+            return scores + bias.index_select(0, candidate_ids) if bias is not None else scores
+
+        return score
+
     def get_item_embeddings(self) -> torch.Tensor:
         """``[num_items, D']`` item vectors for an ANN index; ``score = query . item``.
 

@@ -488,22 +488,56 @@ class RecommenderMixin:
         self.eval()
         inputs = processor(histories, users=users, max_history=self.config.max_history)
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
-        num_items = self.config.num_items
-        candidates = torch.arange(num_items, device=self.device)
-        scores = self.score_items(self._inputs_for_scoring(inputs), candidates).float()
-        scores[:, :2] = -math.inf  # padding and unknown are never recommended
-        if exclude_seen:
-            seen = inputs["history_ids"]
-            scores.scatter_(1, seen, -math.inf)
-        top = scores.topk(min(k, num_items - 2), dim=1)
+        values, indices = self.top_k_items(self._inputs_for_scoring(inputs), k, exclude_seen=exclude_seen)
         if was_training:
             self.train()
         results = []
-        for row_ids, row_scores in zip(top.indices.tolist(), top.values.tolist()):
+        for row_ids, row_scores in zip(indices.tolist(), values.tolist()):
             ids = processor.decode_items(row_ids)
             pairs = [(i, s) for i, s in zip(ids, row_scores) if i is not None and s > -math.inf]
             results.append(pairs if return_scores else [i for i, _ in pairs])
         return results
+
+    def _item_scorer(self, inputs: dict[str, torch.Tensor]) -> Any:
+        """A function ``candidate_ids [C] -> scores [B, C]`` for the rows of ``inputs``. Models
+        whose per-history work does not depend on the candidate override it to do that once."""
+        return lambda candidate_ids: self.score_items(inputs, candidate_ids)
+
+    @torch.no_grad()
+    def top_k_items(
+        self, inputs: dict[str, torch.Tensor], k: int, exclude_seen: bool = True, chunk_size: int = 65536
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-``k`` scores ``[B, k]`` and item indices ``[B, k]`` over the whole catalogue.
+
+        Candidates are scored ``chunk_size`` at a time and merged into a running top-k, so
+        memory is ``O(B x chunk_size)`` whatever the catalogue size (a ``[256, 1M]`` float32
+        score matrix alone is 1 GB). Padding and unknown are never returned, nor, with
+        ``exclude_seen``, the items of ``inputs["history_ids"]``; ``k`` is capped at the number
+        of real items, and a row with fewer candidates than ``k`` ends with ``-inf`` scores.
+        """
+        num_items = self.config.num_items
+        k = min(k, num_items - 2)
+        score = self._item_scorer(inputs)
+        seen = inputs["history_ids"] if exclude_seen else None
+        best_values = best_indices = None
+        for start in range(2, num_items, chunk_size):  # 0 (padding) and 1 (unknown) are skipped
+            candidates = torch.arange(start, min(start + chunk_size, num_items), device=self.device)
+            scores = score(candidates).float()
+            if seen is not None:
+                local = seen - start
+                inside = (local >= 0) & (local < len(candidates))
+                # seen items outside this chunk land in one spare column
+                mask = torch.zeros(scores.shape[0], len(candidates) + 1, dtype=torch.bool, device=scores.device)
+                mask.scatter_(1, torch.where(inside, local, len(candidates)), True)
+                scores.masked_fill_(mask[:, :-1], -math.inf)
+            values, indices = scores.topk(min(k, len(candidates)), dim=1)
+            indices = indices + start
+            if best_values is not None:
+                merged = torch.cat([best_values, values], dim=1)
+                values, order = merged.topk(min(k, merged.shape[1]), dim=1)
+                indices = torch.cat([best_indices, indices], dim=1).gather(1, order)
+            best_values, best_indices = values, indices
+        return best_values, best_indices
 
     def _inputs_for_scoring(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Keep the processor outputs that ``forward`` accepts."""
