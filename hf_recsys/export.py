@@ -115,13 +115,12 @@ class ScoringModule(nn.Module):
         scores = self.model(**inputs).logits
         if self.top_k is None:
             return scores
-        # padding and unknown are never recommended; neither, by default, is the history
-        special = torch.arange(scores.shape[1], device=scores.device) < NUM_SPECIAL_ITEMS
-        scores = scores.masked_fill(special, float("-inf"))
+        # the history's items are never recommended by default; padding and unknown never
+        # (ranked out by slicing, a view: one [B, num_items] copy fewer than masking them)
         if self.exclude_seen:
             scores = scores.scatter(1, inputs["history_ids"], float("-inf"))
-        top = torch.topk(scores, min(self.top_k, scores.shape[1] - NUM_SPECIAL_ITEMS), dim=1)
-        return top.values, top.indices
+        top = torch.topk(scores[:, NUM_SPECIAL_ITEMS:], min(self.top_k, scores.shape[1] - NUM_SPECIAL_ITEMS), dim=1)
+        return top.values, top.indices + NUM_SPECIAL_ITEMS
 
 
 def scoring_module(model: nn.Module, input_names: tuple[str, ...], top_k: Optional[int] = None, exclude_seen: bool = True) -> ScoringModule:
