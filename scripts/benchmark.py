@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-flops", action="store_true", help="skip the per-model training-step FLOP measurement")
     parser.add_argument("--scale-sizes", type=int, nargs="+", default=list(SCALE_SIZES),
                         help="interactions per synthetic log (scale suite)")
-    parser.add_argument("--memory-limit-mb", type=float, default=12_000,
+    parser.add_argument("--memory-limit-mb", type=float, default=10_000,
                         help="scale suite: stop a size above this resident memory, skip sizes predicted above it")
     return parser.parse_args(argv)
 

@@ -84,6 +84,7 @@ def measure_conversion(
         written = num_interactions if log_folder else write_ratings_dat(num_interactions, folder)
         result = {"interactions": written, "write_s": time.perf_counter() - start, "baseline_rss_mb": baseline,
                   "log_written_elsewhere": bool(log_folder)}
+        times_before = os.times()
         start, cpu = time.perf_counter(), time.process_time()
         log = read_movielens_1m(folder)
         result["read_s"] = time.perf_counter() - start
@@ -104,6 +105,10 @@ def measure_conversion(
         result["total_s"] = result["read_s"] + result["prepare_s"] + result["ctr_datasets_s"]
         # CPU time of this process: on a shared machine it tracks the work, wall time the load
         result["total_cpu_s"] = result["read_cpu_s"] + result["prepare_cpu_s"] + result["ctr_datasets_cpu_s"]
+        times_after = os.times()
+        # user vs system CPU: system time is mostly page faults on freshly allocated memory
+        result["total_user_s"] = times_after.user - times_before.user
+        result["total_system_s"] = times_after.system - times_before.system
         result["peak_rss_mb"] = peak_rss_mb()
     return result
 

@@ -138,21 +138,24 @@ def _scale_lines(scale: list[dict[str, Any]]) -> list[str]:
         "track the work; wall seconds track the load).",
         "",
         "| interactions | read (s) | prepare (s) | CTR datasets (s) | total (s) | total CPU (s) | "
-        "peak RSS (MB) | RSS before reading (MB) |",
-        "|---|---|---|---|---|---|---|---|",
+        "peak RSS (MB) | RSS before reading (MB) | CPU s per million | MB per million (peak above start) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     measured = []
     for row in scale:
         if "error" in row or "skipped" in row:
-            lines.append(f"| {row['interactions']:,} | {row.get('error') or row.get('skipped')} ||||||| ")
+            lines.append(f"| {row['interactions']:,} | {row.get('error') or row.get('skipped')} |||||||||")
             continue
         measured.append(row)
+        millions = row["interactions"] / 1e6
+        cpu_per_million = row["total_cpu_s"] / millions if row.get("total_cpu_s") is not None else None
+        memory_per_million = (row["peak_rss_mb"] - row.get("baseline_rss_mb", 0.0)) / millions
         lines.append(
             f"| {row['interactions']:,} | {row['read_s']:.2f} | {row['prepare_s']:.2f} | {row['ctr_datasets_s']:.2f} | "
             f"{row['total_s']:.2f} | {_number(row.get('total_cpu_s'), 2)} | {row['peak_rss_mb']:,.0f} | "
-            f"{_count(row.get('baseline_rss_mb'))} |"
+            f"{_count(row.get('baseline_rss_mb'))} | {_number(cpu_per_million, 2)} | {memory_per_million:,.0f} |"
         )
-    if len(measured) >= 2:
+    if len(measured) >= 3:  # with two sizes the line passes through both: read the per-million columns
         lines.append("")
         for key, what, unit in (("total_s", "wall time", "s"), ("total_cpu_s", "CPU time", "s"),
                                 ("peak_rss_mb", "peak RSS", "MB")):
@@ -173,9 +176,10 @@ def format_markdown(results: dict[str, Any]) -> str:
              + (f", wall time {_seconds(results.get('wall_s'))}" if results.get("wall_s") is not None else "") + "."]
     if results.get("command"):
         lines += ["", "```bash", results["command"], "```"]
-    lines += ["", f"Machine: {machine_line(results.get('machine', {}))}. Each model ran in its own process "
-              "(peak RSS is that process's, data included). Throughput includes data loading "
-              "(`Trainer`); on a shared machine it is noisy."]
+    lines += ["", f"Machine: {machine_line(results.get('machine', {}))}."]
+    if results.get("models"):
+        lines[-1] += (" Each model ran in its own process (peak RSS is that process's, data included). "
+                      "Throughput includes data loading (`Trainer`); on a shared machine it is noisy.")
     models = [r for r in results.get("models", []) if "error" not in r]
     for family in ("ctr", "next_item", "p5"):
         rows = [r for r in models if r["family"] == family]
