@@ -173,7 +173,9 @@ def format_markdown(results: dict[str, Any]) -> str:
     lines = [f"Suite `{results.get('suite')}`"
              + (f", commit {results['git_commit']}" if results.get("git_commit") else "")
              + (f", started {results['started_utc']} UTC" if results.get("started_utc") else "")
-             + (f", wall time {_seconds(results.get('wall_s'))}" if results.get("wall_s") is not None else "") + "."]
+             + (f", wall time {_seconds(results.get('wall_s'))}" if results.get("wall_s") is not None else "")
+             + (f" (CPU time of the model processes {_seconds(results['cpu_s'])})" if results.get("cpu_s") else "")
+             + "."]
     if results.get("command"):
         lines += ["", "```bash", results["command"], "```"]
     lines += ["", f"Machine: {machine_line(results.get('machine', {}))}."]

@@ -326,16 +326,19 @@ def run_model_in_subprocess(
             json.dump({"spec": asdict(spec), "output_dir": output_dir, "threads": threads,
                        "measure_efficiency": measure_efficiency}, f)
         command = [sys.executable, "-m", "hf_recsys.benchmarks.suite", "worker", spec_file, result_file]
-        started = time.perf_counter()
+        started, before = time.perf_counter(), os.times()
         with open(log_path or os.devnull, "w") as log:
             completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=_child_environment(threads))
-        wall = time.perf_counter() - started
+        wall, after = time.perf_counter() - started, os.times()
+        # CPU time of the model's process: with one thread, about its wall time on a quiet core
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
         if completed.returncode != 0 or not os.path.exists(result_file):
             return {"name": spec.name, "model": spec.model, "family": spec.family, "dataset": spec.dataset,
-                    "error": f"worker exited with code {completed.returncode} (see {log_path})", "wall_s": wall}
+                    "error": f"worker exited with code {completed.returncode} (see {log_path})", "wall_s": wall,
+                    "cpu_s": cpu}
         with open(result_file) as f:
             result = json.load(f)
-    result["wall_s"] = wall
+    result["wall_s"], result["cpu_s"] = wall, cpu
     return result
 
 
@@ -487,6 +490,7 @@ def run_suite(
             results["wall_s"] = time.perf_counter() - started
             write_report(results, output_dir, echo=lambda _: None)  # partial results survive a crash
     results["wall_s"] = time.perf_counter() - started
+    results["cpu_s"] = sum(r.get("cpu_s", 0.0) for r in results["models"]) or None
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     write_report(results, output_dir, echo=echo)
     return results
