@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Time the hot paths of docs/profile.md in process CPU time (one torch thread, medians).
+
+* ``sasrec-prefix`` / ``sasrec-sequence``: a SASRec training step (forward + backward + AdamW)
+  on Beauty, hidden 64, 2 layers, 2 heads, length 50, batch 256, full cross-entropy; one target
+  per prefix (RecBole's unit) or whole user sequences (a target at every position).
+* ``cross-entropy``: the chunked full cross-entropy, forward + backward, 1,434 targets.
+* ``attention``: one attention call forward + backward, ``[256, 2, 50, 32]``, dropout 0.2.
+* ``ranking``: model forward and full ranking of 1,024 test users (history masked).
+
+Compare two versions of the code by pointing ``PYTHONPATH`` at each checkout, back to back::
+
+    git archive b27be64 | tar -x -C /tmp/before
+    PYTHONPATH=/tmp/before python scripts/profile_hot_paths.py
+    PYTHONPATH=. python scripts/profile_hot_paths.py
+
+``--profile NAME`` prints a ``torch.profiler`` table of that path instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking")
+
+
+def cpu_median_ms(function: Callable[[], object], repeats: int, per_round: int = 1) -> float:
+    function()  # warm-up
+    rounds = []
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(per_round):
+            function()
+        rounds.append((time.process_time() - start) / per_round)
+    return 1000 * statistics.median(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-path", default="/work/shared/data/beauty/user_sequence.txt")
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", default=None, choices=PATHS, help="print a torch.profiler table of one path")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    import hf_recsys  # noqa: F401
+    from hf_recsys.data.pipeline import DataConfig, prepare_data
+    from hf_recsys.data.processing import TRAIN
+    from hf_recsys.data.readers import load_log
+    from hf_recsys.models import SASRecConfig, SASRecForNextItem
+    from hf_recsys.models import modeling_utils
+    from hf_recsys.models.modeling_next_item import full_cross_entropy
+    from hf_recsys.training.allocator import reuse_freed_memory
+    from hf_recsys.training.next_item import FullRanker, NextItemCollator
+
+    reuse_freed_memory()  # as the training command line does
+    data = prepare_data(load_log("beauty", args.data_path), DataConfig(max_history=50))
+    sequences = data.sequences
+    config = SASRecConfig.from_processor(
+        data.processor, hidden_size=64, num_layers=2, num_heads=2, ffn_dim=256, loss_type="ce"
+    )
+    torch.manual_seed(0)
+    model = SASRecForNextItem(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    collator = NextItemCollator(sequences, 50)
+    rng = np.random.default_rng(0)
+
+    def prefix_batch() -> dict:
+        rows = np.flatnonzero((sequences.split == TRAIN) & (np.arange(len(sequences)) > sequences.user_start))
+        chosen = rng.choice(rows, 256, replace=False)
+        history, _ = sequences.windows(chosen, 50)
+        used = int(np.argmax((history != 0).any(0)))
+        history = torch.from_numpy(np.ascontiguousarray(history[:, used:]))
+        return {"history_ids": history, "history_mask": history != 0, "labels": torch.from_numpy(sequences.items[chosen])}
+
+    def sequence_batch() -> dict:
+        rows = rng.permutation(np.asarray(data.next_item_dataset("train")["row"]))[:256]
+        return collator([{"row": int(r), "user_index": 0, "target": 0} for r in rows])
+
+    def step_function(make_batch: Callable[[], dict]) -> Callable[[], None]:
+        batches = [make_batch() for _ in range(10)]
+
+        def steps() -> None:
+            for batch in batches:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+
+        return steps
+
+    generator = torch.Generator().manual_seed(0)
+    items = (0.1 * torch.randn(config.num_items - 2, 64, generator=generator)).requires_grad_()
+    queries = torch.randn(1434, 64, generator=generator).requires_grad_()
+    targets = torch.randint(0, config.num_items - 2, (1434,), generator=generator)
+    attention = getattr(modeling_utils, "scaled_dot_product_attention", F.scaled_dot_product_attention)
+    qkv = torch.randn(3, 256, 2, 50, 32, generator=generator).requires_grad_()
+    lengths = torch.randint(1, 51, (256,), generator=generator)
+    valid = torch.arange(50)[None, :] >= (50 - lengths)[:, None]
+    mask = (torch.ones(50, 50, dtype=torch.bool).tril() & (valid[:, None, :] | torch.eye(50, dtype=torch.bool))).unsqueeze(1)
+
+    test = data.next_item_dataset("test")
+    rows = np.asarray(test["row"])[:1024]
+    eval_batch = collator([{"row": int(r), "user_index": 0, "target": int(t)} for r, t in zip(rows, np.asarray(test["target"])[:1024])])
+    ranker = FullRanker(sequences)
+
+    def forward_eval() -> torch.Tensor:
+        model.eval()
+        with torch.no_grad():
+            logits = model(history_ids=eval_batch["history_ids"], history_mask=eval_batch["history_mask"]).logits
+        model.train()
+        return logits
+
+    eval_logits = forward_eval()
+    functions: dict[str, tuple[Callable[[], object], int]] = {
+        "sasrec-prefix": (step_function(prefix_batch), 10),
+        "sasrec-sequence": (step_function(sequence_batch), 10),
+        "cross-entropy": (lambda: full_cross_entropy(queries, items, None, targets).backward(), 1),
+        "attention": (lambda: attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, dropout_p=0.2).sum().backward(), 1),
+        "ranking": (lambda: ranker.ranks(eval_logits, eval_batch["labels"], eval_batch["target_rows"]), 1),
+    }
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        function, _ = functions[args.profile]
+        function()
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            function()
+        print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25))
+        return
+
+    results = {}
+    for name in args.paths:
+        function, steps = functions[name]
+        milliseconds = cpu_median_ms(function, args.repeats) / steps
+        results[name] = round(milliseconds, 2)
+        extra = f"  {256 / milliseconds * 1000:,.0f} sequences/CPU-s" if name.startswith("sasrec") else ""
+        print(f"{name:>16}: {milliseconds:8.2f} CPU-ms{' per step' if steps > 1 else ''}{extra}", flush=True)
+    results["eval_forward_ms_per_1024_users"] = round(cpu_median_ms(forward_eval, args.repeats), 2)
+    print(f"{'eval forward':>16}: {results['eval_forward_ms_per_1024_users']:8.2f} CPU-ms per 1,024 users")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
