@@ -1,7 +1,7 @@
 """SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018).
 
 Item embeddings plus learned positions go through causal Transformer blocks
-(``F.scaled_dot_product_attention`` with one boolean mask: causal and key padding); the
+(scaled dot-product attention with one boolean mask: causal and key padding); the
 output at every position is a query scored against the same item embeddings (tied output
 layer). Training predicts the next item at every position of a user's sequence at once.
 
@@ -19,7 +19,6 @@ import math
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .configuration_sasrec import SASRecConfig
