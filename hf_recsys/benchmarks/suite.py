@@ -26,11 +26,11 @@ from typing import Any, Callable, Optional
 PUBLISHED = {
     "beauty": [
         {"model": "SASRec (P5 paper's baseline)", "family": "next_item", "hr@10": 0.0605, "ndcg@10": 0.0318,
-         "source": "Geng et al. 2022 (P5), Table 4"},
+         "source": "Geng et al. 2022 (the P5 paper's SASRec baseline)"},
         {"model": "SASRec, full cross-entropy", "family": "next_item", "hr@10": 0.069, "ndcg@10": 0.0375,
-         "source": "reported for SASRec with full cross-entropy (see the next-item issue)"},
+         "source": "SASRec trained with full cross-entropy, as reported (figures collected in the next-item issue)"},
         {"model": "TIGER", "family": "next_item", "hr@10": 0.0648, "ndcg@10": 0.0384,
-         "source": "Rajput et al. 2023, Table 2"},
+         "source": "Rajput et al. 2023"},
         {"model": "P5, sequential IDs, leakage-free", "family": "p5", "hr@5": 0.043, "ndcg@5": 0.029,
          "hr@10": 0.060, "ndcg@10": 0.037, "source": "Hua et al. 2023"},
         {"model": "P5, collaborative IDs", "family": "p5", "hr@5": 0.049, "ndcg@5": 0.032,
