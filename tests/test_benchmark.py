@@ -40,6 +40,21 @@ def test_flops_of_a_linear_layer():
     assert sum(count.gemm_shapes.values()) == count.total
 
 
+def test_in_place_accumulating_products_are_counted():
+    class Accumulate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.randn(5, 3))
+
+        def forward(self, x):
+            total = torch.zeros(4, 3)
+            total.addmm_(x, self.weight)  # what chunked losses and fused GRUs do
+            return {"loss": total.sum()}
+
+    count = count_training_flops(Accumulate(), {"x": torch.randn(4, 5)})
+    assert count.forward == 2 * 4 * 5 * 3
+
+
 def test_cpu_attention_is_counted():
     class Attention(torch.nn.Module):
         def __init__(self):

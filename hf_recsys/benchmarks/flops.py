@@ -28,7 +28,7 @@ aten = torch.ops.aten
 
 #: kernels whose time counts as "matrix-product time" in the profile
 GEMM_KERNELS = (
-    "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::convolution", "aten::_convolution",
+    "aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm", "aten::baddbmm_", "aten::addbmm", "aten::convolution", "aten::_convolution",
     "aten::mkldnn_convolution", "aten::convolution_backward", "aten::_scaled_dot_product_flash_attention_for_cpu",
     "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
 )
@@ -92,8 +92,10 @@ class _ShapeRecorder:
         return {
             aten.mm: self.mm,
             aten.addmm: self.addmm,
+            aten.addmm_: self.addmm,  # in-place accumulation (chunked losses, fused GRUs): not in torch's table
             aten.bmm: self.bmm,
             aten.baddbmm: self.baddbmm,
+            aten.baddbmm_: self.baddbmm,
             aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flops,
             aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flops,
         }
