@@ -21,6 +21,12 @@ class P5Config(T5Config):
             sub-word pieces; every other token gets 0 (a zero vector).
         max_whole_words: size of the whole-word table; ID words past ``max_whole_words - 1``
             share the last index.
+        whole_word_order: ``"from_end"`` (default) numbers the ID words of a prompt from its
+            end, so the most recent history item always gets whole-word index 1;
+            ``"from_start"`` is P5's numbering (the k-th ID word from the start gets k), with
+            which the index of the most recent item grows with the history length and a small
+            model trained from scratch memorises users instead of learning transitions
+            (HR@1 0.54 vs 1.0 on a deterministic-transition log).
         item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"``,
             ``"collaborative"`` or ``"cid+iid"`` (collaborative tokens, then a token of the
             item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
@@ -48,6 +54,7 @@ class P5Config(T5Config):
     decoder_start_token_id: int | None = 0
     use_whole_word_embeddings: bool = True
     max_whole_words: int = 64
+    whole_word_order: str = "from_end"
     item_indexing: str = "sequential"
     num_clusters: int = 32
     max_cluster_size: int = 32

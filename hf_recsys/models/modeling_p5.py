@@ -6,7 +6,10 @@ Every task is a prompt in and text out. Users and items appear in prompts as ID 
 sub-word pieces; P5's *whole-word embedding* tells the model which pieces form one ID by adding
 an embedding of "the k-th ID word of this prompt" to each of its pieces' token embeddings. The
 sum is passed to the standard T5 encoder as ``inputs_embeds``, in training and in
-``generate()`` alike.
+``generate()`` alike. By default ID words are counted from the end of the prompt
+(``config.whole_word_order="from_end"``), so the most recent history item always carries the
+same whole-word embedding; P5's count from the start made that index depend on the history
+length, and a small T5 from scratch then memorised users instead of learning transitions.
 
 Whole-word IDs are computed inside the model from ``input_ids`` (two boolean tables over the
 vocabulary, saved with the weights: does a token start a word, does it contain a digit), so a
@@ -52,6 +55,7 @@ def compute_whole_word_ids(
     token_starts_word: torch.Tensor,
     token_is_id_piece: torch.Tensor,
     max_whole_words: int,
+    from_end: bool = False,
 ) -> torch.Tensor:
     """Whole-word IDs of a batch of prompts.
 
@@ -60,6 +64,11 @@ def compute_whole_word_ids(
         token_starts_word: ``[V]`` bool, True for tokens that begin a new word.
         token_is_id_piece: ``[V]`` bool, True for tokens that contain a digit.
         max_whole_words: size of the whole-word table.
+        from_end: count ID words from the end of the prompt (the last ID word is 1) instead
+            of from its start (P5's numbering). From the end, the most recent history item
+            always gets the same embedding, whatever the history length; from the start its
+            index grows with the history, which lets a small model memorise (user, length)
+            instead of learning item-to-item transitions (see the P5 tests).
 
     Returns:
         ``[B, L]`` int64: ``k`` on every piece of the k-th ID word (1-based, capped at
@@ -73,6 +82,8 @@ def compute_whole_word_ids(
     word_has_digit.scatter_reduce_(1, word_index, pieces, reduce="amax")
     in_id_word = word_has_digit.gather(1, word_index).bool() & (word_index > 0)
     ordinal = (starts & in_id_word).long().cumsum(1)
+    if from_end:
+        ordinal = ordinal[:, -1:] - ordinal + 1
     return torch.where(in_id_word, ordinal.clamp(max=max_whole_words - 1), 0)
 
 
@@ -243,6 +254,8 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
 
     def __init__(self, config: P5Config):
         super().__init__(config)
+        if getattr(config, "whole_word_order", "from_start") not in ("from_start", "from_end"):
+            raise ValueError(f"whole_word_order must be 'from_start' or 'from_end', got {config.whole_word_order!r}")
         self.whole_word_embeddings = nn.Embedding(config.max_whole_words, config.d_model, padding_idx=0)
         self.register_buffer("token_starts_word", torch.zeros(config.vocab_size, dtype=torch.bool))
         self.register_buffer("token_is_id_piece", torch.zeros(config.vocab_size, dtype=torch.bool))
@@ -286,7 +299,8 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
     def whole_word_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` whole-word IDs of ``input_ids`` ``[B, L]`` (see :func:`compute_whole_word_ids`)."""
         return compute_whole_word_ids(
-            input_ids, self.token_starts_word, self.token_is_id_piece, self.config.max_whole_words
+            input_ids, self.token_starts_word, self.token_is_id_piece, self.config.max_whole_words,
+            from_end=getattr(self.config, "whole_word_order", "from_start") == "from_end",
         )
 
     def embed_prompt(self, input_ids: torch.Tensor, whole_word_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
