@@ -21,8 +21,8 @@ from torch import nn
 from .configuration_bst import BSTConfig
 from .modeling_utils import (
     MLP,
+    BehaviourCTRMixin,
     CTROutput,
-    RecommenderMixin,
     RecsysPreTrainedModel,
     TransformerBlock,
     UserFeatureEmbedding,
@@ -95,7 +95,7 @@ class BSTPreTrainedModel(RecsysPreTrainedModel):
     base_model_prefix = "bst"
 
 
-class BSTForCTR(RecommenderMixin, BSTPreTrainedModel):
+class BSTForCTR(BehaviourCTRMixin, BSTPreTrainedModel):
     """BST with a click-through-rate head.
 
     Example::
@@ -175,9 +175,6 @@ class BSTForCTR(RecommenderMixin, BSTPreTrainedModel):
         logits = self.mlp(torch.cat(features, dim=-1)).squeeze(-1)
         loss = binary_cross_entropy(logits, labels) if labels is not None else None
         return CTROutput(loss=loss, logits=logits)
-
-    def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
-        return self._score_items_with_ctr_forward(inputs, candidate_ids)
 
 
 __all__ = ["BSTForCTR", "BSTPreTrainedModel", "time_gap_buckets"]

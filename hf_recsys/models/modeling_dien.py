@@ -43,9 +43,9 @@ from .configuration_dien import DIENConfig
 from .modeling_din import LocalActivationUnit, segment_softmax
 from .modeling_utils import (
     MLP,
+    BehaviourCTRMixin,
     CTROutput,
     ItemCategoryEmbedding,
-    RecommenderMixin,
     RecsysPreTrainedModel,
     UserFeatureEmbedding,
     binary_cross_entropy,
@@ -450,7 +450,7 @@ class DIENPreTrainedModel(RecsysPreTrainedModel):
             super()._init_weights(module)
 
 
-class DIENForCTR(RecommenderMixin, DIENPreTrainedModel):
+class DIENForCTR(BehaviourCTRMixin, DIENPreTrainedModel):
     """DIEN with a click-through-rate head.
 
     The collator of the CTR task adds ``history_negatives`` for the auxiliary loss when
@@ -487,10 +487,6 @@ class DIENForCTR(RecommenderMixin, DIENPreTrainedModel):
     def needs_negative_history(self) -> bool:
         """Whether the collator should sample ``history_negatives`` (the auxiliary loss is on)."""
         return self.config.aux_loss_alpha > 0
-
-    def load_item_features(self, processor) -> None:
-        """Install the item -> category table ``[num_items]`` from the processor."""
-        self.embeddings.load_category_table(processor.item_category_table())
 
     # ---------------------------------------------------------------- pieces
     def extract_interests(

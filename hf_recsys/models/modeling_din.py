@@ -27,9 +27,9 @@ from torch import nn
 from .configuration_din import DINConfig
 from .modeling_utils import (
     MLP,
+    BehaviourCTRMixin,
     CTROutput,
     ItemCategoryEmbedding,
-    RecommenderMixin,
     RecsysPreTrainedModel,
     UserFeatureEmbedding,
     binary_cross_entropy,
@@ -93,7 +93,7 @@ class DINPreTrainedModel(RecsysPreTrainedModel):
     base_model_prefix = "din"
 
 
-class DINForCTR(RecommenderMixin, DINPreTrainedModel):
+class DINForCTR(BehaviourCTRMixin, DINPreTrainedModel):
     """DIN with a click-through-rate head.
 
     Example::
@@ -119,10 +119,6 @@ class DINForCTR(RecommenderMixin, DINPreTrainedModel):
             output_dim=1,
         )
         self.post_init()
-
-    def load_item_features(self, processor) -> None:
-        """Install the item -> category table ``[num_items]`` from the processor."""
-        self.embeddings.load_category_table(processor.item_category_table())
 
     def forward(
         self,
@@ -168,9 +164,6 @@ class DINForCTR(RecommenderMixin, DINPreTrainedModel):
         logits = self.mlp(torch.cat(features, dim=-1)).squeeze(-1)
         loss = binary_cross_entropy(logits, labels) if labels is not None else None
         return CTROutput(loss=loss, logits=logits, attention_weights=weights)
-
-    def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
-        return self._score_items_with_ctr_forward(inputs, candidate_ids)
 
 
 __all__ = ["DINForCTR", "DINPreTrainedModel", "LocalActivationUnit", "segment_softmax", "valid_positions"]

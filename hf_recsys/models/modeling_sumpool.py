@@ -15,9 +15,9 @@ import torch
 from .configuration_sumpool import SumPoolConfig
 from .modeling_utils import (
     MLP,
+    BehaviourCTRMixin,
     CTROutput,
     ItemCategoryEmbedding,
-    RecommenderMixin,
     RecsysPreTrainedModel,
     UserFeatureEmbedding,
     binary_cross_entropy,
@@ -29,7 +29,7 @@ class SumPoolPreTrainedModel(RecsysPreTrainedModel):
     base_model_prefix = "sumpool"
 
 
-class SumPoolForCTR(RecommenderMixin, SumPoolPreTrainedModel):
+class SumPoolForCTR(BehaviourCTRMixin, SumPoolPreTrainedModel):
     """Embedding & MLP with sum pooling of the behaviour sequence."""
 
     def __init__(self, config: SumPoolConfig):
@@ -46,10 +46,6 @@ class SumPoolForCTR(RecommenderMixin, SumPoolPreTrainedModel):
             output_dim=1,
         )
         self.post_init()
-
-    def load_item_features(self, processor) -> None:
-        """Install the item -> category table ``[num_items]`` from the processor."""
-        self.embeddings.load_category_table(processor.item_category_table())
 
     def forward(
         self,
@@ -83,9 +79,6 @@ class SumPoolForCTR(RecommenderMixin, SumPoolPreTrainedModel):
         logits = self.mlp(torch.cat(features, dim=-1)).squeeze(-1)
         loss = binary_cross_entropy(logits, labels) if labels is not None else None
         return CTROutput(loss=loss, logits=logits)
-
-    def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
-        return self._score_items_with_ctr_forward(inputs, candidate_ids)
 
 
 __all__ = ["SumPoolForCTR", "SumPoolPreTrainedModel"]

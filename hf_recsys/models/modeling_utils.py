@@ -577,3 +577,17 @@ class ItemCategoryEmbedding(nn.Module):
         if self.category_embeddings is None:
             return embedded
         return torch.cat([embedded, self.category_embeddings(self.item_category[item_ids])], dim=-1)
+
+
+class BehaviourCTRMixin(RecommenderMixin):
+    """What the behaviour-sequence CTR models (DIN, DIEN, sum pooling, BST) share: the item ->
+    category table goes into ``self.embeddings`` (an :class:`ItemCategoryEmbedding` or anything
+    with ``load_category_table``), and ``recommend()`` scores candidates through ``forward``."""
+
+    def load_item_features(self, processor) -> None:
+        """Install the item -> category table ``[num_items]`` from the processor."""
+        self.embeddings.load_category_table(processor.item_category_table())
+
+    def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, C]`` of ``candidate_ids`` ``[C]``: every history paired with every item."""
+        return self._score_items_with_ctr_forward(inputs, candidate_ids)
