@@ -206,6 +206,7 @@ def plot_quality_vs_time(results: dict[str, Any], path: str) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return False
     models = [r for r in results.get("models", []) if "error" not in r and r.get("train_runtime_s")]
@@ -228,8 +229,14 @@ def plot_quality_vs_time(results: dict[str, Any], path: str) -> bool:
                 axis.axhline(published[key], color="tab:red", linestyle=":", linewidth=1)
                 axis.annotate(published["model"], (axis.get_xlim()[0], published[key]), fontsize=7, color="tab:red",
                               textcoords="offset points", xytext=(2, 2))
-        axis.set_xscale("log")
-        axis.set_xlabel("training time (s, log scale)")
+        times = [row["train_runtime_s"] for row in rows]
+        # log scale only when the times span a decade; plain tick labels either way
+        log_scale = bool(times) and max(times) / max(min(times), 1e-9) >= 10
+        if log_scale:
+            axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.set_xlabel("training time (s, log scale)" if log_scale else "training time (s)")
         axis.set_ylabel(label)
         axis.set_title(FAMILY_TITLES[family].split(" (")[0])
         axis.grid(True, alpha=0.3)
