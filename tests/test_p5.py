@@ -84,6 +84,17 @@ def test_whole_word_ids_match_the_words_of_a_trained_tokenizer(setups):
             assert value == 0
 
 
+def test_folders_saved_before_whole_word_order_keep_p5_numbering(tmp_path):
+    P5Config(d_model=32).save_pretrained(tmp_path)
+    assert AutoConfig.from_pretrained(tmp_path).whole_word_order == "from_end"
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["whole_word_order"]  # as written before the option existed
+    path.write_text(json.dumps(saved))
+    assert AutoConfig.from_pretrained(tmp_path).whole_word_order == "from_start"
+    assert P5Config.from_pretrained(tmp_path).whole_word_order == "from_start"
+
+
 def test_whole_word_embeddings_change_the_output(setups):
     model = setups["sequential"].model
     tokenizer = setups["sequential"].tokenizer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import field
+from typing import Any
 
 from transformers import T5Config
 
@@ -64,3 +65,10 @@ class P5Config(T5Config):
     num_candidates: int = 20
     recommend_template: str = "Purchase history : {history} . What should the user buy next ?"
     recommend_beams: int = 20
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "P5Config":
+        # P5 folders saved before ``whole_word_order`` existed were trained with P5's numbering
+        if config_dict.get("model_type") == cls.model_type and "whole_word_order" not in config_dict:
+            config_dict = {**config_dict, "whole_word_order": "from_start"}
+        return super().from_dict(config_dict, **kwargs)
