@@ -114,6 +114,17 @@ def test_left_padding_and_masked_content_do_not_change_outputs(name):
     assert torch.allclose(hidden[0, -3:], short[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_a_batch_without_any_label_gives_zero_loss_and_gradients(name):
+    model = make_model(name).train()
+    history = torch.tensor([[0, 0, 5, 6, 7], [0, 4, 8, 9, 3]])
+    labels = torch.full_like(history, -100)  # e.g. every next item unknown to a fine-tuned model
+    loss = model(history, user_ids=torch.tensor([3, 4]), labels=labels).loss
+    assert loss.item() == 0.0
+    loss.backward()
+    assert all(p.grad is None or not p.grad.abs().any() for p in model.parameters())
+
+
 def test_caser_sees_only_its_window():
     model = randomize(make_model("caser"))  # window_length 3
     base = queries(model, [[4, 5, 6, 7, 8, 9]])

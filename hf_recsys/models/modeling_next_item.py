@@ -223,10 +223,13 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         per_position = labels is not None and labels.dim() == 2
         if per_position:
             labelled = labels != IGNORE_INDEX
-            loss = next_item_loss(
-                queries[labelled], labels[labelled], weight, bias,
-                self.config.loss_type, self.config.resolved_num_negatives(),
-            )
+            if labelled.any():  # the boolean index below syncs anyway
+                loss = next_item_loss(
+                    queries[labelled], labels[labelled], weight, bias,
+                    self.config.loss_type, self.config.resolved_num_negatives(),
+                )
+            else:  # e.g. fine-tuning with --unknown-items unknown: every label was an unknown item
+                loss = queries.sum() * 0.0
         elif labels is not None and self.training:
             # one target per sequence (RecBole-style prefixes): the same full cross-entropy, but
             # chunked and fused (no [B, num_items] logits, which training never reads)
