@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .files import write_atomically
 from .models import MODEL_REGISTRY
 from .models.modeling_next_item import NUM_SPECIAL_ITEMS, NextItemPreTrainedModel
 
@@ -239,7 +240,7 @@ def export_program(
             dynamic_shapes=_dynamic_shapes(model, inputs),
         )
     if path is not None:
-        _atomic_write(Path(path), lambda temporary: torch.export.save(program, temporary))
+        write_atomically(Path(path), lambda temporary: torch.export.save(program, temporary))
     return program
 
 
@@ -329,7 +330,7 @@ def export_onnx(
             for produced in sorted(Path(folder).iterdir(), key=lambda p: p.name == path.name):
                 os.replace(produced, path.parent / produced.name)
     else:
-        _atomic_write(path, lambda temporary: onnx_program.save(temporary, external_data=False))
+        write_atomically(path, lambda temporary: onnx_program.save(temporary, external_data=False))
     return path
 
 
@@ -386,21 +387,6 @@ def verify_onnx(
     report["max_abs_diff"] = difference
     report["max_abs_score"] = largest
     return report
-
-
-# --------------------------------------------------------------------------- files
-def _atomic_write(path: Path, write) -> None:
-    """``write(temporary_path)`` next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(descriptor)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 __all__ = [

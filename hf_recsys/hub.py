@@ -8,10 +8,11 @@ metrics next to the baseline's, and a usage snippet that loads and recommends.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Optional
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .files import write_atomically
 
 METRIC_NAMES = {"auc": "AUC", "gauc": "GAUC", "logloss": "Log loss"}
 
@@ -110,16 +111,7 @@ print(model.recommend([{example!r}], k=10))
 
 def write_model_card(card: ModelCard, output_dir: str) -> str:
     """Write README.md atomically."""
-    path = os.path.join(output_dir, "README.md")
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".README-", suffix=".md")
-    os.close(fd)
-    try:
-        card.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return write_atomically(os.path.join(output_dir, "README.md"), card.save)
 
 
 def push_folder_to_hub(

@@ -11,6 +11,8 @@ import json
 import os
 from typing import Any, Callable, Optional
 
+from ..files import write_text_atomically
+
 #: the quality columns of each family's table, with their headers
 QUALITY_COLUMNS = {
     "ctr": [("auc", "AUC"), ("gauc", "GAUC"), ("logloss", "logloss")],
@@ -256,11 +258,9 @@ def write_report(results: dict[str, Any], output_dir: str, echo: Callable[[str],
     paths written."""
     os.makedirs(output_dir, exist_ok=True)
     paths = {"json": os.path.join(output_dir, "results.json"), "markdown": os.path.join(output_dir, "results.md")}
-    with open(paths["json"], "w") as f:
-        json.dump(results, f, indent=2, default=float)
+    write_text_atomically(paths["json"], json.dumps(results, indent=2, default=float))
     markdown = format_markdown(results)
-    with open(paths["markdown"], "w") as f:
-        f.write(markdown)
+    write_text_atomically(paths["markdown"], markdown)
     if results.get("models"):
         png = os.path.join(output_dir, "results.png")
         if plot_quality_vs_time(results, png):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 from transformers.utils import PushToHubMixin, cached_file
 
+from ..files import write_text_atomically
 from .log import InteractionLog
 
 PAD_INDEX = 0
@@ -380,17 +380,9 @@ class RecsysProcessor(PushToHubMixin):
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], push_to_hub: bool = False, **kwargs) -> str:
         """Write ``recsys_processor.json`` atomically (temp file, then rename)."""
-        os.makedirs(save_directory, exist_ok=True)
-        path = os.path.join(save_directory, PROCESSOR_FILE)
-        fd, tmp = tempfile.mkstemp(dir=save_directory, prefix=".processor-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        path = write_text_atomically(
+            os.path.join(save_directory, PROCESSOR_FILE), json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        )
         if push_to_hub:
             repo_id = kwargs.pop("repo_id", None) or os.path.basename(os.path.abspath(save_directory))
             self.push_to_hub(repo_id, **{k: v for k, v in kwargs.items() if k != "max_shard_size"})
