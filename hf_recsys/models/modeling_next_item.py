@@ -245,18 +245,12 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
     # ------------------------------------------------------------------ serving
     def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, C]`` of ``candidate_ids`` ``[C]`` after each history in ``inputs``."""
-        query = self.get_query_embeddings(
-            inputs["history_ids"], inputs.get("history_mask"), inputs.get("user_ids")
-        )
-        return query @ self.get_item_embeddings()[candidate_ids].T
+        return self._item_scorer(inputs)(candidate_ids)
 
     def _item_scorer(self, inputs: dict[str, torch.Tensor]):
         """Encodes the histories once; each call scores a chunk of candidates ``[C]`` against
         the last-position queries (``recommend`` / ``top_k_items`` over large catalogues)."""
-        history_mask = inputs.get("history_mask")
-        if history_mask is None:
-            history_mask = inputs["history_ids"] != 0
-        query = self.encode(inputs["history_ids"], history_mask.bool(), inputs.get("user_ids"))[:, -1]
+        query = self._last_position_queries(inputs["history_ids"], inputs.get("history_mask"), inputs.get("user_ids"))
         weight, bias = self.output_embeddings()
 
         def score(candidate_ids: torch.Tensor) -> torch.Tensor:
@@ -276,6 +270,14 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
             return weight.detach()
         return torch.cat([weight, bias.unsqueeze(1)], dim=1).detach()
 
+    def _last_position_queries(
+        self, history_ids: torch.Tensor, history_mask: Optional[torch.Tensor], user_ids: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """``[B, D]`` encoder output at the last position of left-padded histories ``[B, L]``."""
+        if history_mask is None:
+            history_mask = history_ids != 0
+        return self.encode(history_ids, history_mask.bool(), user_ids)[:, -1]
+
     def get_query_embeddings(
         self,
         history_ids: torch.Tensor,
@@ -284,9 +286,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
     ) -> torch.Tensor:
         """``[B, D']`` query vectors of left-padded histories ``[B, L]``; pair with
         :meth:`get_item_embeddings`."""
-        if history_mask is None:
-            history_mask = history_ids != 0
-        query = self.encode(history_ids, history_mask.bool(), user_ids)[:, -1]
+        query = self._last_position_queries(history_ids, history_mask, user_ids)
         if self.output_embeddings()[1] is not None:
             query = torch.cat([query, torch.ones_like(query[:, :1])], dim=1)
         return query
