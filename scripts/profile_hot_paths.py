@@ -7,6 +7,10 @@
 * ``cross-entropy``: the chunked full cross-entropy, forward + backward, 1,434 targets.
 * ``attention``: one attention call forward + backward, ``[256, 2, 50, 32]``, dropout 0.2.
 * ``ranking``: model forward and full ranking of 1,024 test users (history masked).
+* ``gru4rec-beauty``: a GRU4Rec training step (forward + backward + AdamW), default config
+  (embedding 64, hidden 128, dropout 0.3), whole user sequences of Beauty, batch 256, length 50.
+* ``gru4rec-synthetic``: the same on the embedded synthetic default (2,000 users, histories of
+  ~37 items), batch 64, as in ``scripts/benchmark.py --suite quick``.
 
 Compare two versions of the code by pointing ``PYTHONPATH`` at each checkout, back to back::
 
@@ -29,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking")
+PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking", "gru4rec-beauty", "gru4rec-synthetic")
 
 
 def cpu_median_ms(function: Callable[[], object], repeats: int, per_round: int = 1) -> float:
@@ -53,11 +57,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    import hf_recsys  # noqa: F401
+    import hf_recsys
+
+    print(f"hf_recsys from {hf_recsys.__path__[0]}", flush=True)  # which checkout is being timed
     from hf_recsys.data.pipeline import DataConfig, prepare_data
     from hf_recsys.data.processing import TRAIN
     from hf_recsys.data.readers import load_log
-    from hf_recsys.models import SASRecConfig, SASRecForNextItem
+    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem, SASRecConfig, SASRecForNextItem
     from hf_recsys.models import modeling_utils
     from hf_recsys.models.modeling_next_item import full_cross_entropy
     from hf_recsys.training.allocator import reuse_freed_memory
@@ -121,6 +127,28 @@ def main() -> None:
         return logits
 
     eval_logits = forward_eval()
+
+    def gru4rec_steps(prepared, batch_size: int) -> Callable[[], None]:
+        """10 GRU4Rec training steps on whole user sequences (default config, full cross-entropy)."""
+        torch.manual_seed(0)
+        gru_model = GRU4RecForNextItem(GRU4RecConfig.from_processor(prepared.processor, loss_type="ce")).train()
+        gru_optimizer = torch.optim.AdamW(gru_model.parameters(), lr=1e-3)
+        gru_collator = NextItemCollator(prepared.sequences, 50)
+        train_rows = np.asarray(prepared.next_item_dataset("train")["row"])
+        batches = [gru_collator([{"row": int(r), "user_index": 0, "target": 0}
+                                 for r in rng.permutation(train_rows)[:batch_size]]) for _ in range(10)]
+
+        def steps() -> None:
+            for batch in batches:
+                gru_model(**batch).loss.backward()
+                gru_optimizer.step()
+                gru_optimizer.zero_grad(set_to_none=True)
+
+        return steps
+
+    def synthetic_gru4rec_steps() -> Callable[[], None]:
+        return gru4rec_steps(prepare_data(load_log("synthetic"), DataConfig(max_history=50)), 64)
+
     functions: dict[str, tuple[Callable[[], object], int]] = {
         "sasrec-prefix": (step_function(prefix_batch), 10),
         "sasrec-sequence": (step_function(sequence_batch), 10),
@@ -128,6 +156,15 @@ def main() -> None:
         "attention": (lambda: attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, dropout_p=0.2).sum().backward(), 1),
         "ranking": (lambda: ranker.ranks(eval_logits, eval_batch["labels"], eval_batch["target_rows"]), 1),
     }
+    # built only when asked for (the synthetic one prepares its own data)
+    lazy: dict[str, tuple[Callable[[], Callable[[], object]], int]] = {
+        "gru4rec-beauty": (lambda: gru4rec_steps(data, 256), 10),
+        "gru4rec-synthetic": (synthetic_gru4rec_steps, 10),
+    }
+    for name, (build, steps) in lazy.items():
+        if name in args.paths or args.profile == name:
+            functions[name] = (build(), steps)
+    batch_sizes = {"gru4rec-synthetic": 64}
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
@@ -143,7 +180,8 @@ def main() -> None:
         function, steps = functions[name]
         milliseconds = cpu_median_ms(function, args.repeats) / steps
         results[name] = round(milliseconds, 2)
-        extra = f"  {256 / milliseconds * 1000:,.0f} sequences/CPU-s" if name.startswith("sasrec") else ""
+        per_step = batch_sizes.get(name, 256)
+        extra = f"  {per_step / milliseconds * 1000:,.0f} sequences/CPU-s" if steps > 1 else ""
         print(f"{name:>16}: {milliseconds:8.2f} CPU-ms{' per step' if steps > 1 else ''}{extra}", flush=True)
     results["eval_forward_ms_per_1024_users"] = round(cpu_median_ms(forward_eval, args.repeats), 2)
     print(f"{'eval forward':>16}: {results['eval_forward_ms_per_1024_users']:8.2f} CPU-ms per 1,024 users")

@@ -4,8 +4,12 @@ embeddings -> GRU -> a linear map back to the embedding size -> scores against t
 embeddings, trained to predict the next item at every position.
 
 The GRU runs on packed sequences of each history's true length, so padding never enters the
-recurrent state: a left-padded history is shifted to the left, packed, run, and its outputs
-shifted back to the positions of their inputs.
+recurrent state. Training and scoring run the ``nn.GRU``'s parameters through the fused
+recurrence of ``modeling_gru.py`` (:func:`packed_torch_gru`, shared with DIEN): same outputs
+and gradients as ``nn.GRU`` on a ``PackedSequence`` (:meth:`GRU4RecForNextItem.reference_encode`),
+without its backward's zero-filled ``[packed items, 3 * hidden]`` buffer per time step, which
+was ~40 % of a training step. The module stays an ``nn.GRU``, so the ``state_dict`` (and every
+saved folder) keeps its layout, and exported programs run it unpacked.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .configuration_gru4rec import GRU4RecConfig
+from .modeling_gru import pack_histories, packed_torch_gru
 from .modeling_next_item import NextItemPreTrainedModel
 from .modeling_utils import FastDropout
 
@@ -67,13 +72,39 @@ class GRU4RecForNextItem(GRU4RecPreTrainedModel):
             batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
+        # the fused path's dropout between stacked layers (nn.GRU's own applies in reference_encode)
+        self.layer_dropout = FastDropout(config.dropout)
         self.projection = nn.Linear(config.hidden_size, config.embedding_dim)
         self.post_init()
 
     def encode(
         self, history_ids: torch.Tensor, history_mask: torch.Tensor, user_ids: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
-        """``[B, L]`` left-padded -> ``[B, L, embedding_dim]``; padding never enters the GRU."""
+        """``[B, L]`` left-padded -> ``[B, L, embedding_dim]``; padding never enters the GRU.
+
+        The GRU runs over each row's last ``max(length, 1)`` positions (an empty history still
+        takes one step, on the zero padding vector), packed; positions outside that run get the
+        projection of a zero state (its bias). Equal to :meth:`reference_encode` (``nn.GRU`` on
+        a ``PackedSequence``) in outputs and gradients.
+        """
+        if torch.compiler.is_exporting():  # packing needs the lengths on the host
+            return self.reference_encode(history_ids, history_mask)
+        batch, length = history_ids.shape
+        run_lengths = history_mask.sum(1).clamp(min=1)
+        in_run = torch.arange(length, device=history_ids.device) >= (length - run_lengths).unsqueeze(1)
+        packing = pack_histories(in_run)
+        # embeddings, dropout and the projection only for the N items in a run, not B x L
+        inputs = self.embedding_dropout(self.item_embeddings(packing.gather(history_ids)))
+        inputs = inputs * packing.gather(history_mask).unsqueeze(-1).to(inputs.dtype)
+        queries = self.projection(packed_torch_gru(self.gru, inputs, packing, self.layer_dropout))
+        # [B * L, E] filled with the projection bias, the run's queries copied to their positions
+        grid = self.projection.bias.to(queries.dtype).expand(batch * length, -1).index_copy(0, packing.source, queries)
+        return grid.view(batch, length, -1)
+
+    def reference_encode(self, history_ids: torch.Tensor, history_mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode` with ``nn.GRU`` itself (the code before the fused path; slower, for tests
+        and export): a left-padded history is shifted to the left, packed, run, and its outputs
+        shifted back to the positions of their inputs. While exporting the GRU runs unpacked."""
         lengths = history_mask.sum(1)
         # an empty history still needs one step; its single input is the zero padding vector
         run_lengths = lengths.clamp(min=1)
