@@ -80,8 +80,18 @@ class AuxiliaryScorer(nn.Module):
             return (items * states).sum(-1)
         dim = states.shape[-1]
         state_part = F.linear(states, self.first.weight[:, :dim], self.first.bias)  # [P, H1]
-        hidden = self.first_activation(F.linear(items, self.first.weight[:, dim:]) + state_part)  # [2, P, H1]
+        # in place (two [2, P, H1] temporaries fewer): the matmul's backward does not read its
+        # output, the sigmoid's reads only its result
+        hidden = F.linear(items, self.first.weight[:, dim:]).add_(state_part)  # [2, P, H1]
+        hidden = hidden.sigmoid_() if isinstance(self.first_activation, nn.Sigmoid) else self.first_activation(hidden)
         return self.rest(hidden).squeeze(-1)
+
+    def reference_forward(self, states: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """The naive form (``[h_t ‖ e]`` concatenated for the clicked and the sampled item); for tests."""
+        if self.kind == "inner_product":
+            return (items * states).sum(-1)
+        pairs = torch.cat([states.expand(items.shape[0], -1, -1), items], dim=-1)  # [2, P, 2 D]
+        return self.rest(self.first_activation(self.first(pairs))).squeeze(-1)
 
 
 def auxiliary_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -252,12 +262,15 @@ class DIENForCTR(BehaviourCTRMixin, DIENPreTrainedModel):
         if with_aux:
             ids.append(packed_ids.index_select(0, packing.next_target))
             ids.append(packing.gather(history_negatives).index_select(0, packing.next_target))
-        embedded = self.embeddings(torch.cat(ids))
-        behaviours, query = embedded[: len(packed_ids)], embedded[len(packed_ids) : len(packed_ids) + len(target_ids)]
+        # split rather than sliced: the backward is then one concatenation of the pieces'
+        # gradients, not a zero-filled full-size gradient per slice added together
+        behaviours, query, next_items = self.embeddings(torch.cat(ids)).split(
+            [len(packed_ids), len(target_ids), 2 * pairs if with_aux else 0]
+        )
         interests = self.interest_extractor(behaviours, packing)
         aux = None
         if with_aux:
-            aux = self.auxiliary_loss(packing, interests, embedded[len(packed_ids) + len(target_ids) :].view(2, pairs, -1))
+            aux = self.auxiliary_loss(packing, interests, next_items.view(2, pairs, -1))
         attention = self.attention(query, interests, packing)
         final_interest = self.evolve(interests, attention, packing)
         if user_features is not None:
