@@ -35,7 +35,7 @@ SASREC_OURS = (None, None, 0.0882, 0.0551)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-path", required=True, help="user_sequence.txt (one line per user: user item item ...)")
-    parser.add_argument("--methods", nargs="+", default=["random", "sequential", "collaborative", "cid+iid"])
+    parser.add_argument("--methods", nargs="+", default=["random", "sequential", "collaborative", "independent", "cid+iid"])
     parser.add_argument("--output-root", default="outputs")
     parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs")

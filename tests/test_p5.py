@@ -325,6 +325,46 @@ def test_cid_iid_decodes_only_valid_items_and_round_trips(tiny_data, tmp_path):
     assert again == items and np.allclose(again_scores, scores, atol=1e-5)
 
 
+def test_embedding_init_std_sets_token_and_whole_word_tables_and_survives_reload(tmp_path):
+    torch.manual_seed(0)
+    small = P5ForConditionalGeneration(P5Config(**dict(TINY, embedding_init_std=0.05)))
+    default = P5ForConditionalGeneration(P5Config(**TINY))
+    assert abs(small.shared.weight.std().item() - 0.05) < 0.005
+    assert abs(small.whole_word_embeddings.weight[1:].std().item() - 0.05) < 0.01
+    assert small.whole_word_embeddings.weight[0].abs().sum() == 0  # index 0: not an ID word
+    assert abs(default.shared.weight.std().item() - 1.0) < 0.1  # T5's scale when unset
+    small.save_pretrained(tmp_path)
+    loaded = P5ForConditionalGeneration.from_pretrained(tmp_path)
+    assert torch.equal(loaded.shared.weight, small.shared.weight)
+    assert torch.equal(loaded.whole_word_embeddings.weight, small.whole_word_embeddings.weight)
+
+
+# --------------------------------------------------------------------------- independent indexing
+def test_independent_ids_are_one_token_and_beam_search_is_the_full_ranking(tiny_data):
+    """One whole token per item: the constrained beam search returns the items in the order of
+    their sequence log-probability log p(item) + log p(</s> | item), computed here for every item
+    by teacher forcing: beam search over these IDs is an exact full ranking."""
+    torch.manual_seed(0)
+    setup = build_p5(tiny_data, dict(TINY, item_indexing="independent"), seed=0)
+    model, tokenizer, index = setup.model.eval(), setup.tokenizer, setup.index
+    assert index.method == "independent" and len(set(index.ids)) == len(index.ids) == tiny_data.processor.num_items - 2
+    encoded = tokenizer(index.ids)["input_ids"]
+    assert all(len(tokens) == 2 and tokens[-1] == tokenizer.eos_token_id for tokens in encoded)
+    assert len({tokens[0] for tokens in encoded}) == len(index)  # a token of its own per item
+    prompt = tokenizer(setup.train_prompts["source"][:1], return_tensors="pt")
+    num = len(index)
+    items, scores = model.generate_items(prompt["input_ids"], prompt["attention_mask"], k=num, num_beams=num)
+    labels = torch.tensor(encoded)
+    with torch.no_grad():
+        logits = model(input_ids=prompt["input_ids"].expand(num, -1), attention_mask=prompt["attention_mask"].expand(num, -1),
+                       labels=labels).logits.float()
+    log_probs = logits.log_softmax(-1).gather(2, labels[:, :, None]).squeeze(2).sum(1)
+    expected = torch.argsort(log_probs, descending=True, stable=True).tolist()
+    assert sorted(items[0]) == list(range(num))
+    assert np.allclose(scores[0], log_probs[items[0]].numpy(), atol=1e-4)
+    assert items[0][:10] == expected[:10]
+
+
 # --------------------------------------------------------------------------- remote code
 def test_saved_folder_loads_as_remote_code_seq2seq_without_the_package(setups, tiny_data, tmp_path):
     import subprocess

@@ -28,9 +28,14 @@ class P5Config(T5Config):
             which the index of the most recent item grows with the history length and a small
             model trained from scratch memorises users instead of learning transitions
             (HR@1 0.54 vs 1.0 on a deterministic-transition log).
+        embedding_init_std: standard deviation of the initial token and whole-word embeddings;
+            ``None`` keeps T5's (``initializer_factor``, i.e. 1.0). T5 pairs that scale with
+            Adafactor, whose steps are relative to a weight's scale; with AdamW an item token
+            seen a few times per epoch barely moves from a 1.0-scale random start (see the P5
+            section of the README for the measured effect).
         item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"``,
-            ``"collaborative"`` or ``"cid+iid"`` (collaborative tokens, then a token of the
-            item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
+            ``"collaborative"``, ``"independent"`` (one token per item) or ``"cid+iid"``
+            (collaborative tokens, then a token of the item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
             ``p5_item_index.json``.
         max_history: most recent items written into a prompt.
         tasks: prompt families trained on: ``"sequential"``, ``"yesno"``, ``"candidates"``,
@@ -54,6 +59,7 @@ class P5Config(T5Config):
     dropout_rate: float | int = 0.1
     decoder_start_token_id: int | None = 0
     use_whole_word_embeddings: bool = True
+    embedding_init_std: float | None = None
     max_whole_words: int = 64
     whole_word_order: str = "from_end"
     item_indexing: str = "sequential"

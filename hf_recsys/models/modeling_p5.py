@@ -268,13 +268,21 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         self._item_ids: Optional[list[str]] = None
         self._item_texts: Optional[list[str]] = None
         self._tokenizer: Any = None
+        # T5's own post_init() already marked this module initialised, before the whole-word
+        # table existed: clear the mark so that _init_weights below runs for the whole model
+        self._is_hf_initialized = False
         self.post_init()
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
         if isinstance(module, P5ForConditionalGeneration) and hasattr(module, "whole_word_embeddings"):
-            init.normal_(module.whole_word_embeddings.weight, mean=0.0, std=self.config.initializer_factor * 1.0)
+            std = getattr(self.config, "embedding_init_std", None)
+            if std is not None:
+                init.normal_(module.shared.weight, mean=0.0, std=std)
+            else:
+                std = self.config.initializer_factor * 1.0
+            init.normal_(module.whole_word_embeddings.weight, mean=0.0, std=std)
             init.zeros_(module.whole_word_embeddings.weight[0])
 
     def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:

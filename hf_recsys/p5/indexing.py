@@ -14,6 +14,9 @@ item + 1". Every index here is built from **training interactions only**:
   co-occur when one user's training sequence holds both); an ID is the path of cluster tokens
   from the root to the item, e.g. ``<CI3><CI0><CI17>``, the last token telling items of one leaf
   apart. Items of a cluster share ID prefixes, hence tokens.
+* ``independent``: one whole token per item, ``<IIDn>`` with ``n`` a seeded random number
+  (Hua et al.'s "independent indexing"): no sub-word piece is shared between items, so the
+  first decoding step is a softmax over the items, as in SASRec's full cross-entropy.
 * ``cid+iid``: the collaborative ID followed by one independent token per item, e.g.
   ``<CI3><CI0><CI17><IID942>`` (Hua et al. 2023's best, "CID+IID"): the cluster tokens carry
   what similar items share, the item's own token gives each item parameters of its own.
@@ -38,7 +41,7 @@ from ..models.modeling_p5 import ITEM_INDEX_FILE
 
 logger = logging.getLogger(__name__)
 
-INDEXING_METHODS = ("random", "sequential", "collaborative", "cid+iid")
+INDEXING_METHODS = ("random", "sequential", "collaborative", "independent", "cid+iid")
 
 
 def collaborative_token(i: int) -> str:
@@ -246,6 +249,17 @@ def collaborative_index(
     )
 
 
+def independent_index(data: PreparedData, seed: int = 0) -> ItemIndex:
+    """One added token per item, ``<IIDn>``, ``n`` a seeded random permutation of 1..N."""
+    tokens = data.processor.item_vocab.tokens
+    numbers = np.random.default_rng(seed).permutation(len(tokens)) + 1
+    return ItemIndex(
+        "independent", list(tokens), [independent_token(n) for n in numbers.tolist()],
+        added_tokens=[independent_token(n) for n in range(1, len(numbers) + 1)],
+        meta={"seed": seed, "independent_tokens": int(len(numbers))},
+    )
+
+
 def cid_iid_index(
     data: PreparedData, num_clusters: int = 32, max_cluster_size: int = 32, seed: int = 0
 ) -> ItemIndex:
@@ -274,10 +288,12 @@ def build_item_index(method: str, data: PreparedData, seed: int = 0, num_cluster
         return sequential_index(data)
     if method == "collaborative":
         return collaborative_index(data, num_clusters, max_cluster_size, seed)
+    if method == "independent":
+        return independent_index(data, seed)
     if method == "cid+iid":
         return cid_iid_index(data, num_clusters, max_cluster_size, seed)
     raise ValueError(f"unknown item indexing {method!r}; choose from {INDEXING_METHODS}")
 
 
 __all__ = ["ItemIndex", "INDEXING_METHODS", "build_item_index", "random_index", "sequential_index",
-           "collaborative_index", "cid_iid_index", "cooccurrence_matrix", "spectral_partition"]
+           "collaborative_index", "independent_index", "cid_iid_index", "cooccurrence_matrix", "spectral_partition"]
