@@ -184,7 +184,9 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
 
     import hf_recsys  # noqa: F401  (registers the model types)
 
-    model = AutoModel.from_pretrained(args.model_dir)
+    from .hub import check_model_source
+
+    model = AutoModel.from_pretrained(check_model_source(args.model_dir))
     recommendations = model.recommend(
         [args.history], k=args.k, exclude_seen=not args.include_seen,
         users=[args.user] if args.user else None, return_scores=True,
@@ -211,7 +213,9 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     import hf_recsys  # noqa: F401  (registers the model types)
     from .export import export_onnx, export_program, load_model, program_input_names, verify_onnx
 
-    model = load_model(args.model_dir)
+    from .hub import check_model_source
+
+    model = load_model(check_model_source(args.model_dir))
     options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
     report: dict = {"path": args.output, "format": args.format}
     if args.format == "torch":
@@ -231,7 +235,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(__doc__.strip())
         print("\nRun `hf-recsys COMMAND --help` for the options of a command.")
         sys.exit(0 if not argv or argv[0] in ("-h", "--help") else 2)
-    commands[argv[0]](argv[1:])
+    from .data.log import DataFormatError
+    from .hub import ModelSourceError
+
+    try:
+        commands[argv[0]](argv[1:])
+    except (DataFormatError, ModelSourceError) as error:  # bad input: the message names it, no traceback
+        print(f"hf-recsys {argv[0]}: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,31 @@ print(model.recommend([{example!r}], k=10))
     return ModelCard(content)
 
 
+class ModelSourceError(ValueError):
+    """A ``--model-dir`` / ``--init-from`` that is neither a saved model folder nor a Hub repo id."""
+
+
+def check_model_source(source: str, option: str = "--model-dir") -> str:
+    """Refuse, naming ``option`` and ``source``, what ``from_pretrained`` would fail on with a Hub
+    error: a missing local folder, or a folder without ``config.json``. Returns ``source``.
+
+    Anything that exists locally or looks like a path (``/``, ``.``, ``~``, more than one ``/``)
+    is a folder; ``ORG/NAME`` that does not exist locally is left to the Hub (or its cache).
+    """
+    source = str(source)
+    expanded = os.path.expanduser(source)
+    if os.path.isdir(expanded):
+        if not os.path.isfile(os.path.join(expanded, "config.json")):
+            raise ModelSourceError(f"{option} {source}: the folder has no config.json; pass a folder written by "
+                                   "`hf-recsys train` (or save_pretrained), or a Hub repo id ORG/NAME")
+        return source
+    if os.path.exists(expanded):
+        raise ModelSourceError(f"{option} {source}: is a file; pass the folder that holds config.json")
+    if source.startswith(("/", ".", "~")) or source.count("/") > 1 or "\\" in source:
+        raise ModelSourceError(f"{option} {source}: no such folder (a Hub repo id looks like ORG/NAME)")
+    return source
+
+
 def write_model_card(card: ModelCard, output_dir: str) -> str:
     """Write README.md atomically."""
     return write_atomically(os.path.join(output_dir, "README.md"), card.save)

@@ -79,6 +79,21 @@ def test_missing_data_is_a_clear_error(tmp_path):
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 
+def test_missing_or_wrong_model_folder_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for source, expected in [(str(tmp_path / "nope"), "no such folder"), ("./nope", "no such folder"),
+                             (str(tmp_path / "empty"), "has no config.json")]:
+        for argv in (["recommend", "--model-dir", source, "--history", "1"],
+                     ["export", "--model-dir", source, "--output", str(tmp_path / "m.onnx")],
+                     ["train", "--init-from", source, "--output-dir", str(tmp_path / "o"), *TINY]):
+            with pytest.raises(SystemExit) as exit_info:
+                main(argv)
+            assert exit_info.value.code == 2
+            message = capsys.readouterr().err
+            assert source in message and expected in message and "Traceback" not in message
+    assert not (tmp_path / "o").exists() and not (tmp_path / "m.onnx").exists()
+
+
 def test_unknown_model_is_rejected():
     with pytest.raises(SystemExit):
         train_main(["--model", "nope"])

@@ -87,7 +87,9 @@ def build_p5(
     if init_from is None:
         config = P5Config(**overrides)
     else:  # the checkpoint's T5 sizes, as a P5 config (its model_type would say "t5")
-        config_dict, _ = P5Config.get_config_dict(init_from)
+        from ..hub import check_model_source
+
+        config_dict, _ = P5Config.get_config_dict(check_model_source(init_from, "--init-from"))
         for key in ("model_type", "architectures", "auto_map"):
             config_dict.pop(key, None)
         config = P5Config.from_dict(config_dict, **overrides)

@@ -48,7 +48,9 @@ def model_name_for(init_from: str, **hub_kwargs: Any) -> str:
     """The registry name (``--model``) of the model published at ``init_from``."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(init_from, **hub_kwargs)
+    from ..hub import check_model_source
+
+    config = AutoConfig.from_pretrained(check_model_source(init_from, "--init-from"), **hub_kwargs)
     for name, spec in MODEL_REGISTRY.items():
         if spec.config_class.model_type == config.model_type:
             return name
@@ -82,7 +84,9 @@ def load_published(init_from: str, spec: ModelSpec, overrides: Optional[dict] = 
     offline). Refuses a model whose type is not ``spec``'s."""
     from transformers import AutoConfig, AutoModel
 
-    config = AutoConfig.from_pretrained(init_from)
+    from ..hub import check_model_source
+
+    config = AutoConfig.from_pretrained(check_model_source(init_from, "--init-from"))
     expected = spec.config_class.model_type
     if config.model_type != expected:
         raise ValueError(
