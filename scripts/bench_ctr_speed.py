@@ -103,6 +103,7 @@ def build_model(name: str, args: argparse.Namespace) -> torch.nn.Module:
         item_embedding_dim=args.dim,
         category_embedding_dim=args.dim,
         **PRESETS[args.preset].get(name, {}),
+        **({"compiled_recurrence": True} if args.compiled_recurrence and name == "dien" else {}),
     )
     model = spec.model_class(config)
     generator = torch.Generator().manual_seed(0)
@@ -174,6 +175,8 @@ def main() -> None:
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's allocator as it is (by default freed memory is kept mapped,"
                         " see hf_recsys.training.allocator)")
+    parser.add_argument("--compiled-recurrence", action="store_true",
+                        help="DIEN: run the GRU time-step loops as the C++ extension (models/compiled_gru.py)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
     if args.threads:

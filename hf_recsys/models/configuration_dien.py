@@ -37,6 +37,11 @@ class DIENConfig(RecsysConfig):
         mlp_hidden_sizes: final MLP on [user profile, target, final interest] (paper: 200-80).
         mlp_activation: ``"dice"`` (paper) or ``"prelu"`` / ``"relu"`` / ...
         dropout: dropout after each final MLP layer (the paper uses none).
+        compiled_recurrence: run both GRUs' time-step loops as a small C++ extension
+            (``models/compiled_gru.py``; built with the system compiler on first use, ~15-20 s
+            once per machine, then cached), same function as the pure PyTorch loop; falls back
+            to it when the build fails, for float64 / non-CPU tensors, and when
+            ``HF_RECSYS_PURE_GRU=1``. Off by default.
     """
 
     model_type = "dien"
@@ -55,6 +60,7 @@ class DIENConfig(RecsysConfig):
     mlp_hidden_sizes: list[int] = field(default_factory=lambda: [200, 80])
     mlp_activation: str = "dice"
     dropout: float = 0.0
+    compiled_recurrence: bool = False
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

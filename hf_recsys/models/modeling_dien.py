@@ -128,13 +128,15 @@ class DIENForCTR(BehaviourCTRMixin, DIENPreTrainedModel):
         self.embeddings = ItemCategoryEmbedding(
             config.num_items, config.item_embedding_dim, config.num_categories, config.category_embedding_dim
         )
-        self.interest_extractor = InterestGRU(dim, dim)
+        self.interest_extractor = InterestGRU(dim, dim, compiled=config.compiled_recurrence)
         self.auxiliary_scorer = AuxiliaryScorer(config.aux_scorer, dim, config.aux_hidden_sizes)
         if config.attention_type == "bilinear":
             self.attention_projection = nn.Linear(dim, dim, bias=False)  # W of h_t W e_target
         else:
             self.attention_unit = LocalActivationUnit(dim, config.attention_hidden_sizes, config.attention_activation)
-        self.interest_evolution = InterestGRU(dim, dim, has_update_gate=config.gru_type != "agru")
+        self.interest_evolution = InterestGRU(
+            dim, dim, has_update_gate=config.gru_type != "agru", compiled=config.compiled_recurrence
+        )
         self.user_features = UserFeatureEmbedding(config.user_feature_sizes, config.user_feature_dim)
         self.mlp = MLP(
             2 * dim + self.user_features.output_dim,

@@ -15,6 +15,10 @@ a ``[packed items, 3 * hidden]`` gradient buffer once per time step. So:
 * :class:`InterestGRU` (DIEN's GRU / AUGRU / AGRU) owns parameters in the function's gate
   layout; :func:`packed_torch_gru` runs the parameters of an ``nn.GRU`` (any number of layers)
   through the same function, so models keep ``nn.GRU``'s ``state_dict`` layout.
+* with ``compiled=True`` both time-step loops run as a small C++ extension
+  (:mod:`.compiled_gru`: per step the same ``addmm`` and one fused pass over the step's rows
+  instead of 5-7 eager kernels), built on first use; the pure loops below stay the fallback
+  and the reference.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .compiled_gru import compiled_gru_ops, compiled_loop_applies
 
 
 # --------------------------------------------------------------------------- packing
@@ -143,7 +149,17 @@ class GRUSequenceFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, input_gates, weight_hh, bias_hh, step_scale, steps, previous_slot, batch_size, has_update_gate, return_all
+        ctx,
+        input_gates,
+        weight_hh,
+        bias_hh,
+        step_scale,
+        steps,
+        previous_slot,
+        batch_size,
+        has_update_gate,
+        return_all,
+        compiled=False,
     ):
         count, gate_width = input_gates.shape
         hidden = weight_hh.shape[1]
@@ -159,6 +175,33 @@ class GRUSequenceFunction(torch.autograd.Function):
         scaled_updates = None
         if has_update_gate and step_scale is not None:
             scaled_updates = input_gates.new_empty(count, hidden)
+        ops = None
+        if compiled and compiled_loop_applies(input_gates, weight_hh, bias_hh, step_scale):
+            ops = compiled_gru_ops()
+        ctx.compiled_ops = ops
+        ctx.has_update_gate = has_update_gate
+        ctx.return_all = return_all
+        ctx.sizes = sizes
+        ctx.batch_size = batch_size
+        ctx.save_for_backward(
+            weight_hh, step_scale, states_with_zero, hidden_gates, sigmoid_gates, candidates, scaled_updates, previous_slot
+        )
+        if ops is not None:  # the same loop in C++ (compiled_gru.py)
+            ops.forward_steps(
+                input_gates.contiguous(),
+                weight_hh.contiguous(),
+                bias_hh.contiguous(),
+                None if step_scale is None else step_scale.contiguous(),
+                sizes,
+                has_update_gate,
+                state,
+                states_with_zero,
+                hidden_gates,
+                sigmoid_gates,
+                candidates,
+                scaled_updates,
+            )
+            return states_with_zero[1:] if return_all else state
 
         # Per-step views, made by a few C++ split calls instead of ~15 Python slices a step.
         state_prefix = {size: state[:size] for size in set(sizes)}
@@ -191,13 +234,6 @@ class GRUSequenceFunction(torch.autograd.Function):
                 torch.mul(step_update_gates[t], step_scales[t], out=step_updates[t])
             h.lerp_(candidate, step_updates[t])
             step_states[t].copy_(h)
-        ctx.has_update_gate = has_update_gate
-        ctx.return_all = return_all
-        ctx.sizes = sizes
-        ctx.batch_size = batch_size
-        ctx.save_for_backward(
-            weight_hh, step_scale, states_with_zero, hidden_gates, sigmoid_gates, candidates, scaled_updates, previous_slot
-        )
         return states_with_zero[1:] if return_all else state
 
     @staticmethod
@@ -205,12 +241,68 @@ class GRUSequenceFunction(torch.autograd.Function):
         weight_hh, step_scale, states_with_zero, hidden_gates, sigmoid_gates, candidates, scaled_updates, previous_slot = (
             ctx.saved_tensors
         )
+        count, hidden = candidates.shape
+        gate_width = hidden_gates.shape[1]
+        sigmoid_width = gate_width - hidden
+        previous = states_with_zero.index_select(0, previous_slot)
+        # per item: [d pre-tanh | d pre-u | d pre-r | d (W_hn h + b_hn)]; [:, hidden:] is the
+        # gradient of W_hh h + b_hh in gate order
+        step_grads = candidates.new_empty(count, hidden + gate_width)
+        carry = (
+            candidates.new_zeros(ctx.batch_size, hidden)
+            if ctx.return_all
+            else grad_output.clone(memory_format=torch.contiguous_format)
+        )
+        ops = ctx.compiled_ops if compiled_loop_applies(grad_output) else None
+        if ops is not None:  # the same loop in C++ (compiled_gru.py), factors computed per row
+            grad_scale = None
+            if ctx.needs_input_grad[3]:
+                grad_scale = step_scale.new_empty(count, 1)
+            ops.backward_steps(
+                weight_hh.contiguous(),
+                None if step_scale is None else step_scale.contiguous(),
+                states_with_zero,
+                hidden_gates,
+                sigmoid_gates,
+                candidates,
+                scaled_updates,
+                previous_slot,
+                grad_output.contiguous() if ctx.return_all else None,
+                ctx.sizes,
+                ctx.has_update_gate,
+                step_grads,
+                carry,
+                grad_scale,
+            )
+        else:
+            grad_scale = GRUSequenceFunction._backward_steps(
+                ctx, grad_output, step_grads, carry, previous, *ctx.saved_tensors[:-1]
+            )
+
+        hidden_gate_grads = step_grads[:, hidden:]
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = hidden_gate_grads.t() @ previous
+        if ctx.needs_input_grad[2]:
+            grad_bias = hidden_gate_grads.sum(0)
+        # the input gates share u and r with the hidden gates and differ in the candidate:
+        # overwrite that slot (no longer needed) to get [u, r, n] without a concatenation
+        step_grads[:, hidden + sigmoid_width :].copy_(step_grads[:, :hidden])
+        grad_input_gates = step_grads[:, hidden:]
+        return grad_input_gates, grad_weight, grad_bias, grad_scale, None, None, None, None, None, None
+
+    @staticmethod
+    def _backward_steps(
+        ctx, grad_output, step_grads, carry, previous, weight_hh, step_scale, states_with_zero, hidden_gates,
+        sigmoid_gates, candidates, scaled_updates,
+    ) -> Optional[torch.Tensor]:
+        """The pure PyTorch BPTT loop: fills ``step_grads`` (consuming ``carry``) and returns
+        the gradient of ``step_scale`` when it is needed."""
         has_update_gate = ctx.has_update_gate
         sizes = ctx.sizes
         count, hidden = candidates.shape
         gate_width = hidden_gates.shape[1]
         sigmoid_width = gate_width - hidden
-        previous = states_with_zero.index_select(0, previous_slot)
         reset = sigmoid_gates[:, sigmoid_width - hidden : sigmoid_width]
         update_gate = sigmoid_gates[:, :hidden] if has_update_gate else None
 
@@ -235,12 +327,7 @@ class GRUSequenceFunction(torch.autograd.Function):
         torch.addcmul(reset, reset, reset, value=-1, out=reset_factors[:, 0]).mul_(hidden_gates[:, sigmoid_width:])
         reset_factors[:, 1].copy_(reset)
 
-        # per item: [d pre-tanh | d pre-u | d pre-r | d (W_hn h + b_hn)]; [:, hidden:] is the
-        # gradient of W_hh h + b_hh in gate order
-        step_grads = candidates.new_empty(count, hidden + gate_width)
         candidate_and_update_grads = candidates.new_empty(count, 2, hidden)
-        carry = candidates.new_zeros(ctx.batch_size, hidden) if ctx.return_all else grad_output.clone()
-
         carry_prefix = {size: carry[:size] for size in set(sizes)}
         step_factors = by_update_and_diff.split(sizes)
         step_pairs = candidate_and_update_grads.split(sizes)
@@ -268,32 +355,25 @@ class GRUSequenceFunction(torch.autograd.Function):
             dh.sub_(pair[:, 0])  # dh ⊙ (1 - w)
             dh.addmm_(step_hidden_grads[t], weight_hh)
 
-        hidden_gate_grads = step_grads[:, hidden:]
-        grad_weight = grad_bias = grad_scale = None
-        if ctx.needs_input_grad[1]:
-            grad_weight = hidden_gate_grads.t() @ previous
-        if ctx.needs_input_grad[2]:
-            grad_bias = hidden_gate_grads.sum(0)
-        if ctx.needs_input_grad[3]:
-            update_grads = candidate_and_update_grads[:, 1]
-            if has_update_gate:
-                update_grads = update_grads * update_gate
-            grad_scale = update_grads.sum(-1, keepdim=True)
-        # the input gates share u and r with the hidden gates and differ in the candidate:
-        # overwrite that slot (no longer needed) to get [u, r, n] without a concatenation
-        step_grads[:, hidden + sigmoid_width :].copy_(step_grads[:, :hidden])
-        grad_input_gates = step_grads[:, hidden:]
-        return grad_input_gates, grad_weight, grad_bias, grad_scale, None, None, None, None, None
+        if not ctx.needs_input_grad[3]:
+            return None
+        update_grads = candidate_and_update_grads[:, 1]
+        if has_update_gate:
+            update_grads = update_grads * update_gate
+        return update_grads.sum(-1, keepdim=True)
 
 
 class InterestGRU(nn.Module):
     """A GRU (or AGRU when ``has_update_gate`` is False) over packed histories.
 
-    Parameters follow the gate layout of :class:`GRUSequenceFunction`.
+    Parameters follow the gate layout of :class:`GRUSequenceFunction`. ``compiled`` runs the
+    time-step loops in C++ (:mod:`.compiled_gru`; built on first use, pure PyTorch when it cannot
+    be built or for float64 / non-CPU tensors); the function is the same either way.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, has_update_gate: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, has_update_gate: bool = True, compiled: bool = False):
         super().__init__()
+        self.compiled = compiled
         gates = 3 if has_update_gate else 2
         self.hidden_size = hidden_size
         self.has_update_gate = has_update_gate
@@ -342,6 +422,7 @@ class InterestGRU(nn.Module):
             packing.batch_size,
             self.has_update_gate,
             return_all,
+            self.compiled,
         )
 
     def reference_forward(
@@ -392,6 +473,7 @@ def packed_torch_gru(
     inputs: torch.Tensor,
     packing: PackedHistories,
     between_layers: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+    compiled: bool = False,
 ) -> torch.Tensor:
     """Runs an ``nn.GRU``'s parameters over packed histories with :class:`GRUSequenceFunction`.
 
@@ -403,6 +485,7 @@ def packed_torch_gru(
         gru: a unidirectional ``nn.GRU`` with biases (any ``num_layers``).
         inputs: ``[N, input_size]`` packed items (``packing.gather`` order).
         packing: from :func:`pack_histories`.
+        compiled: run the time-step loops in C++ where possible (see :class:`InterestGRU`).
 
     Returns:
         ``[N, hidden_size]`` the last layer's state after each packed item.
@@ -427,6 +510,7 @@ def packed_torch_gru(
             packing.batch_size,
             True,
             True,
+            compiled,
         )
     return states
 
