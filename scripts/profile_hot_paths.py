@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", default=None, choices=PATHS, help="print a torch.profiler table of one path")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--compiled-recurrence", action="store_true",
+                        help="GRU4Rec paths: the C++ GRU step loops (models/compiled_gru.py)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -131,7 +133,9 @@ def main() -> None:
     def gru4rec_steps(prepared, batch_size: int) -> Callable[[], None]:
         """10 GRU4Rec training steps on whole user sequences (default config, full cross-entropy)."""
         torch.manual_seed(0)
-        gru_model = GRU4RecForNextItem(GRU4RecConfig.from_processor(prepared.processor, loss_type="ce")).train()
+        gru_model = GRU4RecForNextItem(GRU4RecConfig.from_processor(
+            prepared.processor, loss_type="ce", compiled_recurrence=args.compiled_recurrence
+        )).train()
         gru_optimizer = torch.optim.AdamW(gru_model.parameters(), lr=1e-3)
         gru_collator = NextItemCollator(prepared.sequences, 50)
         train_rows = np.asarray(prepared.next_item_dataset("train")["row"])

@@ -147,6 +147,29 @@ def test_dien_compiled_recurrence_same_loss_and_gradients(compiled_ops):
         torch.testing.assert_close(actual.grad, expected.grad, **TOLERANCE, msg=name)
 
 
+def test_gru4rec_compiled_recurrence_same_loss_and_gradients(compiled_ops):
+    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem
+
+    models = []
+    for compiled in (False, True):
+        torch.manual_seed(5)
+        config = GRU4RecConfig(
+            num_items=40, embedding_dim=8, hidden_size=12, num_layers=2, dropout=0.0, compiled_recurrence=compiled
+        )
+        models.append(GRU4RecForNextItem(config).train())
+    mask = ragged_mask()
+    ids = torch.randint(2, 40, mask.shape, generator=torch.Generator().manual_seed(6)) * mask
+    labels = torch.where(mask, torch.randint(2, 40, mask.shape, generator=torch.Generator().manual_seed(7)), -100)
+    losses = []
+    for model in models:
+        loss = model(ids, mask, labels=labels).loss
+        loss.backward()
+        losses.append(loss.detach())
+    torch.testing.assert_close(losses[1], losses[0], **TOLERANCE)
+    for (name, expected), actual in zip(models[0].named_parameters(), models[1].parameters()):
+        torch.testing.assert_close(actual.grad, expected.grad, **TOLERANCE, msg=name)
+
+
 def test_forced_pure_path_never_touches_the_compiled_loop(monkeypatch, caplog):
     monkeypatch.setattr(compiled_gru, "_state", {"ops": _Raising()})
     monkeypatch.setenv(PURE_PATH_ENV, "1")

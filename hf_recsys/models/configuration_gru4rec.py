@@ -15,6 +15,9 @@ class GRU4RecConfig(NextItemConfig):
         num_layers: stacked GRU layers.
         dropout: dropout on the input embeddings (and between GRU layers).
         loss_type / num_negatives: see :class:`NextItemConfig`.
+        compiled_recurrence: run the GRU's time-step loops as a small C++ extension
+            (``models/compiled_gru.py``, built on first use and cached; same function, pure
+            PyTorch fallback), as ``DIENConfig.compiled_recurrence``. Off by default.
     """
 
     model_type = "gru4rec"
@@ -23,3 +26,4 @@ class GRU4RecConfig(NextItemConfig):
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.3
+    compiled_recurrence: bool = False

@@ -96,7 +96,9 @@ class GRU4RecForNextItem(GRU4RecPreTrainedModel):
         # embeddings, dropout and the projection only for the N items in a run, not B x L
         inputs = self.embedding_dropout(self.item_embeddings(packing.gather(history_ids)))
         inputs = inputs * packing.gather(history_mask).unsqueeze(-1).to(inputs.dtype)
-        queries = self.projection(packed_torch_gru(self.gru, inputs, packing, self.layer_dropout))
+        queries = self.projection(packed_torch_gru(
+            self.gru, inputs, packing, self.layer_dropout, compiled=self.config.compiled_recurrence
+        ))
         # [B * L, E] filled with the projection bias, the run's queries copied to their positions
         grid = self.projection.bias.to(queries.dtype).expand(batch * length, -1).index_copy(0, packing.source, queries)
         return grid.view(batch, length, -1)
