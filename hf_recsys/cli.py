@@ -228,20 +228,29 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     return report
 
 
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": train_main, "recommend": recommend_main, "export": export_main}
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(__doc__.strip())
         print("\nRun `hf-recsys COMMAND --help` for the options of a command.")
         sys.exit(0 if not argv or argv[0] in ("-h", "--help") else 2)
+    run_command(argv[0], argv[1:])
+
+
+def run_command(command: str, argv: Optional[Sequence[str]] = None):
+    """Run ``hf-recsys COMMAND`` (``scripts/train.py`` is ``run_command("train")``). Bad input
+    (a data file, column or model folder the message names) exits with status 2 and one line
+    on stderr instead of a traceback."""
     from .data.log import DataFormatError
     from .hub import ModelSourceError
 
     try:
-        commands[argv[0]](argv[1:])
-    except (DataFormatError, ModelSourceError) as error:  # bad input: the message names it, no traceback
-        print(f"hf-recsys {argv[0]}: error: {error}", file=sys.stderr)
+        return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
+    except (DataFormatError, ModelSourceError) as error:
+        print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)
 
 

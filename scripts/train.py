@@ -4,7 +4,7 @@
 Runs unchanged under `torchrun --nproc_per_node N` and `accelerate launch`.
 """
 
-from hf_recsys.cli import train_main
+from hf_recsys.cli import run_command
 
 if __name__ == "__main__":
-    train_main()
+    run_command("train")

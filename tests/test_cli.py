@@ -92,6 +92,12 @@ def test_missing_or_wrong_model_folder_is_a_clear_error(tmp_path, capsys):
             message = capsys.readouterr().err
             assert source in message and expected in message and "Traceback" not in message
     assert not (tmp_path / "o").exists() and not (tmp_path / "m.onnx").exists()
+    # scripts/train.py reports bad data the same way
+    result = subprocess.run([sys.executable, "scripts/train.py", "--dataset", "ml-1m", "--data-path", str(tmp_path / "empty"),
+                             "--output-dir", str(tmp_path / "o")], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 2 and str(tmp_path / "empty") in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_model_is_rejected():
