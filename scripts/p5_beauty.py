@@ -17,16 +17,14 @@ import time
 
 import torch
 
+from hf_recsys.benchmarks.suite import PUBLISHED as BENCHMARK_PUBLISHED
 from hf_recsys.cli import _parse_override
 from hf_recsys.training.run import RunConfig, run_training
 
-PUBLISHED = {  # HR@5, NDCG@5, HR@10, NDCG@10 on Beauty, leave-one-out, full ranking
-    "random (Hua et al. 2023)": (0.021, 0.018, 0.048, 0.028),
-    "sequential, leakage-free (Hua et al. 2023)": (0.043, 0.029, 0.060, 0.037),
-    "collaborative (Hua et al. 2023)": (0.049, 0.032, 0.068, 0.036),
-    "CID+IID (Hua et al. 2023)": (0.051, 0.036, 0.073, 0.043),
-    "TIGER (Rajput et al. 2023)": (0.045, 0.032, 0.065, 0.038),
-    "P5 paper (sequential IDs with leakage)": (0.050, 0.037, 0.066, 0.042),
+#: HR@5, NDCG@5, HR@10, NDCG@10 on Beauty, leave-one-out, full ranking (one list, in the benchmark suite)
+PUBLISHED = {
+    f"{row['model']} ({row['source']})": (row["hr@5"], row["ndcg@5"], row["hr@10"], row["ndcg@10"])
+    for row in BENCHMARK_PUBLISHED["beauty"] if row["family"] == "p5"
 }
 #: ours, same split and protocol (README, "Next-item models on Amazon Beauty"): HR@10, NDCG@10 only
 SASREC_OURS = (None, None, 0.0882, 0.0551)
