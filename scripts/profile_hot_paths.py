@@ -95,16 +95,19 @@ def main() -> None:
         rows = rng.permutation(np.asarray(data.next_item_dataset("train")["row"]))[:256]
         return collator([{"row": int(r), "user_index": 0, "target": 0} for r in rows])
 
-    def step_function(make_batch: Callable[[], dict]) -> Callable[[], None]:
-        batches = [make_batch() for _ in range(10)]
+    def training_steps(step_model, step_optimizer, batches: list[dict]) -> Callable[[], None]:
+        """Forward, backward and optimizer step over ``batches`` (one timed round)."""
 
         def steps() -> None:
             for batch in batches:
-                model(**batch).loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                step_model(**batch).loss.backward()
+                step_optimizer.step()
+                step_optimizer.zero_grad(set_to_none=True)
 
         return steps
+
+    def step_function(make_batch: Callable[[], dict]) -> Callable[[], None]:
+        return training_steps(model, optimizer, [make_batch() for _ in range(10)])
 
     generator = torch.Generator().manual_seed(0)
     items = (0.1 * torch.randn(config.num_items - 2, 64, generator=generator)).requires_grad_()
@@ -141,14 +144,7 @@ def main() -> None:
         train_rows = np.asarray(prepared.next_item_dataset("train")["row"])
         batches = [gru_collator([{"row": int(r), "user_index": 0, "target": 0}
                                  for r in rng.permutation(train_rows)[:batch_size]]) for _ in range(10)]
-
-        def steps() -> None:
-            for batch in batches:
-                gru_model(**batch).loss.backward()
-                gru_optimizer.step()
-                gru_optimizer.zero_grad(set_to_none=True)
-
-        return steps
+        return training_steps(gru_model, gru_optimizer, batches)
 
     def synthetic_gru4rec_steps() -> Callable[[], None]:
         return gru4rec_steps(prepare_data(load_log("synthetic"), DataConfig(max_history=50)), 64)
