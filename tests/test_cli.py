@@ -81,7 +81,9 @@ def test_missing_data_is_a_clear_error(tmp_path):
 
 def test_missing_or_wrong_model_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "model.safetensors").write_bytes(b"")
     for source, expected in [(str(tmp_path / "nope"), "no such folder"), ("./nope", "no such folder"),
+                             (str(tmp_path / "model.safetensors"), "is a file"),
                              (str(tmp_path / "empty"), "has no config.json")]:
         for argv in (["recommend", "--model-dir", source, "--history", "1"],
                      ["export", "--model-dir", source, "--output", str(tmp_path / "m.onnx")],
