@@ -365,6 +365,40 @@ def test_independent_ids_are_one_token_and_beam_search_is_the_full_ranking(tiny_
     assert items[0][:10] == expected[:10]
 
 
+def test_compact_item_words_write_each_item_as_one_whole_word_token(tiny_data, tmp_path):
+    """compact_item_words: an item in a prompt is its ID token alone (no "▁" before it), the
+    token still starts a whole word of its own (from the end: 1 = most recent item), the text
+    around it tokenises as before, and a saved folder tokenises and recommends the same."""
+    torch.manual_seed(0)
+    plain = build_p5(tiny_data, dict(TINY, item_indexing="independent"), seed=0)
+    compact = build_p5(tiny_data, dict(TINY, item_indexing="independent", compact_item_words=True), seed=0)
+    assert compact.index.ids == plain.index.ids
+    history = compact.index.ids[:5]
+    source = "Purchase history : " + " ".join(history) + " . What should the user buy next ?"
+    tokens = compact.tokenizer.convert_ids_to_tokens(compact.tokenizer(source)["input_ids"])
+    plain_tokens = plain.tokenizer.convert_ids_to_tokens(plain.tokenizer(source)["input_ids"])
+    assert [t for t in tokens if t not in history] == [t for t in plain_tokens if t not in history and t != "▁"]
+    assert len(tokens) == len(plain_tokens) - len(history)  # one "▁" fewer per item
+    ids = torch.tensor([compact.tokenizer(source)["input_ids"]])
+    whole = compact.model.whole_word_ids(ids)[0].tolist()
+    assert [w for t, w in zip(tokens, whole) if t in history] == [5, 4, 3, 2, 1]
+    assert all(w == 0 for t, w in zip(tokens, whole) if t not in history)
+    assert whole == [w for t, w in zip(plain_tokens, plain.model.whole_word_ids(
+        torch.tensor([plain.tokenizer(source)["input_ids"]]))[0].tolist()) if t != "▁"]
+    lengths = [len(x) for x in compact.train_dataset["input_ids"]]
+    plain_lengths = [len(x) for x in plain.train_dataset["input_ids"]]
+    assert sum(lengths) < sum(plain_lengths)
+    save_p5(str(tmp_path), compact.model, compact.tokenizer, compact.index, tiny_data.processor)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert reloaded(source)["input_ids"] == compact.tokenizer(source)["input_ids"]
+    model = AutoModel.from_pretrained(tmp_path).eval()
+    assert torch.equal(model.token_starts_word, compact.model.token_starts_word)
+    raw_history = compact.index.items[:3]
+    assert model.recommend([raw_history], k=5) == compact.model.eval().recommend([raw_history], k=5)
+    with pytest.raises(ValueError, match="compact_item_words needs item_indexing='independent'"):
+        build_p5(tiny_data, dict(TINY, item_indexing="random", compact_item_words=True), seed=0)
+
+
 # --------------------------------------------------------------------------- remote code
 def test_saved_folder_loads_as_remote_code_seq2seq_without_the_package(setups, tiny_data, tmp_path):
     import subprocess

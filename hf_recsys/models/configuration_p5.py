@@ -37,6 +37,11 @@ class P5Config(T5Config):
             ``"collaborative"``, ``"independent"`` (one token per item) or ``"cid+iid"``
             (collaborative tokens, then a token of the item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
             ``p5_item_index.json``.
+        compact_item_words: write each item of a prompt as its ID token alone, without the
+            ``▁`` word-start token that otherwise precedes it (the ID token absorbs the space
+            before it and starts a whole word of its own). Only for ``"independent"``
+            indexing, where every item is one token; prompts get about a third shorter
+            (Beauty: 34 -> 25 tokens on average).
         max_history: most recent items written into a prompt.
         tasks: prompt families trained on: ``"sequential"``, ``"yesno"``, ``"candidates"``,
             ``"rating"`` (the last only where the log has ratings).
@@ -63,6 +68,7 @@ class P5Config(T5Config):
     max_whole_words: int = 64
     whole_word_order: str = "from_end"
     item_indexing: str = "sequential"
+    compact_item_words: bool = False
     num_clusters: int = 32
     max_cluster_size: int = 32
     max_history: int = 20

@@ -89,17 +89,21 @@ def compute_whole_word_ids(
 
 def whole_word_tables(tokenizer: Any, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(token_starts_word, token_is_id_piece)``, both ``[vocab_size]`` bool, from a tokenizer's
-    vocabulary. Special tokens start a word of their own and are never ID pieces."""
+    vocabulary. Special tokens start a word of their own and are never ID pieces. An added
+    token that absorbs the space before it (``lstrip``, see ``P5Config.compact_item_words``)
+    starts a word too: it stands where ``▁`` + token would."""
     starts = torch.zeros(vocab_size, dtype=torch.bool)
     digits = torch.zeros(vocab_size, dtype=torch.bool)
     special = set(getattr(tokenizer, "all_special_ids", []))
+    absorbs_space = {index for index, added in getattr(tokenizer, "added_tokens_decoder", {}).items()
+                     if getattr(added, "lstrip", False)}
     for token, index in tokenizer.get_vocab().items():
         if index >= vocab_size:
             continue
         if index in special:
             starts[index] = True
             continue
-        starts[index] = token.startswith(WORD_START)
+        starts[index] = token.startswith(WORD_START) or index in absorbs_space
         digits[index] = any(ch.isdigit() for ch in token)
     return starts, digits
 

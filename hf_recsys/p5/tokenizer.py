@@ -10,19 +10,27 @@ The result is a ``PreTrainedTokenizerFast``, saved with the model, so
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
 SPECIAL_TOKENS = [PAD, EOS, UNK]  # ids 0, 1, 2 as in T5
 
 
+def item_tokens(tokens: Sequence[str], absorb_space: bool = False) -> list[Union[str, AddedToken]]:
+    """Index tokens to add to a tokenizer. With ``absorb_space`` each one swallows the space
+    before it (``lstrip``), so an item in a prompt is its token alone instead of ``▁`` + token."""
+    if not absorb_space:
+        return list(tokens)
+    return [AddedToken(token, lstrip=True, normalized=False) for token in tokens]
+
+
 def train_prompt_tokenizer(
     texts: Iterable[str],
     vocab_size: int = 4000,
-    added_tokens: Sequence[str] = (),
+    added_tokens: Sequence[Union[str, AddedToken]] = (),
     model_max_length: int = 512,
 ) -> PreTrainedTokenizerFast:
     """Train a BPE tokenizer on ``texts`` (prompts and targets).
@@ -32,7 +40,7 @@ def train_prompt_tokenizer(
             ID can be tokenised.
         vocab_size: BPE vocabulary size, special and added tokens included.
         added_tokens: whole tokens added before training (e.g. collaborative-index tokens);
-            they are never split and BPE does not learn inside them.
+            they are never split and BPE does not learn inside them (see :func:`item_tokens`).
     """
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)

@@ -38,7 +38,7 @@ from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import ItemIndex, build_item_index
 from .prompts import RECOMMEND_TEMPLATE, SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN, tokenize_prompts, training_prompts
-from .tokenizer import train_prompt_tokenizer
+from .tokenizer import item_tokens, train_prompt_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +94,23 @@ def build_p5(
             config_dict.pop(key, None)
         config = P5Config.from_dict(config_dict, **overrides)
     config.recommend_template = overrides.get("recommend_template", RECOMMEND_TEMPLATE)
+    if config.compact_item_words and config.item_indexing != "independent":
+        raise ValueError(f"compact_item_words needs item_indexing='independent' (one token per item), "
+                         f"got {config.item_indexing!r}")
     index = build_item_index(config.item_indexing, data, seed, config.num_clusters, config.max_cluster_size)
+    added_tokens = item_tokens(index.added_tokens, absorb_space=config.compact_item_words)
     prompts = training_prompts(
         data, index, config.tasks, config.max_history, config.aux_task_ratio, config.num_candidates, seed
     )
     if init_from is None:
         corpus = _corpus(prompts, index)
-        tokenizer = train_prompt_tokenizer(corpus, vocab_size=config.vocab_size, added_tokens=index.added_tokens)
+        tokenizer = train_prompt_tokenizer(corpus, vocab_size=config.vocab_size, added_tokens=added_tokens)
         config.vocab_size = len(tokenizer)
         model = P5ForConditionalGeneration(config)
     else:
         tokenizer = AutoTokenizer.from_pretrained(init_from)
-        if index.added_tokens:
-            tokenizer.add_tokens(index.added_tokens)
+        if added_tokens:
+            tokenizer.add_tokens(added_tokens)
         model = P5ForConditionalGeneration.from_pretrained(init_from, config=config)
         if len(tokenizer) > model.config.vocab_size:
             model.resize_token_embeddings(len(tokenizer))
