@@ -55,7 +55,8 @@ def main() -> None:
     rows = []
     for method in args.methods:
         overrides = {"item_indexing": method, "tasks": ["sequential"], "vocab_size": 8000, "dropout_rate": 0.0,
-                     "embedding_init_std": 0.1, "eval_unseen_template": False, **dict(args.overrides)}
+                     "embedding_init_std": 0.1, "compact_item_words": method == "independent",
+                     "eval_unseen_template": False, **dict(args.overrides)}
         if args.eval_users:
             overrides["eval_users"] = args.eval_users
         run = RunConfig(
