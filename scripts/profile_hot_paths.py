@@ -11,6 +11,9 @@
   (embedding 64, hidden 128, dropout 0.3), whole user sequences of Beauty, batch 256, length 50.
 * ``gru4rec-synthetic``: the same on the embedded synthetic default (2,000 users, histories of
   ~37 items), batch 64, as in ``scripts/benchmark.py --suite quick``.
+* ``p5-beauty`` / ``p5-beauty-compact``: a P5 training step (bf16 autocast, AdamW) of the
+  ``scripts/p5_beauty.py`` model, independent IDs, on the same 10 random batches of 64 Beauty
+  sequential prompts, each item written as ``▁`` + its token or (compact) as its token alone.
 
 Compare two versions of the code by pointing ``PYTHONPATH`` at each checkout, back to back::
 
@@ -33,7 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking", "gru4rec-beauty", "gru4rec-synthetic")
+PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking", "gru4rec-beauty", "gru4rec-synthetic",
+         "p5-beauty", "p5-beauty-compact")
 
 
 def cpu_median_ms(function: Callable[[], object], repeats: int, per_round: int = 1) -> float:
@@ -149,6 +153,25 @@ def main() -> None:
     def synthetic_gru4rec_steps() -> Callable[[], None]:
         return gru4rec_steps(prepare_data(load_log("synthetic"), DataConfig(max_history=50)), 64)
 
+    def p5_steps(compact: bool) -> Callable[[], None]:
+        """10 P5 training steps, the p5_beauty.py model and recipe (bf16 autocast as in its runs)."""
+        from hf_recsys.p5 import build_p5
+        from hf_recsys.p5.training import P5Collator
+
+        torch.manual_seed(0)
+        setup = build_p5(data, {"item_indexing": "independent", "tasks": ["sequential"], "vocab_size": 8000,
+                                "dropout_rate": 0.0, "embedding_init_std": 0.1, "compact_item_words": compact}, seed=0)
+        collate = P5Collator(setup.tokenizer)
+        chosen = np.random.default_rng(0).permutation(len(setup.train_dataset))[:640]  # same prompts both ways
+        batches = [collate([setup.train_dataset[int(i)] for i in chosen[b * 64 : (b + 1) * 64]]) for b in range(10)]
+        steps = training_steps(setup.model.train(), torch.optim.AdamW(setup.model.parameters(), lr=1e-3), batches)
+
+        def bf16_steps() -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                steps()
+
+        return bf16_steps
+
     functions: dict[str, tuple[Callable[[], object], int]] = {
         "sasrec-prefix": (step_function(prefix_batch), 10),
         "sasrec-sequence": (step_function(sequence_batch), 10),
@@ -160,11 +183,13 @@ def main() -> None:
     lazy: dict[str, tuple[Callable[[], Callable[[], object]], int]] = {
         "gru4rec-beauty": (lambda: gru4rec_steps(data, 256), 10),
         "gru4rec-synthetic": (synthetic_gru4rec_steps, 10),
+        "p5-beauty": (lambda: p5_steps(compact=False), 10),
+        "p5-beauty-compact": (lambda: p5_steps(compact=True), 10),
     }
     for name, (build, steps) in lazy.items():
         if name in args.paths or args.profile == name:
             functions[name] = (build(), steps)
-    batch_sizes = {"gru4rec-synthetic": 64}
+    batch_sizes = {"gru4rec-synthetic": 64, "p5-beauty": 64, "p5-beauty-compact": 64}
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
