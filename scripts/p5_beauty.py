@@ -19,6 +19,7 @@ import torch
 
 from hf_recsys.benchmarks.suite import PUBLISHED as BENCHMARK_PUBLISHED
 from hf_recsys.cli import _parse_override
+from hf_recsys.p5.training import beauty_recipe
 from hf_recsys.training.run import RunConfig, run_training
 
 #: HR@5, NDCG@5, HR@10, NDCG@10 on Beauty, leave-one-out, full ranking (one list, in the benchmark suite)
@@ -54,9 +55,7 @@ def main() -> None:
 
     rows = []
     for method in args.methods:
-        overrides = {"item_indexing": method, "tasks": ["sequential"], "vocab_size": 8000, "dropout_rate": 0.0,
-                     "embedding_init_std": 0.1, "compact_item_words": method == "independent",
-                     "eval_unseen_template": False, **dict(args.overrides)}
+        overrides = {**beauty_recipe(method), "eval_unseen_template": False, **dict(args.overrides)}
         if args.eval_users:
             overrides["eval_users"] = args.eval_users
         run = RunConfig(

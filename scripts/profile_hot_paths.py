@@ -156,11 +156,10 @@ def main() -> None:
     def p5_steps(compact: bool) -> Callable[[], None]:
         """10 P5 training steps, the p5_beauty.py model and recipe (bf16 autocast as in its runs)."""
         from hf_recsys.p5 import build_p5
-        from hf_recsys.p5.training import P5Collator
+        from hf_recsys.p5.training import P5Collator, beauty_recipe
 
         torch.manual_seed(0)
-        setup = build_p5(data, {"item_indexing": "independent", "tasks": ["sequential"], "vocab_size": 8000,
-                                "dropout_rate": 0.0, "embedding_init_std": 0.1, "compact_item_words": compact}, seed=0)
+        setup = build_p5(data, {**beauty_recipe("independent"), "compact_item_words": compact}, seed=0)
         collate = P5Collator(setup.tokenizer)
         chosen = np.random.default_rng(0).permutation(len(setup.train_dataset))[:640]  # same prompts both ways
         batches = [collate([setup.train_dataset[int(i)] for i in chosen[b * 64 : (b + 1) * 64]]) for b in range(10)]
