@@ -91,6 +91,10 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
                        help="continue an interrupted run from a checkpoint folder, or from the newest one in "
                        "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as "
                        "the interrupted run and it ends with the same weights")
+    group.add_argument("--time-budget-minutes", type=float, default=None, metavar="M",
+                       help="train for M minutes of wall clock: the learning rate decays linearly to zero at M "
+                       "minutes (time, not steps) and training stops there, or earlier at --epochs/--max-steps. "
+                       "For borrowed or shared hardware whose speed is not known in advance; single process only")
     group.add_argument("--gradient-checkpointing", action="store_true",
                        help="recompute Transformer blocks (bst, sasrec) in the backward pass instead of keeping "
                        "their activations: less memory, about one more forward per step")
@@ -153,6 +157,7 @@ def run_config_from_args(args: argparse.Namespace):
         save_total_limit=args.save_total_limit,
         resume_from_checkpoint=args.resume_from_checkpoint,
         gradient_checkpointing=args.gradient_checkpointing,
+        time_budget_minutes=args.time_budget_minutes,
     )
 
 

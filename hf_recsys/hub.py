@@ -69,7 +69,7 @@ def build_model_card(
         for key in metrics
     )
     data_lines = "\n".join(f"- {k}: {v}" for k, v in data_summary.items())
-    train_lines = "\n".join(f"- {k}: {v}" for k, v in (training_summary or {}).items())
+    train_lines = "\n".join(f"- {k}: {v}" for k, v in (training_summary or {}).items() if v is not None)
     content = f"""---
 {card_data.to_yaml()}
 ---

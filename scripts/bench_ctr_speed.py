@@ -20,13 +20,22 @@ core). Freed memory is kept mapped (:func:`hf_recsys.training.allocator.reuse_fr
 unless ``--default-malloc``.
 ``--full-histories`` makes every history ``--history`` long (no padding).
 
+``--device cuda`` runs on a GPU: model and batches live there (batches are copied before the
+timed rounds), the clock is wall time read after ``torch.cuda.synchronize()`` (process CPU
+time says nothing about GPU work, so it is not reported), and the CPU-only knobs
+(``--threads``, ``--compiled-recurrence``) are refused while the malloc tweak is skipped.
+``--bf16`` is bfloat16 autocast on either device; ``--fp16`` (CUDA only) is float16 autocast with
+a ``torch.amp.GradScaler``. The DeepCTR-Torch reference stays the 2-CPU-core figure.
+
     python scripts/bench_ctr_speed.py                      # both models, deepctr preset
     python scripts/bench_ctr_speed.py --models dien --preset paper --full-histories
+    python scripts/bench_ctr_speed.py --device cuda --bf16 --json ctr_cuda_bf16.json
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -67,6 +76,8 @@ PRESETS = {
 
 
 def make_batches(args: argparse.Namespace, count: int, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
+    """``count`` synthetic batches, drawn on the CPU (the same numbers whatever the device) and
+    then copied to ``args.device`` up front, so no host-to-device copy falls in the timed steps."""
     batches = []
     for _ in range(count):
         if args.full_histories:
@@ -90,7 +101,7 @@ def make_batches(args: argparse.Namespace, count: int, generator: torch.Generato
                 "labels": torch.randint(0, 2, (args.batch_size,), generator=generator).float(),
             }
         )
-    return batches
+    return [{key: value.to(args.device) for key, value in batch.items()} for batch in batches]
 
 
 def build_model(name: str, args: argparse.Namespace) -> torch.nn.Module:
@@ -109,7 +120,20 @@ def build_model(name: str, args: argparse.Namespace) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(0)
     table = torch.randint(2, args.num_categories, (args.num_items,), generator=generator)
     model.embeddings.load_category_table(table)
-    return model.train()
+    # the category table is a buffer, so it moves with the parameters
+    return model.to(args.device).train()
+
+
+def autocast_dtype(args: argparse.Namespace) -> torch.dtype | None:
+    """The autocast dtype asked for (None: float32)."""
+    return torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels: CUDA calls return before the GPU has finished, so
+    the clock is only meaningful after this (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def measure(name: str, args: argparse.Namespace) -> dict:
@@ -117,23 +141,35 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     model = build_model(name, args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = make_batches(args, args.distinct_batches, torch.Generator().manual_seed(args.seed))
+    dtype = autocast_dtype(args)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's exponent range
+    scaler = torch.amp.GradScaler(args.device.type) if args.fp16 else None
 
     def step(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(args.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
+            loss = model(**batch).loss
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         return loss
 
     for i in range(args.warmup):
         step(batches[i % len(batches)])
     rounds, cpu_rounds = [], []
     for _ in range(args.repeats):
+        synchronize(args.device)  # the warm-up's (or last round's) kernels must not count here
         start, cpu_start = time.perf_counter(), time.process_time()
         for i in range(args.steps):
             loss = step(batches[i % len(batches)])
+        synchronize(args.device)
         rounds.append((time.perf_counter() - start) / args.steps)
         cpu_rounds.append((time.process_time() - cpu_start) / args.steps)
+    on_cpu = args.device.type == "cpu"
     seconds = min(rounds)
     samples_per_second = args.batch_size / seconds
     result = {
@@ -143,8 +179,9 @@ def measure(name: str, args: argparse.Namespace) -> dict:
         "median_samples_per_second": round(args.batch_size / statistics.median(rounds), 1),
         "ms_per_step": round(1000 * seconds, 2),
         # CPU time of this process (all its threads): with --threads 1 on a shared machine this
-        # excludes the time other processes held the core, so it approximates a quiet core
-        "cpu_ms_per_step": round(1000 * min(cpu_rounds), 2),
+        # excludes the time other processes held the core, so it approximates a quiet core. On
+        # CUDA it is only the host's launch / wait time, not the work, so it is left out.
+        "cpu_ms_per_step": round(1000 * min(cpu_rounds), 2) if on_cpu else None,
         "final_loss": round(float(loss.detach()), 4),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
@@ -153,6 +190,32 @@ def measure(name: str, args: argparse.Namespace) -> dict:
         result["speedup_vs_deepctr"] = round(samples_per_second / DEEPCTR_REFERENCE[name], 2)
         result["goal_speedup"] = GOALS[name]
     return result
+
+
+def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
+    """The ``--device`` as a ``torch.device``, after refusing what does not apply to it: a CUDA
+    device that is not there, ``--fp16`` on the CPU, and the CPU-only knobs on a GPU (refused
+    rather than ignored, so a run never reports a setting that had no effect)."""
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device!r}: {error}")
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"--device {args.device!r}: only cpu and cuda are supported")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if args.threads:
+            parser.error("--threads sets CPU threads for the CPU kernels; it does not apply to --device cuda")
+        if args.compiled_recurrence:
+            parser.error("--compiled-recurrence is the CPU C++ GRU loop (float32 on the CPU only); "
+                         "it does not apply to --device cuda")
+    elif args.fp16:
+        parser.error("--fp16 needs --device cuda (float16 autocast with a CUDA GradScaler); "
+                     "on the CPU use --bf16")
+    return device
 
 
 def main() -> None:
@@ -177,28 +240,62 @@ def main() -> None:
                         " see hf_recsys.training.allocator)")
     parser.add_argument("--compiled-recurrence", action="store_true",
                         help="DIEN: run the GRU time-step loops as the C++ extension (models/compiled_gru.py)")
+    parser.add_argument("--device", default="cpu", help='"cpu", or "cuda" / "cuda:N" for a GPU')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--bf16", action="store_true", help="bfloat16 autocast (on the chosen device)")
+    precision.add_argument("--fp16", action="store_true",
+                           help="CUDA only: float16 autocast with torch.amp.GradScaler")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
+    args.device = check_device(parser, args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    malloc_tuned = False if args.default_malloc else reuse_freed_memory()
+    # glibc's allocator only serves host memory: on a GPU run the tweak would change nothing
+    # measured, so it is skipped (and said so below) rather than applied
+    if args.device.type != "cpu":
+        malloc_tuned = None
+    else:
+        malloc_tuned = False if args.default_malloc else reuse_freed_memory()
 
-    results = []
+    results, failed = [], []
     for name in args.models:
-        result = measure(name, args)
+        try:
+            result = measure(name, args)
+        except RuntimeError as error:
+            # reported and skipped so one model's failure (e.g. a dtype error under autocast)
+            # does not cost the other models' figures of a run that cannot easily be repeated
+            print(f"{name:>8} ({args.preset}): FAILED: {type(error).__name__}: {error}", flush=True)
+            results.append({"model": name, "preset": args.preset, "error": f"{type(error).__name__}: {error}"})
+            failed.append(name)
+            continue
         results.append(result)
         line = (
             f"{name:>8} ({args.preset}): {result['samples_per_second']:>9,.0f} samples/s"
             f" (median {result['median_samples_per_second']:,.0f})  {result['ms_per_step']:7.2f} ms/step"
-            f"  {result['cpu_ms_per_step']:7.2f} CPU-ms/step"
         )
+        if result["cpu_ms_per_step"] is not None:
+            line += f"  {result['cpu_ms_per_step']:7.2f} CPU-ms/step"
         if "speedup_vs_deepctr" in result:
             line += f"  {result['speedup_vs_deepctr']:.2f}x DeepCTR-Torch (goal {result['goal_speedup']:.0f}x)"
         print(line, flush=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, freed memory kept mapped: {malloc_tuned}")
+    precision = "bf16 autocast" if args.bf16 else "fp16 autocast + GradScaler" if args.fp16 else "float32"
+    if args.device.type == "cuda":
+        device_name = torch.cuda.get_device_name(args.device)
+        clock = "wall clock (perf_counter) after torch.cuda.synchronize()"
+        print(f"torch {torch.__version__}, device {args.device} ({device_name}), {precision}; clock: {clock};"
+              " freed-memory malloc tweak: skipped (CUDA run); DeepCTR-Torch reference is 2 CPU cores")
+    else:
+        device_name = None
+        clock = "wall clock (perf_counter, best round) and process CPU time (time.process_time)"
+        print(f"torch {torch.__version__}, device cpu, {torch.get_num_threads()} threads, {precision};"
+              f" clock: {clock}; freed memory kept mapped: {malloc_tuned}")
     if args.json:
+        summary = {**vars(args), "device": str(args.device)}
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "malloc_tuned": malloc_tuned, "results": results}, f, indent=2)
+            json.dump({"args": summary, "device": str(args.device), "device_name": device_name, "clock": clock,
+                       "precision": precision, "malloc_tuned": malloc_tuned, "results": results}, f, indent=2)
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

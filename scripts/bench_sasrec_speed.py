@@ -17,7 +17,14 @@ over the same training targets go"; ``prefixes`` sequences/s is the like-for-lik
 Each step is forward + backward + AdamW, as in ``Trainer``. Wall time and process CPU time
 are both reported: on a shared machine wall time is noisy.
 
+``--device cuda`` runs on a GPU: model and batches live there (batches are copied before the
+timed steps), the clock is wall time read after ``torch.cuda.synchronize()`` (process CPU time
+measures only the host, so it is not reported) and ``--threads`` is refused. ``--bf16`` is
+bfloat16 autocast on either device; ``--fp16`` (CUDA only) is float16 autocast with a
+``torch.amp.GradScaler``.
+
     python scripts/bench_sasrec_speed.py --data-path /work/shared/data/beauty/user_sequence.txt
+    python scripts/bench_sasrec_speed.py --device cuda --bf16 --json sasrec_cuda_bf16.json
 """
 
 from __future__ import annotations
@@ -39,17 +46,57 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--device", default="cpu", help='"cpu", or "cuda" / "cuda:N" for a GPU')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--bf16", action="store_true", help="bfloat16 autocast (on the chosen device)")
+    precision.add_argument("--fp16", action="store_true", help="CUDA only: float16 autocast with torch.amp.GradScaler")
     parser.add_argument("--modes", default="causal,prefixes")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="SASRec config override, e.g. --set attention_dropout=0.0")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of 3 causal steps")
     parser.add_argument("--json", default=None, help="also write the results here")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.device = check_device(parser, args)
+    return args
+
+
+def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
+    """The ``--device`` as a ``torch.device``, after refusing what does not apply to it: a CUDA
+    device that is not there, ``--fp16`` on the CPU, and ``--threads`` on a GPU (refused rather
+    than ignored, so a run never reports a setting that had no effect)."""
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device!r}: {error}")
+    if device.type not in ("cpu", "cuda"):
+        parser.error(f"--device {args.device!r}: only cpu and cuda are supported")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if args.threads:
+            parser.error("--threads sets CPU threads for the CPU kernels; it does not apply to --device cuda")
+    elif args.fp16:
+        parser.error("--fp16 needs --device cuda (float16 autocast with a CUDA GradScaler); on the CPU use --bf16")
+    return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels: CUDA calls return before the GPU has finished, so
+    the clock is only meaningful after this (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """``batch`` with every tensor on ``device`` (anything else left as it is)."""
+    return {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
 
 
 def main() -> dict:
     args = parse_args()
+    on_cuda = args.device.type == "cuda"
     if args.threads:
         torch.set_num_threads(args.threads)
     import ast
@@ -73,7 +120,7 @@ def main() -> dict:
         data.processor, hidden_size=64, num_layers=2, num_heads=2, ffn_dim=256, loss_type="ce", **overrides
     )
     torch.manual_seed(0)
-    model = SASRecForNextItem(config).train()
+    model = SASRecForNextItem(config).to(args.device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sequences = data.sequences
     rng = np.random.default_rng(0)
@@ -96,53 +143,81 @@ def main() -> dict:
             history = torch.from_numpy(np.ascontiguousarray(history[:, used:]))
             yield {"history_ids": history, "history_mask": history != 0, "labels": torch.from_numpy(sequences.items[chosen])}
 
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else contextlib.nullcontext()
+    dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's exponent range
+    scaler = torch.amp.GradScaler(args.device.type) if args.fp16 else None
 
     def step(batch):
-        with autocast:
+        with torch.autocast(args.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
             loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    results = {"threads": torch.get_num_threads(), "bf16": args.bf16, "batch_size": args.batch_size,
-               "max_history": args.max_history, "num_items": config.num_items, "overrides": overrides}
+    precision = "bf16 autocast" if args.bf16 else "fp16 autocast + GradScaler" if args.fp16 else "float32"
+    if on_cuda:
+        clock = "wall clock (perf_counter) after torch.cuda.synchronize()"
+    else:
+        clock = "wall clock (perf_counter) and process CPU time (time.process_time)"
+    results = {"device": str(args.device), "device_name": torch.cuda.get_device_name(args.device) if on_cuda else None,
+               "clock": clock, "precision": precision,
+               "threads": None if on_cuda else torch.get_num_threads(), "bf16": args.bf16, "fp16": args.fp16,
+               "batch_size": args.batch_size, "max_history": args.max_history, "num_items": config.num_items,
+               "overrides": overrides}
     for mode in args.modes.split(","):
         source = causal_batches() if mode == "causal" else prefix_batches()
         batches = [next(source) for _ in range(args.steps + 2)]
-        for batch in batches[:2]:
-            step(batch)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for batch in batches[2:]:
-            step(batch)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         timed = batches[2:]
+        # counted on the host copies, before the move, so no device read-back is needed
         n_sequences = sum(len(b["history_ids"]) for b in timed)
         labels = [b["labels"] for b in timed]
         n_targets = sum(int((l != -100).sum()) if l.dim() == 2 else len(l) for l in labels)
+        # copied up front: the timed steps measure the model, not host-to-device transfers
+        batches = [to_device(batch, args.device) for batch in batches]
+        for batch in batches[:2]:
+            step(batch)
+        synchronize(args.device)  # the warm-up's kernels must not be counted in the timed steps
+        wall, cpu = time.perf_counter(), time.process_time()
+        for batch in batches[2:]:
+            step(batch)
+        synchronize(args.device)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         results[mode] = {
             "steps": len(timed),
             "sequences_per_s": n_sequences / wall,
             "targets_per_s": n_targets / wall,
             "targets_per_sequence": n_targets / n_sequences,
             "ms_per_step": 1000 * wall / len(timed),
-            "cpu_ms_per_step": 1000 * cpu / len(timed),
-            "targets_per_cpu_s": n_targets / cpu,
+            # process CPU time measures the work only when the CPU does it; on CUDA it is the
+            # host's launch / wait time, so it is left out there
+            "cpu_ms_per_step": None if on_cuda else 1000 * cpu / len(timed),
+            "targets_per_cpu_s": None if on_cuda else n_targets / cpu,
         }
         r = results[mode]
-        print(f"{mode:>9}: {r['sequences_per_s']:8.0f} sequences/s  {r['targets_per_s']:8.0f} targets/s  "
-              f"({r['targets_per_sequence']:.1f} targets/sequence, {r['ms_per_step']:.0f} ms/step wall, "
-              f"{r['cpu_ms_per_step']:.0f} ms/step CPU)")
+        line = (f"{mode:>9}: {r['sequences_per_s']:8.0f} sequences/s  {r['targets_per_s']:8.0f} targets/s  "
+                f"({r['targets_per_sequence']:.1f} targets/sequence, {r['ms_per_step']:.0f} ms/step wall")
+        line += ")" if on_cuda else f", {r['cpu_ms_per_step']:.0f} ms/step CPU)"
+        print(line, flush=True)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
         source = causal_batches()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda else [])
+        with profile(activities=activities) as prof:
             for _ in range(3):
-                step(next(source))
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
-    print(f"[bench] RecBole 1.2.1 reference: 637 sequences/s (= targets/s) on 2 cores; "
-          f"threads here: {results['threads']}")
+                step(to_device(next(source), args.device))
+            synchronize(args.device)
+        sort_by = "self_device_time_total" if on_cuda else "self_cpu_time_total"
+        print(prof.key_averages().table(sort_by=sort_by, row_limit=20))
+    where = (f"device {results['device']} ({results['device_name']})" if on_cuda
+             else f"device cpu, threads here: {results['threads']}")
+    print(f"[bench] RecBole 1.2.1 reference: 637 sequences/s (= targets/s) on 2 CPU cores; "
+          f"{where}; {precision}; clock: {clock}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -409,7 +409,9 @@ class InterestGRU(nn.Module):
         -> packed states ``[N, H]``, or the final state of each sorted sequence ``[B, H]``."""
         if step_scale is None and not self.has_update_gate:
             raise ValueError("a GRU without update gate (AGRU) needs step_scale")
-        gates = self.input_gates(inputs, input_scale)
+        # under autocast the input projection comes out in bf16/fp16; the recurrence runs in the
+        # weights' precision (its fused step writes into float32 buffers)
+        gates = self.input_gates(inputs, input_scale).to(self.weight_hh.dtype)
         if step_scale is not None:
             step_scale = step_scale.to(gates.dtype)
         return GRUSequenceFunction.apply(

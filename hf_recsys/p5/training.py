@@ -162,7 +162,8 @@ def run_p5_training(run) -> dict[str, float]:
     """
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
-    from ..training.run import _save_atomically, load_run_log
+    from ..training.run import _save_atomically, budget_warmup_fraction, load_run_log
+    from ..training.time_budget import apply_time_budget
 
     set_seed(run.seed)
     started = time.perf_counter()
@@ -204,6 +205,8 @@ def run_p5_training(run) -> dict[str, float]:
         model=model, args=args, train_dataset=setup.train_dataset,
         data_collator=P5Collator(tokenizer), processing_class=tokenizer,
     )
+    if run.time_budget_minutes:
+        apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.05))
     tasks = dict(zip(*np.unique(setup.train_prompts["task"], return_counts=True)))
     if trainer.is_world_process_zero():
         print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
@@ -217,7 +220,8 @@ def run_p5_training(run) -> dict[str, float]:
     metrics: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         model = trainer.model
-        eval_batch = max(1, min(run.eval_batch_size, 32))  # each prompt holds num_beams beams (32: fastest measured)
+        # each prompt holds num_beams beams; 32 was fastest on the CPU, a GPU takes what it is given
+        eval_batch = max(1, run.eval_batch_size if model.device.type == "cuda" else min(run.eval_batch_size, 32))
         seen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_TRAIN, 0,
                                    num_beams=model.config.recommend_beams, batch_size=eval_batch,
                                    max_users=eval_options["eval_users"],
@@ -245,6 +249,7 @@ def run_p5_training(run) -> dict[str, float]:
             "item_indexing": index.method,
             "train_runtime_s": train_seconds,
             "train_steps": train_output.global_step,
+            "train_epochs": trainer.state.epoch,
             "train_samples_per_second": train_output.global_step * run.batch_size / max(train_seconds, 1e-9),
             "train_loss_first": losses[0] if losses else None,
             "train_loss_last": losses[-1] if losses else None,
@@ -265,7 +270,8 @@ def run_p5_training(run) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=list(index.items[:3]),
             training_summary={
-                "epochs": run.epochs if run.max_steps <= 0 else None,
+                "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
+                "time budget (minutes)": run.time_budget_minutes,
                 "steps": train_output.global_step,
                 "batch size (per device)": run.batch_size,
                 "learning rate": run.learning_rate,

@@ -7,6 +7,7 @@ processes, evaluation gathers across them, and only the main process writes file
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from ..hub import build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .tasks import TASKS
+from .time_budget import apply_time_budget
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class RunConfig:
     save_total_limit: Optional[int] = None  # keep only the newest N checkpoints
     resume_from_checkpoint: Optional[str] = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
     gradient_checkpointing: bool = False  # recompute Transformer blocks in the backward pass
+    time_budget_minutes: Optional[float] = None  # train this long; the LR schedule follows the clock
 
 
 def load_run_log(run: RunConfig) -> InteractionLog:
@@ -123,6 +126,15 @@ def resolve_checkpoint(run: RunConfig) -> Optional[str]:
     return last
 
 
+#: transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` during 5.x (5.17
+#: has only the old name, 5.25 both, the old one deprecated); setup.cfg admits all of 5.x
+_CHECKPOINTING_ARGUMENT = (
+    "activation_checkpointing"
+    if "activation_checkpointing" in {f.name for f in dataclasses.fields(TrainingArguments)}
+    else "gradient_checkpointing"
+)
+
+
 def _training_arguments(
     run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
 ) -> TrainingArguments:
@@ -141,7 +153,7 @@ def _training_arguments(
         save_strategy="steps" if saving else "no",
         save_steps=run.save_steps if saving else 500,
         save_total_limit=run.save_total_limit,
-        activation_checkpointing=run.gradient_checkpointing,
+        **{_CHECKPOINTING_ARGUMENT: run.gradient_checkpointing},
         logging_steps=run.logging_steps,
         seed=run.seed,
         data_seed=run.seed,
@@ -154,6 +166,17 @@ def _training_arguments(
         disable_tqdm=run.disable_tqdm,
         label_names=list(label_names or ["labels"]),
     )
+
+
+def budget_warmup_fraction(run: RunConfig, default: float) -> float:
+    """Warmup of a time-budgeted run as a share of the budget: ``run.warmup_steps`` when it is
+    a ratio (< 1), else ``default``; a step count cannot be turned into a share of a clock."""
+    if not run.warmup_steps:
+        return default
+    if run.warmup_steps >= 1:
+        raise ValueError(f"with a time budget, warmup_steps must be a share of the budget (< 1), "
+                         f"got {run.warmup_steps}")
+    return float(run.warmup_steps)
 
 
 def _save_atomically(output_dir: str, writers: list) -> None:
@@ -229,6 +252,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
             print(f"[hf_recsys] {finetune.summary}")
         print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
               f"{model.num_parameters():,} parameters")
+    if run.time_budget_minutes:
+        apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
     resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
@@ -243,6 +268,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
     metrics["eval_split"] = "test"
     metrics["train_samples_per_second"] = samples_seen / max(train_seconds, 1e-9)
     metrics["train_runtime_s"] = train_seconds
+    metrics["train_steps"] = train_output.global_step
+    metrics["train_epochs"] = trainer.state.epoch
     metrics["data_prep_s"] = prep_seconds
 
     if trainer.is_world_process_zero():
@@ -260,7 +287,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
             training_summary={
-                "epochs": run.epochs if run.max_steps <= 0 else None,
+                "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
+                "time budget (minutes)": run.time_budget_minutes,
                 "steps": train_output.global_step,
                 "batch size (per device)": run.batch_size,
                 "learning rate": run.learning_rate,
