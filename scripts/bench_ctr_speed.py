@@ -35,13 +35,15 @@ a ``torch.amp.GradScaler``. The DeepCTR-Torch reference stays the 2-CPU-core fig
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import time
 
 import torch
 
+from hf_recsys.benchmarks.device import (
+    add_device_arguments, check_device, clock_name, precision_name, synchronize, training_step,
+)
 from hf_recsys.models import MODEL_REGISTRY
 from hf_recsys.training.allocator import reuse_freed_memory
 
@@ -124,39 +126,12 @@ def build_model(name: str, args: argparse.Namespace) -> torch.nn.Module:
     return model.to(args.device).train()
 
 
-def autocast_dtype(args: argparse.Namespace) -> torch.dtype | None:
-    """The autocast dtype asked for (None: float32)."""
-    return torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued kernels: CUDA calls return before the GPU has finished, so
-    the clock is only meaningful after this (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure(name: str, args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     model = build_model(name, args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = make_batches(args, args.distinct_batches, torch.Generator().manual_seed(args.seed))
-    dtype = autocast_dtype(args)
-    # float16 gradients underflow without loss scaling; bfloat16 has float32's exponent range
-    scaler = torch.amp.GradScaler(args.device.type) if args.fp16 else None
-
-    def step(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(args.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
-            loss = model(**batch).loss
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        return loss
+    step = training_step(model, optimizer, args.device, args.bf16, args.fp16)
 
     for i in range(args.warmup):
         step(batches[i % len(batches)])
@@ -192,32 +167,6 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     return result
 
 
-def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
-    """The ``--device`` as a ``torch.device``, after refusing what does not apply to it: a CUDA
-    device that is not there, ``--fp16`` on the CPU, and the CPU-only knobs on a GPU (refused
-    rather than ignored, so a run never reports a setting that had no effect)."""
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        parser.error(f"--device {args.device!r}: {error}")
-    if device.type not in ("cpu", "cuda"):
-        parser.error(f"--device {args.device!r}: only cpu and cuda are supported")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
-        if device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if args.threads:
-            parser.error("--threads sets CPU threads for the CPU kernels; it does not apply to --device cuda")
-        if args.compiled_recurrence:
-            parser.error("--compiled-recurrence is the CPU C++ GRU loop (float32 on the CPU only); "
-                         "it does not apply to --device cuda")
-    elif args.fp16:
-        parser.error("--fp16 needs --device cuda (float16 autocast with a CUDA GradScaler); "
-                     "on the CPU use --bf16")
-    return device
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["din", "dien"], choices=["sumpool", "din", "dien"])
@@ -240,14 +189,13 @@ def main() -> None:
                         " see hf_recsys.training.allocator)")
     parser.add_argument("--compiled-recurrence", action="store_true",
                         help="DIEN: run the GRU time-step loops as the C++ extension (models/compiled_gru.py)")
-    parser.add_argument("--device", default="cpu", help='"cpu", or "cuda" / "cuda:N" for a GPU')
-    precision = parser.add_mutually_exclusive_group()
-    precision.add_argument("--bf16", action="store_true", help="bfloat16 autocast (on the chosen device)")
-    precision.add_argument("--fp16", action="store_true",
-                           help="CUDA only: float16 autocast with torch.amp.GradScaler")
+    add_device_arguments(parser)
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args()
-    args.device = check_device(parser, args)
+    args.device = check_device(parser, args, cpu_only={
+        "threads": "sets CPU threads for the CPU kernels",
+        "compiled_recurrence": "is the CPU C++ GRU loop (float32 on the CPU only)",
+    })
     if args.threads:
         torch.set_num_threads(args.threads)
     # glibc's allocator only serves host memory: on a GPU run the tweak would change nothing
@@ -278,15 +226,13 @@ def main() -> None:
         if "speedup_vs_deepctr" in result:
             line += f"  {result['speedup_vs_deepctr']:.2f}x DeepCTR-Torch (goal {result['goal_speedup']:.0f}x)"
         print(line, flush=True)
-    precision = "bf16 autocast" if args.bf16 else "fp16 autocast + GradScaler" if args.fp16 else "float32"
+    precision, clock = precision_name(args), clock_name(args.device)
     if args.device.type == "cuda":
         device_name = torch.cuda.get_device_name(args.device)
-        clock = "wall clock (perf_counter) after torch.cuda.synchronize()"
         print(f"torch {torch.__version__}, device {args.device} ({device_name}), {precision}; clock: {clock};"
               " freed-memory malloc tweak: skipped (CUDA run); DeepCTR-Torch reference is 2 CPU cores")
     else:
         device_name = None
-        clock = "wall clock (perf_counter, best round) and process CPU time (time.process_time)"
         print(f"torch {torch.__version__}, device cpu, {torch.get_num_threads()} threads, {precision};"
               f" clock: {clock}; freed memory kept mapped: {malloc_tuned}")
     if args.json:

@@ -30,12 +30,15 @@ bfloat16 autocast on either device; ``--fp16`` (CUDA only) is float16 autocast w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
 
 import numpy as np
 import torch
+
+from hf_recsys.benchmarks.device import (
+    add_device_arguments, check_device, clock_name, precision_name, synchronize, to_device, training_step,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,52 +49,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--device", default="cpu", help='"cpu", or "cuda" / "cuda:N" for a GPU')
-    precision = parser.add_mutually_exclusive_group()
-    precision.add_argument("--bf16", action="store_true", help="bfloat16 autocast (on the chosen device)")
-    precision.add_argument("--fp16", action="store_true", help="CUDA only: float16 autocast with torch.amp.GradScaler")
+    add_device_arguments(parser)
     parser.add_argument("--modes", default="causal,prefixes")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="SASRec config override, e.g. --set attention_dropout=0.0")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table of 3 causal steps")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
-    args.device = check_device(parser, args)
+    args.device = check_device(parser, args, cpu_only={"threads": "sets CPU threads for the CPU kernels"})
     return args
-
-
-def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
-    """The ``--device`` as a ``torch.device``, after refusing what does not apply to it: a CUDA
-    device that is not there, ``--fp16`` on the CPU, and ``--threads`` on a GPU (refused rather
-    than ignored, so a run never reports a setting that had no effect)."""
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        parser.error(f"--device {args.device!r}: {error}")
-    if device.type not in ("cpu", "cuda"):
-        parser.error(f"--device {args.device!r}: only cpu and cuda are supported")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
-        if device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if args.threads:
-            parser.error("--threads sets CPU threads for the CPU kernels; it does not apply to --device cuda")
-    elif args.fp16:
-        parser.error("--fp16 needs --device cuda (float16 autocast with a CUDA GradScaler); on the CPU use --bf16")
-    return device
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued kernels: CUDA calls return before the GPU has finished, so
-    the clock is only meaningful after this (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """``batch`` with every tensor on ``device`` (anything else left as it is)."""
-    return {key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
 
 
 def main() -> dict:
@@ -143,27 +109,8 @@ def main() -> dict:
             history = torch.from_numpy(np.ascontiguousarray(history[:, used:]))
             yield {"history_ids": history, "history_mask": history != 0, "labels": torch.from_numpy(sequences.items[chosen])}
 
-    dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
-    # float16 gradients underflow without loss scaling; bfloat16 has float32's exponent range
-    scaler = torch.amp.GradScaler(args.device.type) if args.fp16 else None
-
-    def step(batch):
-        with torch.autocast(args.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
-            loss = model(**batch).loss
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    precision = "bf16 autocast" if args.bf16 else "fp16 autocast + GradScaler" if args.fp16 else "float32"
-    if on_cuda:
-        clock = "wall clock (perf_counter) after torch.cuda.synchronize()"
-    else:
-        clock = "wall clock (perf_counter) and process CPU time (time.process_time)"
+    step = training_step(model, optimizer, args.device, args.bf16, args.fp16)
+    precision, clock = precision_name(args), clock_name(args.device)
     results = {"device": str(args.device), "device_name": torch.cuda.get_device_name(args.device) if on_cuda else None,
                "clock": clock, "precision": precision,
                "threads": None if on_cuda else torch.get_num_threads(), "bf16": args.bf16, "fp16": args.fp16,

@@ -194,3 +194,53 @@ def test_micro_suite_end_to_end(tmp_path):
     markdown = (tmp_path / "results.md").read_text()
     assert re.search(r"\| sasrec \| 3 steps \| " + re.escape(f"{rows['sasrec']['quality']['hr@10']:.4f}"), markdown)
     assert results["wall_s"] > 0
+
+
+def test_speed_bench_device_options_refuse_what_does_not_apply(monkeypatch):
+    """``--fp16`` needs CUDA, a missing GPU is named, and on CUDA a CPU-only option is refused
+    (not silently ignored) with the reason given by the script."""
+    import argparse
+
+    import torch
+
+    from hf_recsys.benchmarks.device import add_device_arguments, check_device
+
+    parser = argparse.ArgumentParser(prog="bench")
+    add_device_arguments(parser)
+    parser.add_argument("--threads", type=int, default=None)
+
+    def error_of(argv):
+        with pytest.raises(SystemExit):
+            check_device(parser, parser.parse_args(argv), cpu_only={"threads": "sets CPU threads"})
+
+    assert check_device(parser, parser.parse_args(["--bf16", "--threads", "2"])) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    error_of(["--fp16"])
+    error_of(["--device", "cuda"])
+    error_of(["--device", "tpu"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert check_device(parser, parser.parse_args(["--device", "cuda", "--fp16"])) == torch.device("cuda", 0)
+    error_of(["--device", "cuda", "--threads", "2"])
+
+
+def test_speed_bench_training_step_trains_in_each_precision():
+    import torch
+
+    from hf_recsys.benchmarks.device import training_step
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(8, 1)
+
+        def forward(self, x, y):
+            return type("Out", (), {"loss": torch.nn.functional.mse_loss(self.linear(x).squeeze(-1).float(), y)})()
+
+    torch.manual_seed(0)
+    batch = {"x": torch.randn(64, 8), "y": torch.randn(64)}
+    for bf16 in (False, True):
+        model = Tiny()
+        step = training_step(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.device("cpu"), bf16=bf16)
+        losses = [step(batch).item() for _ in range(20)]
+        assert losses[-1] < losses[0] * 0.8  # the optimizer really stepped
