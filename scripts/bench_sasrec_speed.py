@@ -50,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per mode (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     add_device_arguments(parser)
+    parser.add_argument("--pad-to-multiple-of", type=int, default=None, metavar="N",
+                        help="causal batches: keep the trimmed width a multiple of N (fewer distinct shapes; "
+                        "what training does on a GPU, N=8)")
     parser.add_argument("--modes", default="causal,prefixes")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="SASRec config override, e.g. --set attention_dropout=0.0")
@@ -90,7 +93,7 @@ def main() -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sequences = data.sequences
     rng = np.random.default_rng(0)
-    collator = NextItemCollator(sequences, args.max_history)
+    collator = NextItemCollator(sequences, args.max_history, pad_to_multiple_of=args.pad_to_multiple_of)
 
     def causal_batches():
         rows = np.asarray(data.next_item_dataset("train")["row"])

@@ -342,6 +342,34 @@ def test_collator_trims_columns_that_are_padding_everywhere(tiny_data):
     assert width == max(int((long["labels"][i] != -100).sum()) for i in range(2))
 
 
+def test_collator_pads_to_a_multiple_and_the_model_does_not_notice(tiny_data):
+    """``pad_to_multiple_of`` (what training uses on a GPU): each batch's width is a multiple of
+    it or the whole window, never narrower than the trimmed width, and SASRec's loss and
+    scores are those of the trimmed batch."""
+    train = tiny_data.next_item_dataset("train")
+    test = tiny_data.next_item_dataset("test")
+    config = SASRecConfig.from_processor(tiny_data.processor, max_history=30, hidden_size=16, num_heads=2)
+    torch.manual_seed(0)
+    model = SASRecForNextItem(config).eval()
+    trimmed = NextItemCollator(tiny_data.sequences, max_history=30)
+    padded = NextItemCollator(tiny_data.sequences, max_history=30, pad_to_multiple_of=8)
+    widths = set()
+    for rows in ([train[i] for i in range(0, 12, 3)], [train[1]], [test[i] for i in range(4)]):
+        a, b = trimmed(rows), padded(rows)
+        width = b["history_ids"].shape[1]
+        widths.add(width)
+        assert width % 8 == 0 or width == 30
+        assert width >= a["history_ids"].shape[1] and width - a["history_ids"].shape[1] < 8
+        assert (b["history_ids"][:, : width - a["history_ids"].shape[1]] == 0).all()  # only left padding added
+        out_a, out_b = model(**a), model(**b)
+        torch.testing.assert_close(out_b.loss, out_a.loss, rtol=1e-5, atol=1e-6)
+        if out_a.logits is not None:
+            torch.testing.assert_close(out_b.logits, out_a.logits, rtol=1e-5, atol=1e-5)
+    assert len(widths) > 1 or widths == {30}
+    with pytest.raises(ValueError, match="pad_to_multiple_of"):
+        NextItemCollator(tiny_data.sequences, max_history=30, pad_to_multiple_of=0)
+
+
 def test_training_windows_cover_every_training_target_once(tiny_data):
     sequences = tiny_data.sequences
     last_rows = np.asarray(tiny_data.next_item_dataset("train")["row"])
