@@ -244,3 +244,24 @@ def test_speed_bench_training_step_trains_in_each_precision():
         step = training_step(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.device("cpu"), bf16=bf16)
         losses = [step(batch).item() for _ in range(20)]
         assert losses[-1] < losses[0] * 0.8  # the optimizer really stepped
+
+
+def test_ctr_comparison_trains_fnn_from_the_fm_before_it_and_writes_one_table(tmp_path):
+    """``scripts/compare_ctr.py`` / ``compare_classic.py``: every model on the same held-out
+    samples (one popularity row), FNN initialised from the FM trained just before it and said so,
+    and the JSON and Markdown written from the same rows."""
+    from hf_recsys.benchmarks.ctr_comparison import compare_ctr_models, write_comparison
+
+    fields = dict(dataset="synthetic", synthetic_users=40, synthetic_items=30, max_steps=3, batch_size=64,
+                  max_history=8, eval_each_epoch=False)
+    rows, baseline, _ = compare_ctr_models(["fnn", "fm", "fnn"], str(tmp_path), **fields)
+    assert [row["model"] for row in rows] == ["fnn", "fm", "fnn (FM-initialised)"]
+    for row in rows:
+        assert 0.0 <= row["auc"] <= 1.0 and row["logloss"] > 0 and row["parameters"] > 0
+    settings = {"max_steps": 3, "epochs": 1.0}
+    table = write_comparison(str(tmp_path), "compare_test", rows, baseline, settings, "caption")
+    saved = json.loads((tmp_path / "compare_test.json").read_text())
+    assert saved["models"] == rows and saved["popularity"] == baseline
+    assert (tmp_path / "compare_test.md").read_text() == table
+    assert table.count("| fnn") == 2 and "| popularity (baseline) |" in table
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # nothing half-written left

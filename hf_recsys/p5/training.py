@@ -162,7 +162,7 @@ def run_p5_training(run) -> dict[str, float]:
     """
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
-    from ..training.run import _save_atomically, budget_warmup_fraction, load_run_log
+    from ..training.run import _save_atomically, budget_warmup_fraction, card_training_summary, load_run_log
     from ..training.time_budget import apply_time_budget
 
     set_seed(run.seed)
@@ -270,13 +270,7 @@ def run_p5_training(run) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=list(index.items[:3]),
             training_summary={
-                "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
-                "time budget (minutes)": run.time_budget_minutes,
-                "steps": train_output.global_step,
-                "batch size (per device)": run.batch_size,
-                "learning rate": run.learning_rate,
-                "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
-                "seed": run.seed,
+                **card_training_summary(run, train_output.global_step),
                 "training prompts": len(setup.train_dataset),
             },
         )

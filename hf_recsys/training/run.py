@@ -179,6 +179,19 @@ def budget_warmup_fraction(run: RunConfig, default: float) -> float:
     return float(run.warmup_steps)
 
 
+def card_training_summary(run: RunConfig, steps: int) -> dict[str, Any]:
+    """The model card's "Training" lines every run shares (None values are left out)."""
+    return {
+        "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
+        "time budget (minutes)": run.time_budget_minutes,
+        "steps": steps,
+        "batch size (per device)": run.batch_size,
+        "learning rate": run.learning_rate,
+        "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
+        "seed": run.seed,
+    }
+
+
 def _save_atomically(output_dir: str, writers: list) -> None:
     """Write every artifact into a temporary folder beside ``output_dir``, then move each file
     into place with an atomic rename, so an interrupted save never leaves a half-written file."""
@@ -287,13 +300,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
             training_summary={
-                "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
-                "time budget (minutes)": run.time_budget_minutes,
-                "steps": train_output.global_step,
-                "batch size (per device)": run.batch_size,
-                "learning rate": run.learning_rate,
-                "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
-                "seed": run.seed,
+                **card_training_summary(run, train_output.global_step),
                 **({"initialised from": run.init_from, "unknown IDs": run.unknown_items} if run.init_from else {}),
                 **({"resumed from": os.path.basename(resume_from)} if resume_from else {}),
                 "training samples/s": round(metrics["train_samples_per_second"], 1),
