@@ -332,13 +332,14 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         decoder_input_ids: Optional[torch.LongTensor] = None,
         decoder_attention_mask: Optional[torch.BoolTensor] = None,
         encoder_outputs: Optional[tuple] = None,
-        past_key_values: Any = None,
         inputs_embeds: Optional[torch.Tensor] = None,
         decoder_inputs_embeds: Optional[torch.Tensor] = None,
         labels: Optional[torch.LongTensor] = None,
         use_cache: Optional[bool] = None,
         **kwargs: Any,
     ) -> Seq2SeqLMOutput:
+        # the decoder cache travels in kwargs: transformers 5.17 calls it past_key_values, later
+        # 5.x releases cache (and warn that the old name goes away)
         if encoder_outputs is None and inputs_embeds is None and input_ids is not None:
             inputs_embeds = self.embed_prompt(input_ids, whole_word_ids)
             input_ids = None
@@ -348,7 +349,6 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             labels=labels,
