@@ -50,6 +50,9 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
                        help="continue training a published model (a folder or Hub repo id, read through the HF "
                        "cache) on the log given by --dataset/--data-path, whose IDs are encoded with the model's "
                        "saved vocabularies (p5: any T5 checkpoint and its tokenizer)")
+    group.add_argument("--init-revision", default=None, metavar="REV",
+                       help="with a Hub --init-from: the branch, tag or commit to start from (default: main); "
+                       "config, weights and vocabularies all come from that one snapshot")
     group.add_argument("--unknown-items", default="grow", choices=("grow", "unknown"),
                        help="with --init-from: what happens to items, users and feature values the saved "
                        "vocabularies lack. 'grow' appends them and grows every table indexed by them (old rows "
@@ -114,9 +117,10 @@ def run_config_from_args(args: argparse.Namespace):
     model = args.model
     if model is None:
         if args.init_from:
+            from .hub import resolve_model_source
             from .training.finetune import model_name_for
 
-            model = model_name_for(args.init_from)
+            model = model_name_for(resolve_model_source(args.init_from, "--init-from", args.init_revision))
         else:
             model = "bst"
     return RunConfig(
@@ -153,6 +157,7 @@ def run_config_from_args(args: argparse.Namespace):
         disable_tqdm=True if args.no_progress else None,
         init_from=args.init_from,
         unknown_items=args.unknown_items,
+        init_revision=args.init_revision,
         save_steps=args.save_steps,
         save_total_limit=args.save_total_limit,
         resume_from_checkpoint=args.resume_from_checkpoint,
@@ -183,15 +188,16 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
     parser.add_argument("--user", default=None, help="raw user ID (for models that use the profile)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--include-seen", action="store_true", help="allow items already in the history")
+    parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
     args = parser.parse_args(argv)
 
     from transformers import AutoModel
 
     import hf_recsys  # noqa: F401  (registers the model types)
 
-    from .hub import check_model_source
+    from .hub import resolve_model_source
 
-    model = AutoModel.from_pretrained(check_model_source(args.model_dir))
+    model = AutoModel.from_pretrained(resolve_model_source(args.model_dir, "--model-dir", args.revision))
     recommendations = model.recommend(
         [args.history], k=args.k, exclude_seen=not args.include_seen,
         users=[args.user] if args.user else None, return_scores=True,
@@ -213,14 +219,15 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
     parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
     parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
+    parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
     args = parser.parse_args(argv)
 
     import hf_recsys  # noqa: F401  (registers the model types)
     from .export import export_onnx, export_program, load_model, program_input_names, verify_onnx
 
-    from .hub import check_model_source
+    from .hub import resolve_model_source
 
-    model = load_model(check_model_source(args.model_dir))
+    model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
     options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
     report: dict = {"path": args.output, "format": args.format}
     if args.format == "torch":

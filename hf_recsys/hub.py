@@ -134,6 +134,28 @@ def check_model_source(source: str, option: str = "--model-dir") -> str:
     return source
 
 
+def resolve_model_source(source: str, option: str = "--model-dir", revision: Optional[str] = None) -> str:
+    """:func:`check_model_source`, then, with a ``revision`` (a branch, tag or commit of a Hub
+    repo), the local snapshot of that revision (downloaded into the HF cache, or read from it
+    offline), so that config, weights, processor and tokenizer all come from the same commit.
+    Without ``revision`` the source is returned as it is (``from_pretrained`` takes ``main``)."""
+    source = check_model_source(source, option)
+    if revision is None:
+        return source
+    if os.path.isdir(os.path.expanduser(source)):
+        raise ModelSourceError(f"{option} {source} is a local folder; a revision ({revision!r}) applies to a Hub "
+                               "repo id ORG/NAME only")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return snapshot_download(repo_id=source, revision=revision)
+    except RevisionNotFoundError as error:
+        raise ModelSourceError(f"{option} {source}: the Hub repo has no revision {revision!r}") from error
+    except RepositoryNotFoundError as error:
+        raise ModelSourceError(f"{option} {source}: no such Hub repo (or no access to it)") from error
+
+
 def write_model_card(card: ModelCard, output_dir: str) -> str:
     """Write README.md atomically."""
     return write_atomically(os.path.join(output_dir, "README.md"), card.save)

@@ -93,3 +93,59 @@ def test_revisions_and_processor_push(hub_env, tmp_path):
     """
     assert run_python(code, env).strip().endswith("ok")
     assert "v2" in hub.repos["org/rev"].branches
+
+
+def test_revisions_for_init_from_and_model_dir(hub_env, tmp_path):
+    """``train --init-from ORG/NAME --init-revision REV`` starts from that revision's weights and
+    names it in the card; ``recommend --revision`` serves it; a revision with a local folder, or
+    one the repo lacks, is a one-line error naming the option."""
+    hub, env = hub_env
+    base = ["--max-steps", "2", "--batch-size", "32", "--synthetic-users", "40", "--synthetic-items", "50",
+            "--max-history", "6", "--no-progress", "--model", "sasrec", "--set", "num_heads=2",
+            "--set", "hidden_size=16"]
+    main_dir, v2_dir = tmp_path / "main", tmp_path / "v2"
+    code = f"""
+        import torch
+        from hf_recsys.cli import train_main
+        from hf_recsys.hub import push_folder_to_hub
+        train_main({base + ["--output-dir", str(main_dir), "--seed", "0"]!r})
+        train_main({base + ["--output-dir", str(v2_dir), "--seed", "1"]!r})
+        push_folder_to_hub({str(main_dir)!r}, "org/seq")
+        push_folder_to_hub({str(v2_dir)!r}, "org/seq", revision="v2")
+        print("pushed")
+    """
+    assert run_python(code, env).strip().endswith("pushed")
+    check = f"""
+        import json, torch
+        from safetensors.torch import load_file
+        from hf_recsys.hub import resolve_model_source, ModelSourceError
+        from hf_recsys.cli import recommend_main
+        folder = resolve_model_source("org/seq", "--init-from", "v2")
+        weights = load_file(folder + "/model.safetensors")
+        v2 = load_file({str(v2_dir / "model.safetensors")!r}); main = load_file({str(main_dir / "model.safetensors")!r})
+        key = "item_embeddings.weight" if "item_embeddings.weight" in v2 else sorted(v2)[0]
+        assert torch.equal(weights[key], v2[key]) and not torch.equal(weights[key], main[key])
+        for source, revision, needle in (({str(v2_dir)!r}, "v2", "local folder"), ("org/seq", "nope", "no revision 'nope'")):
+            try:
+                resolve_model_source(source, "--init-from", revision)
+            except ModelSourceError as error:
+                assert "--init-from" in str(error) and needle in str(error), str(error)
+            else:
+                raise AssertionError("no error")
+        print(json.dumps(recommend_main(["--model-dir", "org/seq", "--revision", "v2", "--history", "1", "2", "--k", "3"])))
+    """
+    out = run_python(check, env).strip().splitlines()
+    local = run_python(f"""
+        import json
+        from hf_recsys.cli import recommend_main
+        print(json.dumps(recommend_main(["--model-dir", {str(v2_dir)!r}, "--history", "1", "2", "--k", "3"])))
+    """, env).strip().splitlines()
+    assert json.loads(out[-1]) == json.loads(local[-1])
+
+    tuned = tmp_path / "tuned"
+    args = ["--init-from", "org/seq", "--init-revision", "v2", "--output-dir", str(tuned), "--max-steps", "1",
+            "--batch-size", "32", "--synthetic-users", "40", "--synthetic-items", "50", "--max-history", "6",
+            "--no-progress"]
+    run_python(f"from hf_recsys.cli import train_main; train_main({args!r})", env)
+    assert "initialised from: org/seq@v2" in (tuned / "README.md").read_text()
+    assert json.loads((tuned / "config.json").read_text())["model_type"] == "sasrec"

@@ -175,7 +175,12 @@ def run_p5_training(run) -> dict[str, float]:
     )
     config_overrides, eval_options = _split_overrides(run.model_overrides)
     config_overrides.setdefault("max_history", min(run.max_history, P5Config.max_history))
-    setup = build_p5(data, config_overrides, run.seed, getattr(run, "init_from", None))
+    init_source = None
+    if run.init_from:
+        from ..hub import resolve_model_source
+
+        init_source = resolve_model_source(run.init_from, "--init-from", run.init_revision)
+    setup = build_p5(data, config_overrides, run.seed, init_source)
     model, tokenizer, index = setup.model, setup.tokenizer, setup.index
     prep_seconds = time.perf_counter() - started
 

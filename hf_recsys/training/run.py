@@ -23,7 +23,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
-from ..hub import build_model_card, push_folder_to_hub, write_model_card
+from ..hub import build_model_card, push_folder_to_hub, resolve_model_source, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .tasks import TASKS
@@ -71,6 +71,7 @@ class RunConfig:
     disable_tqdm: Optional[bool] = None
     init_from: Optional[str] = None  # a published model (folder or Hub id) to continue from (P5: any T5 folder)
     unknown_items: str = "grow"  # with init_from: IDs the saved vocabularies lack -> "grow" or "unknown"
+    init_revision: Optional[str] = None  # with a Hub init_from: the branch, tag or commit to start from
     save_steps: int = 0  # > 0: a resumable checkpoint every N steps under output_dir/checkpoints
     save_total_limit: Optional[int] = None  # keep only the newest N checkpoints
     resume_from_checkpoint: Optional[str] = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
@@ -179,6 +180,13 @@ def budget_warmup_fraction(run: RunConfig, default: float) -> float:
     return float(run.warmup_steps)
 
 
+def init_source_name(run: RunConfig) -> Optional[str]:
+    """``--init-from`` as the model card names it: ``ORG/NAME@REVISION`` when a revision was given."""
+    if not run.init_from:
+        return None
+    return f"{run.init_from}@{run.init_revision}" if run.init_revision else run.init_from
+
+
 def card_training_summary(run: RunConfig, steps: int) -> dict[str, Any]:
     """The model card's "Training" lines every run shares (None values are left out)."""
     return {
@@ -238,7 +246,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
 
         if spec is None:
             raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
-        finetune = prepare_finetuning(log, data_config, spec, run.init_from, run.unknown_items, run.model_overrides)
+        source = resolve_model_source(run.init_from, "--init-from", run.init_revision)
+        finetune = prepare_finetuning(log, data_config, spec, source, run.unknown_items, run.model_overrides)
         data, model, processor_to_save = finetune.data, finetune.model, finetune.processor
     else:
         data = prepare_data(log, data_config)
@@ -301,7 +310,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
             example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
             training_summary={
                 **card_training_summary(run, train_output.global_step),
-                **({"initialised from": run.init_from, "unknown IDs": run.unknown_items} if run.init_from else {}),
+                **({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items} if run.init_from else {}),
                 **({"resumed from": os.path.basename(resume_from)} if resume_from else {}),
                 "training samples/s": round(metrics["train_samples_per_second"], 1),
             },
