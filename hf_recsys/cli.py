@@ -173,6 +173,11 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     args = build_train_parser().parse_args(argv)
     if args.dataset != "synthetic" and not args.data_path:
         build_train_parser().error(f"--dataset {args.dataset} needs --data-path")
+    if args.time_budget_minutes is not None and args.time_budget_minutes <= 0:
+        build_train_parser().error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
+    if args.time_budget_minutes and args.resume_from_checkpoint:
+        build_train_parser().error("--time-budget-minutes cannot be combined with --resume-from-checkpoint "
+                                   "(the schedule is a point on the interrupted process's clock)")
     # keep freed activation memory mapped: re-faulting it every step cost DIN ~40% of a step
     reuse_freed_memory()
     return run_training(run_config_from_args(args))

@@ -5,6 +5,7 @@ count and learning rates are exact; the end-to-end run uses the real clock only 
 budget far below the epoch cap ends training early.
 """
 
+import dataclasses
 import json
 import os
 
@@ -13,7 +14,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 import hf_recsys  # noqa: F401
-from hf_recsys.cli import build_train_parser, run_config_from_args
+from hf_recsys.cli import build_train_parser, run_config_from_args, train_main
 from hf_recsys.training.run import RunConfig, budget_warmup_fraction, run_training
 from hf_recsys.training.time_budget import WallClockSchedule, apply_time_budget
 
@@ -116,6 +117,9 @@ def test_warmup_must_be_a_share_of_the_budget():
 def test_cli_flag_and_an_end_to_end_run(tmp_path):
     args = build_train_parser().parse_args(["--model", "sasrec", "--time-budget-minutes", "7.5"])
     assert run_config_from_args(args).time_budget_minutes == 7.5
+    for bad in (["--time-budget-minutes", "0"], ["--time-budget-minutes", "5", "--resume-from-checkpoint"]):
+        with pytest.raises(SystemExit):
+            train_main(bad)
 
     # 30 users, 4 steps per epoch: 10,000 epochs would be 40,000 steps; 2 s of budget ends it long before
     run = RunConfig(model="sasrec", output_dir=str(tmp_path / "out"), synthetic_users=30, synthetic_items=40,
@@ -129,3 +133,8 @@ def test_cli_flag_and_an_end_to_end_run(tmp_path):
     assert "time budget (minutes): 0.0333" in card and "- epochs:" not in card
     with open(os.path.join(run.output_dir, "eval_results.json")) as f:
         assert json.load(f)["train_steps"] == metrics["train_steps"]
+
+    # a checkpoint cannot carry a point on another process's clock
+    resumed = dataclasses.replace(run, output_dir=str(tmp_path / "resumed"), resume_from_checkpoint=str(tmp_path))
+    with pytest.raises(ValueError, match="cannot be combined with --resume-from-checkpoint"):
+        run_training(resumed)

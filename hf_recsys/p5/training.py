@@ -162,7 +162,7 @@ def run_p5_training(run) -> dict[str, float]:
     """
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
-    from ..training.run import _save_atomically, budget_warmup_fraction, card_training_summary, load_run_log
+    from ..training.run import _save_atomically, budget_warmup_fraction, card_training_summary, init_source_name, load_run_log
     from ..training.time_budget import apply_time_budget
 
     set_seed(run.seed)
@@ -276,6 +276,7 @@ def run_p5_training(run) -> dict[str, float]:
             example_items=list(index.items[:3]),
             training_summary={
                 **card_training_summary(run, train_output.global_step),
+                "initialised from": init_source_name(run),
                 "training prompts": len(setup.train_dataset),
             },
         )

@@ -275,6 +275,10 @@ def run_training(run: RunConfig) -> dict[str, float]:
         print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
               f"{model.num_parameters():,} parameters")
     if run.time_budget_minutes:
+        if run.resume_from_checkpoint:
+            # the schedule is a point on this process's clock: a resumed run cannot continue it
+            raise ValueError("--time-budget-minutes cannot be combined with --resume-from-checkpoint; resume "
+                             "with --max-steps or --epochs instead")
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
     resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
