@@ -17,7 +17,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-import numpy as np
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
 
