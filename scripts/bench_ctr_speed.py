@@ -42,7 +42,7 @@ import time
 import torch
 
 from hf_recsys.benchmarks.device import (
-    add_device_arguments, check_device, clock_name, precision_name, synchronize, training_step,
+    add_device_arguments, check_device, clock_name, precision_name, synchronize, to_device, training_step,
 )
 from hf_recsys.models import MODEL_REGISTRY
 from hf_recsys.training.allocator import reuse_freed_memory
@@ -103,7 +103,7 @@ def make_batches(args: argparse.Namespace, count: int, generator: torch.Generato
                 "labels": torch.randint(0, 2, (args.batch_size,), generator=generator).float(),
             }
         )
-    return [{key: value.to(args.device) for key, value in batch.items()} for batch in batches]
+    return [to_device(batch, args.device) for batch in batches]
 
 
 def build_model(name: str, args: argparse.Namespace) -> torch.nn.Module:

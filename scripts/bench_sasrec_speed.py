@@ -127,6 +127,8 @@ def main() -> dict:
         n_sequences = sum(len(b["history_ids"]) for b in timed)
         labels = [b["labels"] for b in timed]
         n_targets = sum(int((l != -100).sum()) if l.dim() == 2 else len(l) for l in labels)
+        # on a GPU each new batch shape can cost a graph build (cuDNN attention): count them
+        widths = len({b["history_ids"].shape[1] for b in batches})
         # copied up front: the timed steps measure the model, not host-to-device transfers
         batches = [to_device(batch, args.device) for batch in batches]
         for batch in batches[:2]:
@@ -142,6 +144,7 @@ def main() -> dict:
             "sequences_per_s": n_sequences / wall,
             "targets_per_s": n_targets / wall,
             "targets_per_sequence": n_targets / n_sequences,
+            "distinct_widths": widths,
             "ms_per_step": 1000 * wall / len(timed),
             # process CPU time measures the work only when the CPU does it; on CUDA it is the
             # host's launch / wait time, so it is left out there
@@ -150,7 +153,8 @@ def main() -> dict:
         }
         r = results[mode]
         line = (f"{mode:>9}: {r['sequences_per_s']:8.0f} sequences/s  {r['targets_per_s']:8.0f} targets/s  "
-                f"({r['targets_per_sequence']:.1f} targets/sequence, {r['ms_per_step']:.0f} ms/step wall")
+                f"({r['targets_per_sequence']:.1f} targets/sequence, {r['distinct_widths']} batch widths, "
+                f"{r['ms_per_step']:.0f} ms/step wall")
         line += ")" if on_cuda else f", {r['cpu_ms_per_step']:.0f} ms/step CPU)"
         print(line, flush=True)
     if args.profile:

@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                         metavar="KEY=VALUE", help="P5 config field, e.g. --set d_model=256")
     args = parser.parse_args()
+    if args.time_budget_minutes is not None and args.time_budget_minutes <= 0:
+        parser.error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -33,6 +33,7 @@ from torch import nn
 from transformers import AutoModel
 
 import hf_recsys  # noqa: F401  (registers the models)
+from hf_recsys.benchmarks.device import to_device
 from hf_recsys.models import MODEL_REGISTRY, compiled_gru
 from hf_recsys.models.compiled_gru import PURE_PATH_ENV, compiled_loop_applies
 from hf_recsys.models.modeling_gru import InterestGRU, pack_histories, packed_torch_gru, update_first_gates
@@ -134,13 +135,16 @@ def make_batch(name: str, data: Any, model: nn.Module) -> dict[str, torch.Tensor
     return task.collator()([dataset[i] for i in range(0, step * BATCH_SIZE, step)])
 
 
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {key: value.to(device) if torch.is_tensor(value) else value for key, value in batch.items()}
-
-
 def on_device(model: nn.Module, device: torch.device) -> nn.Module:
     """A copy of ``model`` (same state_dict, buffers included) on ``device``."""
     return copy.deepcopy(model).to(device)
+
+
+def cpu_and_device(name: str, data: Any, device: torch.device) -> tuple[nn.Module, dict, nn.Module, dict]:
+    """A tiny ``name`` model and its batch on the CPU, and the same model and batch on ``device``."""
+    cpu_model = build(name, data.processor)
+    batch = make_batch(name, data, cpu_model)
+    return cpu_model, batch, on_device(cpu_model, device), to_device(batch, device)
 
 
 def disable_dropout(model: nn.Module) -> nn.Module:
@@ -208,10 +212,7 @@ def test_every_ctr_and_next_item_model_is_covered():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_float32_forward_and_backward_match_the_cpu(name, tiny_data, device):
-    cpu_model = build(name, tiny_data.processor)
-    batch = make_batch(name, tiny_data, cpu_model)
-    device_model = on_device(cpu_model, device)
-    device_batch = to_device(batch, device)
+    cpu_model, batch, device_model, device_batch = cpu_and_device(name, tiny_data, device)
     assert next(device_model.parameters()).device.type == device.type
 
     # eval mode, float32: the same loss and logits
@@ -246,10 +247,7 @@ def test_float32_forward_and_backward_match_the_cpu(name, tiny_data, device):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_autocast_loss_is_finite_and_close_to_float32(name, tiny_data, device):
-    cpu_model = build(name, tiny_data.processor)
-    batch = make_batch(name, tiny_data, cpu_model)
-    device_model = on_device(cpu_model, device)
-    device_batch = to_device(batch, device)
+    cpu_model, batch, device_model, device_batch = cpu_and_device(name, tiny_data, device)
     with torch.no_grad():
         reference = float(device_model(**device_batch).loss)
     # losses are reduced in float32 by design; the rest runs in the autocast dtype
