@@ -81,6 +81,8 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     group.add_argument("--learning-rate", type=float, default=1e-3)
     group.add_argument("--weight-decay", type=float, default=0.0)
     group.add_argument("--seed", type=int, default=0, help="seeds data sampling, negatives and initialisation")
+    group.add_argument("--use-cpu", action="store_true",
+                       help="train on the CPU even where a CUDA GPU is present (default: the GPU when there is one)")
     group.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (CPU or GPU)")
     group.add_argument("--fp16", action="store_true", help="float16 mixed precision (GPU)")
     group.add_argument("--logging-steps", type=int, default=50)
@@ -163,6 +165,7 @@ def run_config_from_args(args: argparse.Namespace):
         resume_from_checkpoint=args.resume_from_checkpoint,
         gradient_checkpointing=args.gradient_checkpointing,
         time_budget_minutes=args.time_budget_minutes,
+        use_cpu=args.use_cpu,
     )
 
 

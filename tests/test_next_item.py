@@ -526,3 +526,27 @@ def test_recommendation_pipeline_for_next_item_and_ctr_models(tiny_data, tmp_pat
     folder = str(_save(bst.eval(), tiny_data, tmp_path / "bst"))
     out = pipeline("recommendation", model=folder)(history, k=4)
     assert [x["item_id"] for x in out] == bst.recommend([history], k=4, processor=tiny_data.processor)[0]
+
+
+def test_training_pads_for_a_gpu_only_when_it_trains_on_one(tiny_data, monkeypatch, tmp_path):
+    """With a CUDA GPU present, ``Trainer`` goes there and the collator pads widths to multiples
+    of 8; ``--use-cpu`` keeps training (and the trimmed collator) on the CPU."""
+    from hf_recsys.cli import build_train_parser, run_config_from_args
+    from hf_recsys.training.run import _training_arguments, trains_on_cpu
+
+    model = SASRecForNextItem(SASRecConfig.from_processor(tiny_data.processor, max_history=30, hidden_size=16,
+                                                          num_heads=2))
+    task = NextItemTask(tiny_data, model)
+    assert task.collator(torch.device("cuda")).pad_to_multiple_of == 8
+    assert task.collator(torch.device("cpu")).pad_to_multiple_of is None
+    assert task.collator().pad_to_multiple_of is None
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    on_gpu = run_config_from_args(build_train_parser().parse_args(["--output-dir", str(tmp_path)]))
+    forced = run_config_from_args(build_train_parser().parse_args(["--output-dir", str(tmp_path), "--use-cpu"]))
+    assert not trains_on_cpu(on_gpu) and trains_on_cpu(forced)
+    args = _training_arguments(forced, str(tmp_path), 100)
+    assert args.use_cpu and args.device.type == "cpu"
+    assert task.collator(args.device).pad_to_multiple_of is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert trains_on_cpu(on_gpu)

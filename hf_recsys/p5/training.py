@@ -162,7 +162,9 @@ def run_p5_training(run) -> dict[str, float]:
     """
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
-    from ..training.run import _save_atomically, budget_warmup_fraction, card_training_summary, init_source_name, load_run_log
+    from ..training.run import (
+        _save_atomically, budget_warmup_fraction, card_training_summary, init_source_name, load_run_log, trains_on_cpu,
+    )
     from ..training.time_budget import apply_time_budget
 
     set_seed(run.seed)
@@ -199,7 +201,7 @@ def run_p5_training(run) -> dict[str, float]:
         data_seed=run.seed,
         bf16=run.bf16,
         fp16=run.fp16,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=trains_on_cpu(run),
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length",  # prompts of similar length share a batch
         dataloader_num_workers=run.dataloader_workers,

@@ -365,10 +365,10 @@ class NextItemTask(Task):
         rows = np.asarray(self.dataset("train")["row"], np.int64)
         return int(np.minimum(rows - self.data.sequences.user_start[rows], self.max_history).sum())
 
-    def collator(self) -> NextItemCollator:
-        # on a GPU (where Trainer puts the model when one is there) keep to a few batch widths:
-        # see NextItemCollator; on the CPU every trimmed column is saved work
-        multiple = 8 if torch.cuda.is_available() else None
+    def collator(self, device: Optional[torch.device] = None) -> NextItemCollator:
+        # for a GPU keep to a few batch widths (see NextItemCollator); on the CPU every trimmed
+        # column is saved work
+        multiple = 8 if device is not None and device.type == "cuda" else None
         return NextItemCollator(self.data.sequences, self.max_history, pad_to_multiple_of=multiple)
 
     def compute_metrics(self, split: str) -> Callable:

@@ -76,6 +76,7 @@ class RunConfig:
     resume_from_checkpoint: Optional[str] = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
     gradient_checkpointing: bool = False  # recompute Transformer blocks in the backward pass
     time_budget_minutes: Optional[float] = None  # train this long; the LR schedule follows the clock
+    use_cpu: bool = False  # train on the CPU even where a GPU is present
 
 
 def load_run_log(run: RunConfig) -> InteractionLog:
@@ -135,6 +136,14 @@ _CHECKPOINTING_ARGUMENT = (
 )
 
 
+def trains_on_cpu(run: RunConfig) -> bool:
+    """Whether ``Trainer`` is told to stay on the CPU: asked for (``--use-cpu``), or no CUDA GPU.
+
+    Other accelerators (Apple MPS, XPU) are not chosen: bf16 on the CPU needs ``use_cpu``, and
+    those backends are untested here."""
+    return run.use_cpu or not torch.cuda.is_available()
+
+
 def _training_arguments(
     run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
 ) -> TrainingArguments:
@@ -159,7 +168,7 @@ def _training_arguments(
         data_seed=run.seed,
         bf16=run.bf16,
         fp16=run.fp16,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=trains_on_cpu(run),
         remove_unused_columns=False,
         dataloader_num_workers=run.dataloader_workers,
         report_to="none",
@@ -256,7 +265,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     task = TASKS[spec.task](data, model)
     train_dataset = task.dataset("train")
     args = _training_arguments(run, run.output_dir, len(train_dataset), getattr(task, "label_names", None))
-    collator = task.collator()
+    collator = task.collator(args.device)
     trainer = Trainer(
         model=model,
         args=args,

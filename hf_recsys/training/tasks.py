@@ -33,7 +33,8 @@ class Task:
     def dataset(self, split: str) -> datasets.Dataset:
         raise NotImplementedError
 
-    def collator(self) -> Callable:
+    def collator(self, device: Optional[torch.device] = None) -> Callable:
+        """Batches for training on ``device`` (where ``Trainer`` puts the model; None: the CPU)."""
         raise NotImplementedError
 
     def compute_metrics(self, split: str) -> Callable:
@@ -55,7 +56,7 @@ class CTRTask(Task):
     def dataset(self, split: str) -> datasets.Dataset:
         return self.data.ctr_dataset(split)
 
-    def collator(self) -> CTRCollator:
+    def collator(self, device: Optional[torch.device] = None) -> CTRCollator:
         processor = self.data.processor
         return CTRCollator(
             self.data.sequences,
