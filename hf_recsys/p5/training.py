@@ -13,11 +13,10 @@ from the same ``--set`` and not stored in the config:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import datasets
@@ -31,7 +30,7 @@ from transformers import (
     set_seed,
 )
 
-from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
+from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models.configuration_p5 import P5Config
 from ..models.modeling_p5 import P5ForConditionalGeneration
 from .direct_evaluation import evaluate_direct_and_rating
@@ -164,6 +163,7 @@ def run_p5_training(run) -> dict[str, float]:
     from ..models import MODEL_REGISTRY
     from ..training.run import (
         _save_atomically, budget_warmup_fraction, card_training_summary, init_source_name, load_run_log, trains_on_cpu,
+        write_run_record,
     )
     from ..training.time_budget import apply_time_budget
 
@@ -283,18 +283,12 @@ def run_p5_training(run) -> dict[str, float]:
             },
         )
 
-        def write_metrics(folder: str) -> None:
-            with open(os.path.join(folder, "eval_results.json"), "w") as f:
-                json.dump(metrics, f, indent=2, sort_keys=True)
-            with open(os.path.join(folder, "run_config.json"), "w") as f:
-                json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data.config)}, f, indent=2)
-
         _save_atomically(
             run.output_dir,
             [
                 lambda folder: save_p5(folder, model, tokenizer, index, data.processor),
                 lambda folder: write_model_card(card, folder),
-                write_metrics,
+                lambda folder: write_run_record(folder, metrics, run, data.config),
             ],
         )
         print(f"\n[hf_recsys] held-out test metrics (p5, {index.method} indexing, {seen['users']:,} users) "

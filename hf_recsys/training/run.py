@@ -177,6 +177,15 @@ def _training_arguments(
     )
 
 
+def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig) -> None:
+    """``eval_results.json`` (the metrics) and ``run_config.json`` (what the run was told, without
+    the Hub token; ``p5_evaluate.py`` and ``--init-from`` read it back) into ``folder``."""
+    with open(os.path.join(folder, "eval_results.json"), "w") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True)
+    with open(os.path.join(folder, "run_config.json"), "w") as f:
+        json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data_config)}, f, indent=2)
+
+
 def budget_warmup_fraction(run: RunConfig, default: float) -> float:
     """Warmup of a time-budgeted run as a share of the budget: ``run.warmup_steps`` when it is
     a ratio (< 1), else ``default``; a step count cannot be turned into a share of a clock."""
@@ -328,19 +337,13 @@ def run_training(run: RunConfig) -> dict[str, float]:
             },
         )
 
-        def write_metrics(folder: str) -> None:
-            with open(os.path.join(folder, "eval_results.json"), "w") as f:
-                json.dump(metrics, f, indent=2, sort_keys=True)
-            with open(os.path.join(folder, "run_config.json"), "w") as f:
-                json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data.config)}, f, indent=2)
-
         _save_atomically(
             run.output_dir,
             [
                 lambda folder: trainer.model.save_pretrained(folder),
                 processor_to_save.save_pretrained,
                 lambda folder: write_model_card(card, folder),
-                write_metrics,
+                lambda folder: write_run_record(folder, metrics, run, data.config),
             ],
         )
         _print_summary(spec.name, task, test_metrics, baseline, metrics)
