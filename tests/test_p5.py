@@ -267,6 +267,23 @@ def test_cli_trains_evaluates_and_saves(tmp_path):
     recommended = recommend_main(["--model-dir", str(out), "--history", *history, "--k", "3"])
     assert len(recommended) == 3 and not {i for i, _ in recommended} & set(history)
 
+    # scripts/p5_evaluate.py rebuilds the run's data from run_config.json: same users, same numbers
+    import runpy
+    import sys
+
+    threads = torch.get_num_threads()
+    argv = sys.argv
+    try:
+        sys.argv = ["p5_evaluate.py", str(out), "--threads", str(threads)]
+        runpy.run_path(os.path.join(os.path.dirname(__file__), "..", "scripts", "p5_evaluate.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+    again = json.load(open(out / "eval_again.json"))
+    assert again["users"] == metrics["eval_users"]
+    for key in ("hr@5", "hr@10", "ndcg@5", "ndcg@10", "popularity_hr@10", "popularity_ndcg@10"):
+        assert again[key] == pytest.approx(metrics[f"eval_{key}"]), key
+
 
 def test_init_from_a_local_t5_checkpoint(setups, tiny_data, tmp_path):
     from transformers import T5Config, T5ForConditionalGeneration
