@@ -539,3 +539,18 @@ def test_p5_learns_a_deterministic_transition(tmp_path):
     assert metrics["eval_users"] == num_users
     assert metrics["eval_ndcg@5"] > 0.9  # near HR@1 = 1 (popularity's HR@5 is ~0.17 here)
     assert metrics["eval_hr@5"] > 0.95
+
+
+def test_beam_search_evaluation_reports_progress_unless_told_not_to(setups, tiny_data, capsys):
+    from hf_recsys.p5 import evaluate_sequential
+
+    setup = setups["random"]
+    shown = evaluate_sequential(setup.model, setup.tokenizer, tiny_data, setup.index, max_users=10,
+                                batch_size=4, disable_progress=False)
+    err = capsys.readouterr().err
+    assert "P5 beam search (test, 10 users)" in err and "3/3" in err  # 10 prompts in batches of 4
+    hidden = evaluate_sequential(setup.model, setup.tokenizer, tiny_data, setup.index, max_users=10,
+                                 batch_size=4, disable_progress=True)
+    assert "P5 beam search" not in capsys.readouterr().err
+    assert shown["users"] == hidden["users"] == 10
+    assert {k: v for k, v in shown.items() if k != "eval_seconds"} == {k: v for k, v in hidden.items() if k != "eval_seconds"}

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data.pipeline import PreparedData
 from ..data.processor import NUM_SPECIAL
@@ -49,6 +50,7 @@ def evaluate_sequential(
     max_users: Optional[int] = None,
     exclude_seen: bool = False,
     seed: int = 0,
+    disable_progress: Optional[bool] = None,
 ) -> dict[str, float]:
     """HR@K and NDCG@K of ``model`` on ``split`` with one fixed prompt template.
 
@@ -57,6 +59,7 @@ def evaluate_sequential(
         max_users: evaluate a seeded subset of users instead of all (for quick looks).
         exclude_seen: never recommend an item of the user's history (off by default, as in
             P5 and Hua et al.).
+        disable_progress: hide the progress bar (None: shown on a terminal only, as ``Trainer``'s).
     """
     rows = evaluation_rows(data, split, max_users, seed)
     prompts = sequential_prompts(
@@ -67,7 +70,9 @@ def evaluate_sequential(
     k = max(ks)
     ranks = np.full(len(rows), MISS, dtype=np.int64)
     started = time.perf_counter()
-    for start in range(0, len(order), batch_size):
+    # minutes on a CPU for every Beauty user: say how far it is
+    for start in tqdm(range(0, len(order), batch_size), desc=f"P5 beam search ({split}, {len(rows):,} users)",
+                      unit="batch", disable=disable_progress):
         batch = order[start : start + batch_size]
         encoded = tokenizer([sources[i] for i in batch], return_tensors="pt", padding=True)
         exclude = None

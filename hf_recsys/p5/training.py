@@ -232,13 +232,15 @@ def run_p5_training(run) -> dict[str, float]:
         seen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_TRAIN, 0,
                                    num_beams=model.config.recommend_beams, batch_size=eval_batch,
                                    max_users=eval_options["eval_users"],
-                                   exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed)
+                                   exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed,
+                                   disable_progress=run.disable_tqdm)
         metrics.update({f"eval_{k}": v for k, v in seen.items()})
         if eval_options["eval_unseen_template"]:
             unseen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_UNSEEN, 0,
                                          num_beams=model.config.recommend_beams, batch_size=eval_batch,
                                          max_users=eval_options["eval_users"],
-                                         exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed)
+                                         exclude_seen=eval_options["eval_exclude_seen"], seed=run.seed,
+                                         disable_progress=run.disable_tqdm)
             metrics.update({f"eval_unseen_{k}": v for k, v in unseen.items() if k != "users"})
         direct_families = [t for t in ("yesno", "candidates", "rating") if t in model.config.tasks]
         if direct_families:  # the direct and rating families, on the same held-out interactions
