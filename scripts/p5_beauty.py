@@ -20,6 +20,7 @@ import torch
 from hf_recsys.benchmarks.suite import PUBLISHED as BENCHMARK_PUBLISHED
 from hf_recsys.cli import _parse_override
 from hf_recsys.p5.training import beauty_recipe
+from hf_recsys.training.allocator import reuse_freed_memory
 from hf_recsys.training.run import RunConfig, run_training
 
 #: HR@5, NDCG@5, HR@10, NDCG@10 on Beauty, leave-one-out, full ranking (one list, in the benchmark suite)
@@ -60,6 +61,9 @@ def main() -> None:
         parser.error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    # as `hf-recsys train` does: without it a step re-faults its freed buffers (the [vocab, d]
+    # embedding gradients, the logits), ~5% of a P5 step on this machine (docs/profile.md)
+    reuse_freed_memory()
 
     rows = []
     for method in args.methods:

@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--compiled-recurrence", action="store_true",
                         help="GRU4Rec paths: the C++ GRU step loops (models/compiled_gru.py)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's allocator as it is (the training command line keeps freed memory mapped)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -75,7 +77,8 @@ def main() -> None:
     from hf_recsys.training.allocator import reuse_freed_memory
     from hf_recsys.training.next_item import FullRanker, NextItemCollator
 
-    reuse_freed_memory()  # as the training command line does
+    if not args.default_malloc:
+        reuse_freed_memory()  # as the training command line does
     data = prepare_data(load_log("beauty", args.data_path), DataConfig(max_history=50))
     sequences = data.sequences
     config = SASRecConfig.from_processor(
