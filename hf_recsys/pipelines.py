@@ -10,6 +10,8 @@
 Works for every hf_recsys model that implements ``score_items`` (next-item models score the
 catalogue with one matmul; CTR models such as BST score each item through their ``forward``).
 There is no tokenizer: the model folder's ``recsys_processor.json`` maps IDs to indices.
+P5 (text-to-text) answers through its own ``recommend()``: its prompt, tokenizer and constrained
+beam search, with the sequence log-probability as the score.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ class RecommendationPipeline(Pipeline):
 
     def __init__(self, *args, recsys_processor: Optional[RecsysProcessor] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.recsys_processor = recsys_processor or self.model._get_processor(None)
+        # P5 maps raw IDs to prompt words itself (its item index and tokenizer, saved with it)
+        self.text_to_text = not hasattr(self.model, "score_items") and hasattr(self.model, "recommend")
+        self.recsys_processor = None if self.text_to_text else recsys_processor or self.model._get_processor(None)
 
     def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None, **kwargs):
         preprocess: dict[str, Any] = {}
@@ -70,15 +74,22 @@ class RecommendationPipeline(Pipeline):
             inputs = [x if isinstance(x, dict) else {"history": list(x)} for x in inputs]
         return super().__call__(inputs, **kwargs)
 
-    def preprocess(self, inputs: dict[str, Any], user: Any = None) -> dict[str, torch.Tensor]:
+    def preprocess(self, inputs: dict[str, Any], user: Any = None) -> dict[str, Any]:
         user = inputs.get("user", user)
+        if self.text_to_text:
+            return {"history": list(inputs["history"]), "user": user}
         return self.recsys_processor(
             [inputs["history"]],
             users=[user] if user is not None else None,
             max_history=self.model.config.max_history,
         )
 
-    def _forward(self, model_inputs: dict[str, torch.Tensor], k: int = 10, exclude_seen: bool = True) -> dict[str, torch.Tensor]:
+    def _forward(self, model_inputs: dict[str, Any], k: int = 10, exclude_seen: bool = True) -> dict[str, Any]:
+        if self.text_to_text:
+            users = [model_inputs["user"]] if model_inputs["user"] is not None else None
+            ranked = self.model.recommend([model_inputs["history"]], k=k, exclude_seen=exclude_seen, users=users,
+                                          return_scores=True)[0]
+            return {"items": [item for item, _ in ranked], "scores": [score for _, score in ranked]}
         model_inputs = {key: value.to(self.model.device) for key, value in model_inputs.items()}
         candidates = torch.arange(self.model.config.num_items, device=self.model.device)
         scores = self.model.score_items(self.model._inputs_for_scoring(model_inputs), candidates).float()
@@ -88,7 +99,9 @@ class RecommendationPipeline(Pipeline):
         top = scores.topk(min(k, scores.shape[1] - NUM_SPECIAL), dim=1)
         return {"indices": top.indices[0].cpu(), "scores": top.values[0].cpu()}
 
-    def postprocess(self, model_outputs: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    def postprocess(self, model_outputs: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.text_to_text:
+            return [{"item_id": item, "score": float(score)} for item, score in zip(model_outputs["items"], model_outputs["scores"])]
         ids = self.recsys_processor.decode_items(model_outputs["indices"].tolist())
         return [
             {"item_id": item, "score": float(score)}

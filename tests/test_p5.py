@@ -554,3 +554,22 @@ def test_beam_search_evaluation_reports_progress_unless_told_not_to(setups, tiny
     assert "P5 beam search" not in capsys.readouterr().err
     assert shown["users"] == hidden["users"] == 10
     assert {k: v for k, v in shown.items() if k != "eval_seconds"} == {k: v for k, v in hidden.items() if k != "eval_seconds"}
+
+
+def test_recommendation_pipeline_serves_p5(setups, tiny_data, tmp_path):
+    """``pipeline("recommendation", model=P5 folder)``: raw IDs in, P5's own ranked raw IDs and
+    sequence log-probabilities out, history items left out unless asked."""
+    from transformers import pipeline
+
+    setup = setups["random"]
+    save_p5(str(tmp_path), setup.model, setup.tokenizer, setup.index, tiny_data.processor)
+    history = list(setup.index.items[:3])
+    recommender = pipeline("recommendation", model=str(tmp_path))
+    out = recommender(history, k=5)
+    expected = AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval().recommend([history], k=5, return_scores=True)[0]
+    assert [r["item_id"] for r in out] == [item for item, _ in expected]
+    assert [r["score"] for r in out] == pytest.approx([score for _, score in expected], abs=1e-5)
+    assert all(a["score"] >= b["score"] for a, b in zip(out, out[1:])) and not {r["item_id"] for r in out} & set(history)
+    with_seen = recommender({"history": history, "user": "u1"}, k=len(setup.index.items), exclude_seen=False)
+    assert {r["item_id"] for r in with_seen} & set(history)
+    assert len(recommender([history, history[:1]], k=2)) == 2
