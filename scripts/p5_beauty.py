@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="peak of a 5%% warmup then linear decay (5e-3 was best for sub-epoch runs)")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="AdamW weight decay (the recipe: 0; the indexing paper's runs: 0.01)")
     parser.add_argument("--time-budget-minutes", type=float, default=None, metavar="M",
                         help="train each method for M minutes of wall clock, the learning rate warming up and "
                         "decaying over that time (--epochs becomes an upper bound); for hardware of unknown speed")
@@ -74,7 +76,7 @@ def main() -> None:
             model="p5", dataset="beauty", data_path=args.data_path,
             output_dir=os.path.join(args.output_root, f"p5-beauty-{method.replace('+', '-')}"),
             epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, seed=args.seed, max_history=20, bf16=args.bf16,
+            learning_rate=args.learning_rate, weight_decay=args.weight_decay, seed=args.seed, max_history=20, bf16=args.bf16,
             logging_steps=100, disable_tqdm=True, model_overrides=overrides,
             time_budget_minutes=args.time_budget_minutes, eval_batch_size=args.eval_batch_size,
             dataloader_workers=args.dataloader_workers,
