@@ -63,8 +63,8 @@ def main() -> None:
         parser.error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    # as `hf-recsys train` does: without it a step re-faults its freed buffers (the [vocab, d]
-    # embedding gradients, the logits), ~5% of a P5 step on this machine (docs/profile.md)
+    # as `hf-recsys train` does: without it every step re-faults its freed buffers (the [vocab, d]
+    # embedding gradients, the logits): 1,200-6,300 page faults a step, a few percent (docs/profile.md)
     reuse_freed_memory()
 
     rows = []
