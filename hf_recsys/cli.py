@@ -26,6 +26,17 @@ def _parse_override(text: str) -> tuple[str, object]:
         return key, value
 
 
+def _positive_minutes(text: str) -> float:
+    """``--time-budget-minutes``: a positive number of minutes (``type=`` of every parser that has it)."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number of minutes, got {text!r}") from None
+    if minutes <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {minutes:g}")
+    return minutes
+
+
 def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argparse.ArgumentParser:
     from .models import MODEL_REGISTRY
 
@@ -96,7 +107,7 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
                        help="continue an interrupted run from a checkpoint folder, or from the newest one in "
                        "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as "
                        "the interrupted run and it ends with the same weights")
-    group.add_argument("--time-budget-minutes", type=float, default=None, metavar="M",
+    group.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
                        help="train for M minutes of wall clock: the learning rate decays linearly to zero at M "
                        "minutes (time, not steps) and training stops there, or earlier at --epochs/--max-steps. "
                        "For borrowed or shared hardware whose speed is not known in advance; single process only")
@@ -176,8 +187,6 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     args = build_train_parser().parse_args(argv)
     if args.dataset != "synthetic" and not args.data_path:
         build_train_parser().error(f"--dataset {args.dataset} needs --data-path")
-    if args.time_budget_minutes is not None and args.time_budget_minutes <= 0:
-        build_train_parser().error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
     if args.time_budget_minutes and args.resume_from_checkpoint:
         build_train_parser().error("--time-budget-minutes cannot be combined with --resume-from-checkpoint "
                                    "(the schedule is a point on the interrupted process's clock)")

@@ -18,7 +18,7 @@ import time
 import torch
 
 from hf_recsys.benchmarks.suite import PUBLISHED as BENCHMARK_PUBLISHED
-from hf_recsys.cli import _parse_override
+from hf_recsys.cli import _parse_override, _positive_minutes
 from hf_recsys.p5.training import beauty_recipe
 from hf_recsys.training.allocator import reuse_freed_memory
 from hf_recsys.training.run import RunConfig, run_training
@@ -45,7 +45,7 @@ def main() -> None:
                         help="peak of a 5%% warmup then linear decay (5e-3 was best for sub-epoch runs)")
     parser.add_argument("--weight-decay", type=float, default=0.0,
                         help="AdamW weight decay (the recipe: 0; the indexing paper's runs: 0.01)")
-    parser.add_argument("--time-budget-minutes", type=float, default=None, metavar="M",
+    parser.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
                         help="train each method for M minutes of wall clock, the learning rate warming up and "
                         "decaying over that time (--epochs becomes an upper bound); for hardware of unknown speed")
     parser.add_argument("--eval-batch-size", type=int, default=32,
@@ -59,8 +59,6 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                         metavar="KEY=VALUE", help="P5 config field, e.g. --set d_model=256")
     args = parser.parse_args()
-    if args.time_budget_minutes is not None and args.time_budget_minutes <= 0:
-        parser.error(f"--time-budget-minutes must be positive, got {args.time_budget_minutes}")
     if args.threads:
         torch.set_num_threads(args.threads)
     # as `hf-recsys train` does: without it every step re-faults its freed buffers (the [vocab, d]

@@ -243,6 +243,10 @@ def run_training(run: RunConfig) -> dict[str, float]:
         from ..p5.training import run_p5_training  # text-to-text models have their own loop
 
         return run_p5_training(run)
+    if run.time_budget_minutes and run.resume_from_checkpoint:
+        # the schedule is a point on this process's clock: a resumed run cannot continue it
+        raise ValueError("--time-budget-minutes cannot be combined with --resume-from-checkpoint; resume "
+                         "with --max-steps or --epochs instead")
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -292,10 +296,6 @@ def run_training(run: RunConfig) -> dict[str, float]:
         print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
               f"{model.num_parameters():,} parameters")
     if run.time_budget_minutes:
-        if run.resume_from_checkpoint:
-            # the schedule is a point on this process's clock: a resumed run cannot continue it
-            raise ValueError("--time-budget-minutes cannot be combined with --resume-from-checkpoint; resume "
-                             "with --max-steps or --epochs instead")
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
     resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
