@@ -62,7 +62,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     # as `hf-recsys train` does: without it every step re-faults its freed buffers (the [vocab, d]
-    # embedding gradients, the logits): 1,200-6,300 page faults a step, a few percent (docs/profile.md)
+    # embedding gradients, the logits): ~3,500 page faults a step, a few percent (docs/profile.md)
     reuse_freed_memory()
 
     rows = []

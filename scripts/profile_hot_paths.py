@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 from typing import Callable
@@ -195,20 +196,27 @@ def main() -> None:
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
-        function, _ = functions[args.profile]
+        function, steps = functions[args.profile]
         function()
-        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
             function()
         print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25))
+        # the profiler counts matmul / convolution FLOPs: the work a step cannot avoid
+        flops = sum(event.flops for event in prof.key_averages())
+        print(f"{args.profile}: {flops / steps / 1e9:.2f} GFLOP per step (matmuls and convolutions)")
         return
 
     results = {}
     for name in args.paths:
         function, steps = functions[name]
+        faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         milliseconds = cpu_median_ms(function, args.repeats) / steps
+        # minor page faults per call over the warm-up and the timed rounds (see --default-malloc)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before) / ((args.repeats + 1) * steps)
         results[name] = round(milliseconds, 2)
         per_step = batch_sizes.get(name, 256)
         extra = f"  {per_step / milliseconds * 1000:,.0f} sequences/CPU-s" if steps > 1 else ""
+        extra += f"  {faults:,.0f} page faults{' per step' if steps > 1 else ''}"
         print(f"{name:>16}: {milliseconds:8.2f} CPU-ms{' per step' if steps > 1 else ''}{extra}", flush=True)
     results["eval_forward_ms_per_1024_users"] = round(cpu_median_ms(forward_eval, args.repeats), 2)
     print(f"{'eval forward':>16}: {results['eval_forward_ms_per_1024_users']:8.2f} CPU-ms per 1,024 users")
