@@ -48,6 +48,12 @@ def main() -> None:
     parser.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
                         help="train each method for M minutes of wall clock, the learning rate warming up and "
                         "decaying over that time (--epochs becomes an upper bound); for hardware of unknown speed")
+    parser.add_argument("--save-steps", type=int, default=0, metavar="N",
+                        help="a resumable checkpoint every N steps under OUTPUT_ROOT/p5-beauty-METHOD/checkpoints "
+                        "(the newest two are kept); for runs longer than one sitting")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each method from its newest checkpoint; give the interrupted run's flags "
+                        "(the schedule is set by --epochs/--max-steps, so not with --time-budget-minutes)")
     parser.add_argument("--eval-batch-size", type=int, default=32,
                         help="prompts per beam search (on the CPU at most 32, the fastest measured)")
     parser.add_argument("--dataloader-workers", type=int, default=0, help="collator processes (GPU runs)")
@@ -59,6 +65,9 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
                         metavar="KEY=VALUE", help="P5 config field, e.g. --set d_model=256")
     args = parser.parse_args()
+    if args.resume and args.time_budget_minutes:
+        parser.error("--resume cannot be combined with --time-budget-minutes (the schedule follows the clock "
+                     "of the interrupted process); resume with --epochs or --max-steps")
     if args.threads:
         torch.set_num_threads(args.threads)
     # as `hf-recsys train` does: without it every step re-faults its freed buffers (the [vocab, d]
@@ -78,6 +87,8 @@ def main() -> None:
             logging_steps=100, disable_tqdm=True, model_overrides=overrides,
             time_budget_minutes=args.time_budget_minutes, eval_batch_size=args.eval_batch_size,
             dataloader_workers=args.dataloader_workers,
+            save_steps=args.save_steps, save_total_limit=2 if args.save_steps else None,
+            resume_from_checkpoint="latest" if args.resume else None,
         )
         started = time.perf_counter()
         metrics = run_training(run)

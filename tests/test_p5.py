@@ -573,3 +573,45 @@ def test_recommendation_pipeline_serves_p5(setups, tiny_data, tmp_path):
     with_seen = recommender({"history": history, "user": "u1"}, k=len(setup.index.items), exclude_seen=False)
     assert {r["item_id"] for r in with_seen} & set(history)
     assert len(recommender([history, history[:1]], k=2)) == 2
+
+
+def test_p5_beauty_script_checkpoints_and_resumes_an_interrupted_run(tmp_path):
+    """`scripts/p5_beauty.py --save-steps N` leaves resumable checkpoints; `--resume` with the same
+    flags continues from the newest one and ends with the uninterrupted run's weights."""
+    import runpy
+    import sys
+
+    from safetensors.torch import load_file
+
+    rng = np.random.default_rng(0)
+    lines = [f"u{u} " + " ".join(f"i{i}" for i in rng.choice(25, size=int(rng.integers(5, 9)), replace=False))
+             for u in range(30)]
+    data_path = tmp_path / "user_sequence.txt"
+    data_path.write_text("\n".join(lines) + "\n")
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "p5_beauty.py")
+
+    def run_script(root, *extra):
+        argv, threads = sys.argv, torch.get_num_threads()
+        try:
+            sys.argv = ["p5_beauty.py", "--data-path", str(data_path), "--methods", "independent",
+                        "--output-root", str(root), "--max-steps", "6", "--batch-size", "16", "--save-steps", "4",
+                        "--set", "d_model=16", "--set", "d_kv=8", "--set", "d_ff=32", "--set", "num_layers=1",
+                        "--set", "num_decoder_layers=1", "--set", "dropout_rate=0.1", "--set", "recommend_beams=10",
+                        *extra]
+            runpy.run_path(script, run_name="__main__")
+        finally:
+            sys.argv = argv
+            torch.set_num_threads(threads)
+        return root / "p5-beauty-independent"
+
+    full = run_script(tmp_path / "full")
+    assert sorted(os.listdir(full / "checkpoints")) == ["checkpoint-4", "checkpoint-6"]
+    # the interrupted run: killed after its step-4 checkpoint
+    interrupted = tmp_path / "interrupted" / "p5-beauty-independent" / "checkpoints"
+    interrupted.mkdir(parents=True)
+    os.rename(full / "checkpoints" / "checkpoint-4", interrupted / "checkpoint-4")
+    resumed = run_script(tmp_path / "interrupted", "--resume")
+    a, b = load_file(full / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert "- resumed from: checkpoint-4" in (resumed / "README.md").read_text()
+    assert json.load(open(resumed / "eval_results.json"))["train_steps"] == 6

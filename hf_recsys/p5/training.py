@@ -162,8 +162,8 @@ def run_p5_training(run) -> dict[str, float]:
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
     from ..training.run import (
-        _save_atomically, budget_warmup_fraction, card_training_summary, init_source_name, load_run_log, trains_on_cpu,
-        write_run_record,
+        _save_atomically, budget_warmup_fraction, card_training_summary, checkpoints_dir, init_source_name,
+        load_run_log, resolve_checkpoint, trains_on_cpu, write_run_record,
     )
     from ..training.time_budget import apply_time_budget
 
@@ -186,8 +186,10 @@ def run_p5_training(run) -> dict[str, float]:
     model, tokenizer, index = setup.model, setup.tokenizer, setup.index
     prep_seconds = time.perf_counter() - started
 
+    saving = run.save_steps > 0
     args = Seq2SeqTrainingArguments(
-        output_dir=run.output_dir,
+        # as in run_training: Trainer writes only checkpoints, under output_dir/checkpoints
+        output_dir=checkpoints_dir(run.output_dir) if saving or run.resume_from_checkpoint else run.output_dir,
         per_device_train_batch_size=run.batch_size,
         learning_rate=run.learning_rate,
         weight_decay=run.weight_decay,
@@ -195,7 +197,9 @@ def run_p5_training(run) -> dict[str, float]:
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
         eval_strategy="no",
-        save_strategy="no",
+        save_strategy="steps" if saving else "no",
+        save_steps=run.save_steps if saving else 500,
+        save_total_limit=run.save_total_limit,
         logging_steps=run.logging_steps,
         seed=run.seed,
         data_seed=run.seed,
@@ -219,8 +223,9 @@ def run_p5_training(run) -> dict[str, float]:
         print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
               f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {index.method} item indexing; "
               f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
+    resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
@@ -279,7 +284,7 @@ def run_p5_training(run) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=list(index.items[:3]),
             training_summary={
-                **card_training_summary(run, train_output.global_step),
+                **card_training_summary(run, train_output.global_step, resume_from),
                 "initialised from": init_source_name(run),
                 "training prompts": len(setup.train_dataset),
             },

@@ -204,9 +204,10 @@ def init_source_name(run: RunConfig) -> Optional[str]:
     return f"{run.init_from}@{run.init_revision}" if run.init_revision else run.init_from
 
 
-def card_training_summary(run: RunConfig, steps: int) -> dict[str, Any]:
+def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str] = None) -> dict[str, Any]:
     """The model card's "Training" lines every run shares (None values are left out)."""
     return {
+        "resumed from": os.path.basename(resumed_from) if resumed_from else None,
         "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
         "time budget (minutes)": run.time_budget_minutes,
         "steps": steps,
@@ -239,14 +240,14 @@ def run_training(run: RunConfig) -> dict[str, float]:
 
     Returns the metrics written to ``output_dir/eval_results.json``.
     """
-    if run.model in MODEL_REGISTRY and MODEL_REGISTRY[run.model].task == "seq2seq":
-        from ..p5.training import run_p5_training  # text-to-text models have their own loop
-
-        return run_p5_training(run)
     if run.time_budget_minutes and run.resume_from_checkpoint:
         # the schedule is a point on this process's clock: a resumed run cannot continue it
         raise ValueError("--time-budget-minutes cannot be combined with --resume-from-checkpoint; resume "
                          "with --max-steps or --epochs instead")
+    if run.model in MODEL_REGISTRY and MODEL_REGISTRY[run.model].task == "seq2seq":
+        from ..p5.training import run_p5_training  # text-to-text models have their own loop
+
+        return run_p5_training(run)
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -330,9 +331,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
             repo_id=run.hub_model_id,
             example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
             training_summary={
-                **card_training_summary(run, train_output.global_step),
+                **card_training_summary(run, train_output.global_step, resume_from),
                 **({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items} if run.init_from else {}),
-                **({"resumed from": os.path.basename(resume_from)} if resume_from else {}),
                 "training samples/s": round(metrics["train_samples_per_second"], 1),
             },
         )
