@@ -615,3 +615,77 @@ def test_p5_beauty_script_checkpoints_and_resumes_an_interrupted_run(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert "- resumed from: checkpoint-4" in (resumed / "README.md").read_text()
     assert json.load(open(resumed / "eval_results.json"))["train_steps"] == 6
+
+
+def _tiny_p5_run(output_dir, **options):
+    from hf_recsys.training.run import RunConfig
+
+    overrides = dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1, vocab_size=300,
+                     dropout_rate=0.1, recommend_beams=10, eval_unseen_template=False, **options)
+    return RunConfig(model="p5", output_dir=str(output_dir), synthetic_users=30, synthetic_items=40,
+                     max_history=6, max_steps=12, batch_size=16, learning_rate=0.01, disable_tqdm=True,
+                     logging_steps=1000, model_overrides=overrides)
+
+
+def test_validation_during_training_keeps_the_best_weights(tmp_path, monkeypatch):
+    """`eval_valid_every`: validation after every epoch and at the end; the saved weights are those
+    of the best validation NDCG@10 (scripted here, so the best is neither first nor last)."""
+    from safetensors.torch import load_file
+
+    from hf_recsys.p5 import validation
+    from hf_recsys.p5.training import run_p5_training
+
+    scripted, seen = iter([0.10, 0.30, 0.20, 0.25, 0.15, 0.05]), []
+
+    def fake_evaluate(model, tokenizer, data, index, split, **kwargs):
+        assert split == "valid" and not model.training and kwargs["max_users"] == 20
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        score = next(scripted)
+        return {"hr@5": score, "ndcg@5": score, "hr@10": score, "ndcg@10": score, "users": 20, "eval_seconds": 0.0}
+
+    monkeypatch.setattr(validation, "evaluate_sequential", fake_evaluate)
+    every = 0.08  # epochs: ~3 of the 38 steps an epoch has here
+    metrics = run_p5_training(_tiny_p5_run(tmp_path / "out", eval_valid_every=every, eval_valid_users=20))
+    history = metrics["valid_history"]
+    steps_per_epoch = history[0]["step"] / history[0]["epoch"]
+    # at the first step past each multiple of `every` epochs, then the final weights
+    for i, entry in enumerate(history[:-1]):
+        assert (i + 1) * every <= entry["epoch"] < (i + 1) * every + 1 / steps_per_epoch + 1e-6
+    assert len(history) >= 4 and history[-1]["step"] == 12 and history[-2]["step"] < 12
+    assert [h["ndcg@10"] for h in history] == [0.10, 0.30, 0.20, 0.25, 0.15, 0.05][: len(history)]
+    assert metrics["valid_selected_step"] == history[1]["step"] and metrics["train_steps"] == 12
+    saved = load_file(tmp_path / "out" / "model.safetensors")
+    assert all(torch.equal(saved[k], seen[1][k]) for k in saved)
+    assert not all(torch.equal(saved[k], seen[-1][k]) for k in saved)  # the last weights were not kept
+    assert f"- weights kept: step {history[1]['step']} (best validation NDCG@10" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_validation_during_training_does_not_change_the_training(tmp_path):
+    """Evaluating in between (real beam search, dropout on) leaves the trained weights bit-identical."""
+    from safetensors.torch import load_file
+
+    from hf_recsys.p5.evaluation import evaluate_sequential
+    from hf_recsys.p5.training import run_p5_training
+
+    plain = run_p5_training(_tiny_p5_run(tmp_path / "plain"))
+    checked = run_p5_training(_tiny_p5_run(tmp_path / "checked", eval_valid_every=0.1, eval_valid_users=20,
+                                           eval_restore_best=False))
+    a, b = load_file(tmp_path / "plain" / "model.safetensors"), load_file(tmp_path / "checked" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert checked["eval_ndcg@10"] == plain["eval_ndcg@10"] and "valid_history" not in plain
+    assert len(checked["valid_history"]) >= 3 and checked["valid_selected_step"] == 12
+    # the last entry is the final model on the same 20 validation users
+    import dataclasses
+
+    from hf_recsys.p5.indexing import ItemIndex
+    from hf_recsys.training.run import load_run_log
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "checked")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "checked")
+    saved = json.load(open(tmp_path / "checked" / "run_config.json"))
+    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
+    data = prepare_data(load_run_log(_tiny_p5_run(tmp_path)),
+                        DataConfig(**{k: v for k, v in saved["data"].items() if k in data_fields}))
+    again = evaluate_sequential(model.eval(), tokenizer, data, ItemIndex.from_pretrained(tmp_path / "checked"), "valid",
+                                num_beams=10, max_users=20, seed=0, disable_progress=True)
+    assert again["ndcg@10"] == pytest.approx(checked["valid_history"][-1]["ndcg@10"])

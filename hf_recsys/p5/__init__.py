@@ -7,6 +7,7 @@ it is trained and evaluated on:
 * ``tokenizer``  a BPE tokenizer trained on the prompt corpus (``tokenizers``)
 * ``evaluation`` constrained beam search -> HR@K / NDCG@K, popularity on the same users
 * ``direct_evaluation`` yes/no accuracy and AUC, candidate-list HR@1/5, rating RMSE/MAE
+* ``validation`` validation HR/NDCG during long runs; the best weights are kept
 * ``training``   the ``Seq2SeqTrainer`` run behind ``scripts/train.py --model p5``
 """
 

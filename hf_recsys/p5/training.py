@@ -8,7 +8,10 @@ from the same ``--set`` and not stored in the config:
 
 * ``eval_users=N``: evaluate a seeded subset of N test users (default: every test user);
 * ``eval_unseen_template=False``: skip the second evaluation with a held-out template;
-* ``eval_exclude_seen=True``: never recommend an item of the user's history.
+* ``eval_exclude_seen=True``: never recommend an item of the user's history;
+* ``eval_valid_every=E``: evaluate on validation users every E epochs and at the end, and keep
+  the best weights (``eval_valid_users=N``, default 2,000; ``eval_restore_best=False`` keeps the
+  last weights); see :mod:`.validation`.
 """
 
 from __future__ import annotations
@@ -38,11 +41,13 @@ from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import ItemIndex, build_item_index
 from .prompts import RECOMMEND_TEMPLATE, SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN, tokenize_prompts, training_prompts
 from .tokenizer import item_tokens, train_prompt_tokenizer
+from .validation import ValidationCallback
 
 logger = logging.getLogger(__name__)
 
 #: ``--set`` keys that steer the evaluation and are not config fields
-EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_seen": False}
+EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_seen": False,
+                "eval_valid_every": 0, "eval_valid_users": 2000, "eval_restore_best": True}
 
 
 def beauty_recipe(method: str) -> dict[str, Any]:
@@ -218,6 +223,16 @@ def run_p5_training(run) -> dict[str, float]:
     )
     if run.time_budget_minutes:
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.05))
+    # each prompt holds num_beams beams; 32 was fastest on the CPU, a GPU takes what it is given
+    eval_batch = max(1, run.eval_batch_size if args.device.type == "cuda" else min(run.eval_batch_size, 32))
+    validation = None
+    if eval_options["eval_valid_every"]:
+        if args.world_size > 1:  # ranks would pick (and restore) different weights
+            raise ValueError("eval_valid_every needs a single process; evaluate the saved folder instead")
+        validation = ValidationCallback(tokenizer, data, index, eval_options["eval_valid_every"],
+                                        eval_options["eval_valid_users"], eval_options["eval_restore_best"],
+                                        eval_batch, run.seed)
+        trainer.add_callback(validation)
     tasks = dict(zip(*np.unique(setup.train_prompts["task"], return_counts=True)))
     if trainer.is_world_process_zero():
         print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
@@ -232,8 +247,6 @@ def run_p5_training(run) -> dict[str, float]:
     metrics: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         model = trainer.model
-        # each prompt holds num_beams beams; 32 was fastest on the CPU, a GPU takes what it is given
-        eval_batch = max(1, run.eval_batch_size if model.device.type == "cuda" else min(run.eval_batch_size, 32))
         seen = evaluate_sequential(model, tokenizer, data, index, "test", SEQUENTIAL_TRAIN, 0,
                                    num_beams=model.config.recommend_beams, batch_size=eval_batch,
                                    max_users=eval_options["eval_users"],
@@ -268,6 +281,7 @@ def run_p5_training(run) -> dict[str, float]:
             "train_loss_first": losses[0] if losses else None,
             "train_loss_last": losses[-1] if losses else None,
             "data_prep_s": prep_seconds,
+            **(validation.summary() if validation else {}),
         })
         quality = {k: seen[k] for k in ("hr@5", "ndcg@5", "hr@10", "ndcg@10")}
         spec = MODEL_REGISTRY[run.model]
@@ -286,6 +300,10 @@ def run_p5_training(run) -> dict[str, float]:
             training_summary={
                 **card_training_summary(run, train_output.global_step, resume_from),
                 "initialised from": init_source_name(run),
+                "weights kept": (f"step {metrics['valid_selected_step']} "
+                                 f"({'best validation NDCG@10' if validation.restore_best else 'last'} of "
+                                 f"{len(validation.history)} validation evaluations on "
+                                 f"{validation.history[0]['users']:,} users)" if validation else None),
                 "training prompts": len(setup.train_dataset),
             },
         )
