@@ -32,7 +32,7 @@ SETUPS = {
     "p5": dict(batch_size=16, max_steps=8, eval_each_epoch=False, save_steps=5,
                model_overrides=dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
                                     vocab_size=300, dropout_rate=0.1, recommend_beams=10,
-                                    eval_unseen_template=False)),
+                                    eval_unseen_template=False, eval_valid_every=0.1, eval_valid_users=10)),
 }
 
 
@@ -69,6 +69,11 @@ def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
     assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0
     assert quality(resumed) == quality(full)
     assert f"- resumed from: {middle}" in (tmp_path / "resumed" / "README.md").read_text()
+    if model == "p5":  # the validation curve and the weights it chose span the resume
+        without_clock = [{k: v for k, v in h.items() if k != "eval_seconds"} for h in resumed["valid_history"]]
+        assert without_clock == [{k: v for k, v in h.items() if k != "eval_seconds"} for h in full["valid_history"]]
+        assert resumed["valid_selected_step"] == full["valid_selected_step"]
+        assert any(h["step"] <= SETUPS[model]["save_steps"] for h in full["valid_history"])
 
     if model == "bst":  # the control: without the saved RNG state the dropout masks differ
         stripped = tmp_path / "no-rng"
@@ -97,3 +102,23 @@ def test_cli_flags_map_onto_the_run_config():
     assert config.model == "bst" and config.unknown_items == "grow"
     path = run_config_from_args(parser.parse_args(["--resume-from-checkpoint", "out/checkpoints/checkpoint-7"]))
     assert path.resume_from_checkpoint == "out/checkpoints/checkpoint-7"
+
+
+def test_p5_resumed_run_keeps_the_best_weights_chosen_before_the_interruption(tmp_path, monkeypatch):
+    """The best validation weights of the first sitting travel in the checkpoint. Here the score
+    grows with the weights' norm, which this training shrinks (embeddings start at std 0.1), so
+    the step-4 evaluation (before the step-5 checkpoint) is the best and both runs must end with
+    those weights; the resumed run evaluated only at step 8 itself."""
+    from hf_recsys.p5 import validation
+
+    def weight_norm_score(model, *args, **kwargs):
+        squares = sum(p.detach().double().pow(2).sum().item() for p in model.parameters())
+        score = squares / (1.0 + squares)
+        return {"hr@5": score, "ndcg@5": score, "hr@10": score, "ndcg@10": score, "users": 10, "eval_seconds": 0.0}
+
+    monkeypatch.setattr(validation, "evaluate_sequential", weight_norm_score)
+    full = run("p5", tmp_path / "full")
+    assert full["valid_selected_step"] == 4 < SETUPS["p5"]["save_steps"] and full["valid_history"][-1]["step"] == 8
+    resumed = run("p5", tmp_path / "resumed", resume_from_checkpoint=str(tmp_path / "full" / "checkpoints" / "checkpoint-5"))
+    assert resumed["valid_selected_step"] == 4
+    assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0

@@ -239,6 +239,8 @@ def run_p5_training(run) -> dict[str, float]:
               f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {index.method} item indexing; "
               f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
     resume_from = resolve_checkpoint(run)
+    if validation and resume_from:
+        validation.load_checkpoint(resume_from)
     train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start

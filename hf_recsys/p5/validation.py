@@ -10,14 +10,19 @@ RecBole's early stopping does.
 
 Options (``--set`` keys of a P5 run, not config fields): ``eval_valid_every=E`` (epochs; 0 = off),
 ``eval_valid_users=N`` (default 2,000), ``eval_restore_best=True|False`` (default True).
+Each resumable checkpoint carries the curve and the best weights so far, so a run resumed in a
+later sitting still chooses among all its evaluations.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from typing import Any, Optional
 
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
 
 from ..data.pipeline import PreparedData
@@ -72,6 +77,30 @@ class ValidationCallback(TrainerCallback):
         print(f"[hf_recsys] validation at epoch {entry['epoch']:.2f} (step {entry['step']}, "
               f"{metrics['users']:,} users): HR@10 {metrics['hr@10']:.4f}  NDCG@10 {metrics['ndcg@10']:.4f}"
               f"{'  (best so far)' if improved else ''}  [{metrics['eval_seconds']:.0f} s]", flush=True)
+
+    #: what a checkpoint folder carries besides Trainer's own files
+    STATE_FILE, BEST_WEIGHTS_FILE = "p5_validation.json", "p5_validation_best.safetensors"
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if not os.path.isdir(folder):
+            return
+        with open(os.path.join(folder, self.STATE_FILE), "w") as f:
+            json.dump({"history": self.history, "best": self.best, "next_epoch": self._next_epoch}, f, indent=1)
+        if self._best_weights is not None:
+            save_file(self._best_weights, os.path.join(folder, self.BEST_WEIGHTS_FILE))
+
+    def load_checkpoint(self, folder: str) -> None:
+        """Continue from a checkpoint written by :meth:`on_save` (a resumed run)."""
+        path = os.path.join(folder, self.STATE_FILE)
+        if not os.path.exists(path):
+            return  # saved without validation: the curve starts at the resume
+        with open(path) as f:
+            saved = json.load(f)
+        self.history, self.best, self._next_epoch = saved["history"], saved["best"], saved["next_epoch"]
+        weights = os.path.join(folder, self.BEST_WEIGHTS_FILE)
+        if self.restore_best and os.path.exists(weights):
+            self._best_weights = load_file(weights)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if model is not None and state.epoch is not None and state.epoch >= self._next_epoch - 1e-9:
