@@ -17,7 +17,6 @@ later sitting still chooses among all its evaluations.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Any, Optional
 
@@ -29,8 +28,6 @@ from ..data.pipeline import PreparedData
 from .evaluation import evaluate_sequential
 from .indexing import ItemIndex
 
-logger = logging.getLogger(__name__)
-
 #: the metric that picks the best evaluation
 SELECTION_METRIC = "ndcg@10"
 
@@ -41,8 +38,12 @@ class ValidationCallback(TrainerCallback):
     ``history`` holds one dict per evaluation (``epoch``, ``step``, ``hr@5`` ... ``ndcg@10``,
     ``users``, ``eval_seconds``); the same goes into ``state.log_history`` with a ``valid_``
     prefix. The evaluation runs in eval mode (no dropout) inside a forked RNG, so the training
-    that follows draws the same dropout masks and batches as without it.
+    that follows draws the same dropout masks and batches as without it. Its time counts
+    against ``--time-budget-minutes``.
     """
+
+    #: what a checkpoint folder carries besides Trainer's own files
+    STATE_FILE, BEST_WEIGHTS_FILE = "p5_validation.json", "p5_validation_best.safetensors"
 
     def __init__(self, tokenizer, data: PreparedData, index: ItemIndex, every_epochs: float,
                  max_users: Optional[int] = 2000, restore_best: bool = True, batch_size: int = 32,
@@ -77,9 +78,6 @@ class ValidationCallback(TrainerCallback):
         print(f"[hf_recsys] validation at epoch {entry['epoch']:.2f} (step {entry['step']}, "
               f"{metrics['users']:,} users): HR@10 {metrics['hr@10']:.4f}  NDCG@10 {metrics['ndcg@10']:.4f}"
               f"{'  (best so far)' if improved else ''}  [{metrics['eval_seconds']:.0f} s]", flush=True)
-
-    #: what a checkpoint folder carries besides Trainer's own files
-    STATE_FILE, BEST_WEIGHTS_FILE = "p5_validation.json", "p5_validation_best.safetensors"
 
     def on_save(self, args, state, control, **kwargs):
         folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
@@ -120,9 +118,11 @@ class ValidationCallback(TrainerCallback):
 
     def summary(self) -> dict[str, Any]:
         """What ``eval_results.json`` records: the curve and the evaluation whose weights were kept."""
-        restored = self.restore_best and self.best is not None
-        return {"valid_history": self.history,
-                "valid_selected_step": self.best["step"] if restored else (self.history[-1]["step"] if self.history else None)}
+        if self.restore_best and self.best is not None:
+            selected = self.best["step"]
+        else:
+            selected = self.history[-1]["step"] if self.history else None
+        return {"valid_history": self.history, "valid_selected_step": selected}
 
 
 __all__ = ["ValidationCallback", "SELECTION_METRIC"]
