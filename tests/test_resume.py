@@ -122,3 +122,11 @@ def test_p5_resumed_run_keeps_the_best_weights_chosen_before_the_interruption(tm
     resumed = run("p5", tmp_path / "resumed", resume_from_checkpoint=str(tmp_path / "full" / "checkpoints" / "checkpoint-5"))
     assert resumed["valid_selected_step"] == 4
     assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0
+
+
+@pytest.mark.parametrize("model", ["bst", "p5"])
+def test_a_missing_checkpoint_fails_before_the_data_is_read(model, tmp_path):
+    config = RunConfig(model=model, dataset="ml-1m", data_path=str(tmp_path / "no-such-log"),
+                       output_dir=str(tmp_path / "out"), resume_from_checkpoint="latest")
+    with pytest.raises(FileNotFoundError, match="--resume-from-checkpoint latest: no checkpoint-N folder"):
+        run_training(config)

@@ -172,6 +172,7 @@ def run_p5_training(run) -> dict[str, float]:
     )
     from ..training.time_budget import apply_time_budget
 
+    resume_from = resolve_checkpoint(run)  # a missing checkpoint fails before the data is prepared
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -238,7 +239,6 @@ def run_p5_training(run) -> dict[str, float]:
         print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
               f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {index.method} item indexing; "
               f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
-    resume_from = resolve_checkpoint(run)
     if validation and resume_from:
         validation.load_checkpoint(resume_from)
     train_start = time.perf_counter()

@@ -248,6 +248,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
         from ..p5.training import run_p5_training  # text-to-text models have their own loop
 
         return run_p5_training(run)
+    resume_from = resolve_checkpoint(run)  # a missing checkpoint fails before the data is prepared
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -298,7 +299,6 @@ def run_training(run: RunConfig) -> dict[str, float]:
               f"{model.num_parameters():,} parameters")
     if run.time_budget_minutes:
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
-    resume_from = resolve_checkpoint(run)
     train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start
