@@ -167,7 +167,7 @@ def run_p5_training(run) -> dict[str, float]:
     from ..hub import build_model_card, write_model_card
     from ..models import MODEL_REGISTRY
     from ..training.run import (
-        _save_atomically, budget_warmup_fraction, card_training_summary, checkpoints_dir, init_source_name,
+        _save_atomically, budget_warmup_fraction, card_training_summary, checkpoint_arguments, init_source_name,
         load_run_log, resolve_checkpoint, trains_on_cpu, write_run_record,
     )
     from ..training.time_budget import apply_time_budget
@@ -192,10 +192,8 @@ def run_p5_training(run) -> dict[str, float]:
     model, tokenizer, index = setup.model, setup.tokenizer, setup.index
     prep_seconds = time.perf_counter() - started
 
-    saving = run.save_steps > 0
     args = Seq2SeqTrainingArguments(
-        # as in run_training: Trainer writes only checkpoints, under output_dir/checkpoints
-        output_dir=checkpoints_dir(run.output_dir) if saving or run.resume_from_checkpoint else run.output_dir,
+        **checkpoint_arguments(run, run.output_dir),
         per_device_train_batch_size=run.batch_size,
         learning_rate=run.learning_rate,
         weight_decay=run.weight_decay,
@@ -203,9 +201,6 @@ def run_p5_training(run) -> dict[str, float]:
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
         eval_strategy="no",
-        save_strategy="steps" if saving else "no",
-        save_steps=run.save_steps if saving else 500,
-        save_total_limit=run.save_total_limit,
         logging_steps=run.logging_steps,
         seed=run.seed,
         data_seed=run.seed,

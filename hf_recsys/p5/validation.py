@@ -23,6 +23,7 @@ from typing import Any, Optional
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..data.pipeline import PreparedData
 from .evaluation import evaluate_sequential
@@ -80,7 +81,7 @@ class ValidationCallback(TrainerCallback):
               f"{'  (best so far)' if improved else ''}  [{metrics['eval_seconds']:.0f} s]", flush=True)
 
     def on_save(self, args, state, control, **kwargs):
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        folder = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")  # Trainer's own name
         if not os.path.isdir(folder):
             return
         with open(os.path.join(folder, self.STATE_FILE), "w") as f:

@@ -144,13 +144,24 @@ def trains_on_cpu(run: RunConfig) -> bool:
     return run.use_cpu or not torch.cuda.is_available()
 
 
+def checkpoint_arguments(run: RunConfig, output_dir: str) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields of ``--save-steps`` / ``--resume-from-checkpoint``, for
+    every training loop (run_training's and P5's)."""
+    saving = run.save_steps > 0
+    return dict(
+        # Trainer writes only checkpoints there (the final folder is written by the run itself)
+        output_dir=checkpoints_dir(output_dir) if saving or run.resume_from_checkpoint else output_dir,
+        save_strategy="steps" if saving else "no",
+        save_steps=run.save_steps if saving else 500,
+        save_total_limit=run.save_total_limit,
+    )
+
+
 def _training_arguments(
     run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
 ) -> TrainingArguments:
-    saving = run.save_steps > 0
     return TrainingArguments(
-        # Trainer writes only checkpoints there (the final folder is written by run_training)
-        output_dir=checkpoints_dir(output_dir) if saving or run.resume_from_checkpoint else output_dir,
+        **checkpoint_arguments(run, output_dir),
         per_device_train_batch_size=run.batch_size,
         per_device_eval_batch_size=run.eval_batch_size,
         learning_rate=run.learning_rate,
@@ -159,9 +170,6 @@ def _training_arguments(
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
         eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 else "no",
-        save_strategy="steps" if saving else "no",
-        save_steps=run.save_steps if saving else 500,
-        save_total_limit=run.save_total_limit,
         **{_CHECKPOINTING_ARGUMENT: run.gradient_checkpointing},
         logging_steps=run.logging_steps,
         seed=run.seed,
