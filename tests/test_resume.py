@@ -5,9 +5,12 @@ must end with the same weights and held-out metrics, bit for bit. The runs cross
 boundaries (BST also validates after each epoch, whose data loader draws from the torch
 generator) and use dropout (BST) and sampled negatives drawn from the torch generator
 (SASRec with ``loss_type="bce"``), so data order, optimizer, scheduler and RNG state all have to
-come back. P5 trains in its own loop (``run_p5_training``) and is held to the same. A checkpoint stripped of its RNG state does *not* reproduce (the control).
+come back. P5 trains in its own loop (``run_p5_training``) with length-grouped batches and is
+held to the same, within its first epoch and past it. A checkpoint stripped of its RNG state
+does *not* reproduce (the control).
 """
 
+import json
 import os
 import shutil
 
@@ -28,18 +31,26 @@ SETUPS = {
     "sasrec": dict(batch_size=8, max_steps=8, eval_each_epoch=False, save_steps=6,
                    model_overrides=dict(num_heads=2, hidden_size=16, loss_type="bce")),
     # P5 has its own Seq2SeqTrainer loop: 30 users' prompts in batches of 16, the checkpoint at step 5
-    # is mid-epoch; dropout makes the RNG state matter
+    # is mid first epoch; dropout makes the RNG state matter
     "p5": dict(batch_size=16, max_steps=8, eval_each_epoch=False, save_steps=5,
                model_overrides=dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
                                     vocab_size=300, dropout_rate=0.1, recommend_beams=10,
                                     eval_unseen_template=False, eval_valid_every=0.1, eval_valid_users=10)),
+    # 596 prompts in batches of 128, 5 steps per epoch: the checkpoint at step 7 is in the second
+    # epoch, whose length-grouped order the resumed run must draw again (it drew another from the
+    # global generator); no validation, whose choice of early weights would hide the difference
+    "p5-second-epoch": dict(model="p5", batch_size=128, max_steps=8, eval_each_epoch=False, save_steps=7,
+                            model_overrides=dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
+                                                 vocab_size=300, dropout_rate=0.1, recommend_beams=10,
+                                                 eval_unseen_template=False)),
 }
 
 
-def run(model, output_dir, **extra):
-    config = RunConfig(model=model, output_dir=str(output_dir), synthetic_users=30, synthetic_items=40,
-                       max_history=6, learning_rate=0.01, disable_tqdm=True, logging_steps=1000,
-                       **SETUPS[model], **extra)
+def run(name, output_dir, **extra):
+    setup = dict(SETUPS[name])
+    config = RunConfig(model=setup.pop("model", name), output_dir=str(output_dir), synthetic_users=30,
+                       synthetic_items=40, max_history=6, learning_rate=0.01, disable_tqdm=True, logging_steps=1000,
+                       **setup, **extra)
     return run_training(config)
 
 
@@ -54,7 +65,7 @@ def quality(metrics):
             if k.startswith("eval_") and not any(clock in k for clock in ("runtime", "per_second", "seconds"))}
 
 
-@pytest.mark.parametrize("model", ["bst", "sasrec", "p5"])
+@pytest.mark.parametrize("model", ["bst", "sasrec", "p5", "p5-second-epoch"])
 def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
     full = run(model, tmp_path / "full")
     checkpoints = tmp_path / "full" / "checkpoints"
@@ -64,6 +75,10 @@ def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
     assert not any(name.startswith("checkpoint-") for name in top_level)  # the model folder stays Hub-ready
     assert {"model.safetensors", "rng_state.pth", "optimizer.pt", "scheduler.pt", "trainer_state.json"} <= set(
         os.listdir(checkpoints / middle))
+
+    if model == "p5-second-epoch":
+        state = json.loads((checkpoints / middle / "trainer_state.json").read_text())
+        assert 1 < state["epoch"] < 2
 
     resumed = run(model, tmp_path / "resumed", resume_from_checkpoint=str(checkpoints / middle))
     assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0

@@ -28,7 +28,6 @@ import torch
 from transformers import (
     AutoTokenizer,
     DataCollatorForSeq2Seq,
-    Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     set_seed,
 )
@@ -36,6 +35,7 @@ from transformers import (
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models.configuration_p5 import P5Config
 from ..models.modeling_p5 import P5ForConditionalGeneration
+from ..training.samplers import LengthGroupedSeq2SeqTrainer
 from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import ItemIndex, build_item_index
@@ -213,7 +213,7 @@ def run_p5_training(run) -> dict[str, float]:
         report_to="none",
         disable_tqdm=run.disable_tqdm,
     )
-    trainer = Seq2SeqTrainer(
+    trainer = LengthGroupedSeq2SeqTrainer(
         model=model, args=args, train_dataset=setup.train_dataset,
         data_collator=P5Collator(tokenizer), processing_class=tokenizer,
     )
