@@ -439,9 +439,9 @@ def _run(name: str, tmp_path, monkeypatch, **overrides: Any) -> tuple[dict, nn.M
     from hf_recsys.training import run as run_module
     from hf_recsys.training.run import RunConfig, run_training
 
-    recorders = [_Recorder(run_module.Trainer), _Recorder(p5_training.LengthGroupedSeq2SeqTrainer)]
+    recorders = [_Recorder(run_module.Trainer), _Recorder(p5_training.P5Trainer)]
     monkeypatch.setattr(run_module, "Trainer", recorders[0])
-    monkeypatch.setattr(p5_training, "LengthGroupedSeq2SeqTrainer", recorders[1])
+    monkeypatch.setattr(p5_training, "P5Trainer", recorders[1])
     output_dir = str(tmp_path / name)
     settings = dict(dataset="synthetic", synthetic_users=60, synthetic_items=60, max_history=10, max_steps=20,
                     batch_size=32, eval_batch_size=256, learning_rate=5e-3, logging_steps=10, eval_each_epoch=False,

@@ -1,6 +1,7 @@
 """P5: whole-word IDs, generate(), constrained decoding, item indexing, save/load, training, CLI."""
 
 import json
+import logging
 import os
 import warnings
 
@@ -18,7 +19,7 @@ from hf_recsys.models import P5Config, P5ForConditionalGeneration
 from hf_recsys.models.modeling_p5 import ItemTrie, compute_whole_word_ids
 from hf_recsys.p5 import build_item_index, build_p5, save_p5
 from hf_recsys.p5.indexing import collaborative_index, sequential_index
-from hf_recsys.p5.training import P5Collator
+from hf_recsys.p5.training import P5Collator, P5Trainer
 
 TINY = dict(d_model=32, d_kv=8, d_ff=64, num_heads=4, num_layers=1, num_decoder_layers=1, vocab_size=300,
             recommend_beams=8, dropout_rate=0.0, tasks=["sequential", "yesno", "candidates", "rating"], aux_task_ratio=0.2)
@@ -224,6 +225,32 @@ def test_save_and_reload_through_auto_classes(setups, tiny_data, tmp_path):
 
 
 # --------------------------------------------------------------------------- training
+def test_resume_warns_only_about_missing_weights_that_tying_does_not_restore(setups, tmp_path):
+    """Checkpoints leave out the tied copies of the shared table (encoder/decoder ``embed_tokens``,
+    ``lm_head``): transformers' Trainer warned that they were missing on every P5 resume."""
+    from transformers import Seq2SeqTrainingArguments
+
+    setup = setups["sequential"]
+    model = P5ForConditionalGeneration(setup.config)
+    trainer = P5Trainer(model=model, args=Seq2SeqTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                   report_to="none"))
+    saved = set(model.state_dict()) - set(model.all_tied_weights_keys)
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    trainer_logger = logging.getLogger("transformers.trainer")
+    trainer_logger.addHandler(handler)
+    try:
+        trainer._issue_warnings_after_load(model.load_state_dict({k: model.state_dict()[k] for k in saved}, strict=False))
+        assert messages == []
+        without_shared = {k: model.state_dict()[k] for k in saved if k != "shared.weight"}
+        trainer._issue_warnings_after_load(model.load_state_dict(without_shared, strict=False))
+    finally:
+        trainer_logger.removeHandler(handler)
+    (message,) = messages
+    assert "shared.weight" in message and "lm_head.weight" in message  # the table and copies it would restore
+
+
 def test_training_lowers_the_loss(setups):
     setup = setups["sequential"]
     torch.manual_seed(0)

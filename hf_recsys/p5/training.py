@@ -28,14 +28,16 @@ import torch
 from transformers import (
     AutoTokenizer,
     DataCollatorForSeq2Seq,
+    Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     set_seed,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models.configuration_p5 import P5Config
 from ..models.modeling_p5 import P5ForConditionalGeneration
-from ..training.samplers import LengthGroupedSeq2SeqTrainer
+from ..training.samplers import SeededLengthGroupedSampler
 from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import ItemIndex, build_item_index
@@ -68,6 +70,31 @@ class P5Collator:
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         return self.pad([{k: f[k] for k in self.model_keys if k in f} for f in features])
+
+
+class P5Trainer(Seq2SeqTrainer):
+    """``Seq2SeqTrainer`` with two fixes for resuming P5 from a checkpoint.
+
+    * Length-grouped batches in an order that depends only on ``data_seed`` (else ``seed``) and
+      the epoch (:class:`~hf_recsys.training.samplers.SeededLengthGroupedSampler`).
+    * No "missing keys" warning for the tied copies of the shared embedding (encoder/decoder
+      ``embed_tokens``, ``lm_head``), which checkpoints leave out and loading the shared table
+      restores; a missing key that is not such a copy still warns.
+    """
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return SeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+        return sampler
+
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        tied_to = getattr(self.model, "all_tied_weights_keys", None) or {}
+        missing = set(load_result.missing_keys)
+        restored_by_tying = {key for key in missing if key in tied_to and tied_to[key] not in missing}
+        super()._issue_warnings_after_load(load_result._replace(  # torch's (missing, unexpected) namedtuple
+            missing_keys=[key for key in load_result.missing_keys if key not in restored_by_tying]))
 
 
 @dataclass
@@ -213,7 +240,7 @@ def run_p5_training(run) -> dict[str, float]:
         report_to="none",
         disable_tqdm=run.disable_tqdm,
     )
-    trainer = LengthGroupedSeq2SeqTrainer(
+    trainer = P5Trainer(
         model=model, args=args, train_dataset=setup.train_dataset,
         data_collator=P5Collator(tokenizer), processing_class=tokenizer,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from transformers import Seq2SeqTrainer
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 
@@ -33,14 +32,3 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
-
-class LengthGroupedSeq2SeqTrainer(Seq2SeqTrainer):
-    """``Seq2SeqTrainer`` whose ``train_sampling_strategy="group_by_length"`` uses
-    :class:`SeededLengthGroupedSampler` (seeded with ``data_seed``, else ``seed``)."""
-
-    def _get_train_sampler(self, train_dataset=None):
-        sampler = super()._get_train_sampler(train_dataset)
-        if isinstance(sampler, LengthGroupedSampler):
-            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return SeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
-        return sampler
