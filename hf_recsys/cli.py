@@ -281,6 +281,17 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     except (DataFormatError, ModelSourceError) as error:
         print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        close_process_group()
+
+
+def close_process_group() -> None:
+    """Ends the torchrun / ``accelerate launch`` process group (Trainer leaves it open): gloo's
+    threads torn down at interpreter exit instead once aborted a rank that had finished."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

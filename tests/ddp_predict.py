@@ -10,7 +10,7 @@ import torch.distributed as dist
 from transformers import AutoModel, Trainer, TrainingArguments
 
 import hf_recsys  # noqa: F401
-from hf_recsys.cli import train_main
+from hf_recsys.cli import close_process_group, train_main
 from hf_recsys.data.pipeline import DataConfig, prepare_data
 from hf_recsys.data.synthetic import generate_synthetic_log
 from hf_recsys.training.tasks import CTRTask
@@ -31,3 +31,4 @@ if trainer.is_world_process_zero():
         json.dump({"world_size": dist.get_world_size() if dist.is_initialized() else 1,
                    "predictions": np.asarray(prediction.predictions).reshape(-1).tolist(),
                    "labels": np.asarray(prediction.label_ids).reshape(-1).tolist()}, f)
+close_process_group()
