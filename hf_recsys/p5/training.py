@@ -179,6 +179,14 @@ def save_p5(folder: str, model: P5ForConditionalGeneration, tokenizer, index: It
 def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     config_overrides = {k: v for k, v in overrides.items() if k not in EVAL_OPTIONS}
     eval_options = {k: overrides.get(k, default) for k, default in EVAL_OPTIONS.items()}
+    # checked here, before the data is read
+    every = eval_options["eval_valid_every"]
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or every < 0:
+        raise ValueError(f"--set eval_valid_every={every!r}: expected a number of epochs >= 0 (0: no validation)")
+    for key in ("eval_users", "eval_valid_users"):
+        users = eval_options[key]
+        if users is not None and (isinstance(users, bool) or not isinstance(users, int) or users < 1):
+            raise ValueError(f"--set {key}={users!r}: expected a number of users >= 1 (or None: every user)")
     return config_overrides, eval_options
 
 
@@ -199,7 +207,8 @@ def run_p5_training(run) -> dict[str, float]:
     )
     from ..training.time_budget import apply_time_budget
 
-    resume_from = resolve_checkpoint(run)  # a missing checkpoint fails before the data is prepared
+    resume_from = resolve_checkpoint(run)  # a missing checkpoint or bad option fails before the data is prepared
+    config_overrides, eval_options = _split_overrides(run.model_overrides)
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -208,7 +217,6 @@ def run_p5_training(run) -> dict[str, float]:
         DataConfig(max_history=run.max_history, implicit_threshold=run.implicit_threshold,
                    user_core=run.user_core, item_core=run.item_core, split=run.split, seed=run.seed),
     )
-    config_overrides, eval_options = _split_overrides(run.model_overrides)
     config_overrides.setdefault("max_history", min(run.max_history, P5Config.max_history))
     init_source = None
     if run.init_from:
