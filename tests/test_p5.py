@@ -51,6 +51,20 @@ def log_from_sequences(sequences):
 
 
 # --------------------------------------------------------------------------- whole-word IDs
+def run_p5_evaluate_script(model_dir, *flags: str) -> None:
+    """``python scripts/p5_evaluate.py MODEL_DIR FLAGS`` in this process, on this test's threads."""
+    import runpy
+    import sys
+
+    threads, argv = torch.get_num_threads(), sys.argv
+    try:
+        sys.argv = ["p5_evaluate.py", str(model_dir), *flags, "--threads", str(threads)]
+        runpy.run_path(os.path.join(os.path.dirname(__file__), "..", "scripts", "p5_evaluate.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+
+
 def test_whole_word_ids_by_hand():
     vocab = ["<pad>", "</s>", "<unk>", "\u2581Given", "\u2581user_", "1", "7", "\u2581", "<CI3>", "<CI1>",
              "\u258112", "34", "\u2581.", "\u25815"]
@@ -306,17 +320,7 @@ def test_cli_trains_evaluates_and_saves(tmp_path):
     assert len(recommended) == 3 and not {i for i, _ in recommended} & set(history)
 
     # scripts/p5_evaluate.py rebuilds the run's data from run_config.json: same users, same numbers
-    import runpy
-    import sys
-
-    threads = torch.get_num_threads()
-    argv = sys.argv
-    try:
-        sys.argv = ["p5_evaluate.py", str(out), "--threads", str(threads)]
-        runpy.run_path(os.path.join(os.path.dirname(__file__), "..", "scripts", "p5_evaluate.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
-        torch.set_num_threads(threads)
+    run_p5_evaluate_script(out)
     again = json.load(open(out / "eval_again.json"))
     assert again["users"] == metrics["eval_users"]
     for key in ("hr@5", "hr@10", "ndcg@5", "ndcg@10", "popularity_hr@10", "popularity_ndcg@10"):
@@ -702,7 +706,6 @@ def test_validation_during_training_does_not_change_the_training(tmp_path):
     """Evaluating in between (real beam search, dropout on) leaves the trained weights bit-identical."""
     from safetensors.torch import load_file
 
-    from hf_recsys.p5.evaluation import evaluate_sequential
     from hf_recsys.p5.training import run_p5_training
 
     plain = run_p5_training(_tiny_p5_run(tmp_path / "plain"))
@@ -712,18 +715,8 @@ def test_validation_during_training_does_not_change_the_training(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert checked["eval_ndcg@10"] == plain["eval_ndcg@10"] and "valid_history" not in plain
     assert len(checked["valid_history"]) >= 3 and checked["valid_selected_step"] == 12
-    # the last entry is the final model on the same 20 validation users
-    import dataclasses
-
-    from hf_recsys.p5.indexing import ItemIndex
-    from hf_recsys.training.run import load_run_log
-
-    model = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "checked")
-    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "checked")
-    saved = json.load(open(tmp_path / "checked" / "run_config.json"))
-    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
-    data = prepare_data(load_run_log(_tiny_p5_run(tmp_path)),
-                        DataConfig(**{k: v for k, v in saved["data"].items() if k in data_fields}))
-    again = evaluate_sequential(model.eval(), tokenizer, data, ItemIndex.from_pretrained(tmp_path / "checked"), "valid",
-                                num_beams=10, max_users=20, seed=0, disable_progress=True)
+    # the last entry is the final model on the same 20 validation users: scripts/p5_evaluate.py --split valid
+    run_p5_evaluate_script(tmp_path / "checked", "--split", "valid", "--eval-users", "20")
+    again = json.load(open(tmp_path / "checked" / "eval_again_valid.json"))
+    assert again["split"] == "valid" and again["users"] == 20
     assert again["ndcg@10"] == pytest.approx(checked["valid_history"][-1]["ndcg@10"])
