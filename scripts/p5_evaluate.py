@@ -41,7 +41,7 @@ def main() -> None:
 
     import hf_recsys  # noqa: F401  (registers p5)
     from hf_recsys.data.pipeline import DataConfig, prepare_data
-    from hf_recsys.files import write_atomically
+    from hf_recsys.files import write_text_atomically
     from hf_recsys.p5 import ItemIndex, evaluate_direct_and_rating, evaluate_sequential, popularity_metrics
     from hf_recsys.p5.prompts import SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN
     from hf_recsys.training.run import RunConfig, load_run_log
@@ -74,14 +74,10 @@ def main() -> None:
                                              model.config.num_candidates, args.eval_users, run.seed)
             out.update({f"{prefix}{k}": v for k, v in got.items()})
             out[f"{prefix}direct_seconds"] = time.perf_counter() - started
-    print(json.dumps(out, indent=2))
+    text = json.dumps(out, indent=2)
+    print(text)
     name = "eval_again.json" if args.split == "test" else "eval_again_valid.json"
-
-    def write(path: str) -> None:
-        with open(path, "w") as f:
-            json.dump(out, f, indent=2)
-
-    write_atomically(os.path.join(args.model_dir, name), write)
+    write_text_atomically(os.path.join(args.model_dir, name), text)
 
 
 if __name__ == "__main__":
