@@ -22,6 +22,9 @@ import hf_recsys  # noqa: F401
 from hf_recsys.cli import build_train_parser, run_config_from_args
 from hf_recsys.training.run import RunConfig, resolve_checkpoint, run_training
 
+# a tiny P5 with dropout (so the RNG state matters), evaluated on the seen template only
+TINY_P5 = dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1, vocab_size=300, dropout_rate=0.1,
+               recommend_beams=10, eval_unseen_template=False)
 SETUPS = {
     # 916 samples, 2 steps per epoch, 4 epochs with validation after each: the checkpoint at step 5
     # is mid-epoch 3, so the resumed run skips a batch and runs two more validations
@@ -33,16 +36,12 @@ SETUPS = {
     # P5 has its own Seq2SeqTrainer loop: 30 users' prompts in batches of 16, the checkpoint at step 5
     # is mid first epoch; dropout makes the RNG state matter
     "p5": dict(batch_size=16, max_steps=8, eval_each_epoch=False, save_steps=5,
-               model_overrides=dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
-                                    vocab_size=300, dropout_rate=0.1, recommend_beams=10,
-                                    eval_unseen_template=False, eval_valid_every=0.1, eval_valid_users=10)),
+               model_overrides=dict(TINY_P5, eval_valid_every=0.1, eval_valid_users=10)),
     # 596 prompts in batches of 128, 5 steps per epoch: the checkpoint at step 7 is in the second
     # epoch, whose length-grouped order the resumed run must draw again (it drew another from the
     # global generator); no validation, whose choice of early weights would hide the difference
     "p5-second-epoch": dict(model="p5", batch_size=128, max_steps=8, eval_each_epoch=False, save_steps=7,
-                            model_overrides=dict(d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
-                                                 vocab_size=300, dropout_rate=0.1, recommend_beams=10,
-                                                 eval_unseen_template=False)),
+                            model_overrides=TINY_P5),
 }
 
 
