@@ -17,9 +17,11 @@ import shutil
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import TrainerState
 
 import hf_recsys  # noqa: F401
 from hf_recsys.cli import build_train_parser, run_config_from_args
+from hf_recsys.training.clock import TrainingClock
 from hf_recsys.training.run import RunConfig, resolve_checkpoint, run_training
 
 # a tiny P5 with dropout (so the RNG state matters), evaluated on the seen template only
@@ -82,6 +84,17 @@ def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
     resumed = run(model, tmp_path / "resumed", resume_from_checkpoint=str(checkpoints / middle))
     assert max_difference(tmp_path / "full", tmp_path / "resumed") == 0.0
     assert quality(resumed) == quality(full)
+    # the resumed run's time is the first sitting's up to the checkpoint (kept in it) plus its own;
+    # its throughput counts only the steps it ran
+    state = json.loads((checkpoints / middle / "trainer_state.json").read_text())
+    first_sitting = state["stateful_callbacks"]["TrainingClock"]["attributes"]["training_seconds"]
+    assert full["train_resumed_at_step"] is None and full["train_runtime_s"] == full["train_sitting_runtime_s"]
+    assert 0 < first_sitting < full["train_runtime_s"]
+    assert resumed["train_resumed_at_step"] == SETUPS[model]["save_steps"]
+    assert resumed["train_runtime_s"] == pytest.approx(first_sitting + resumed["train_sitting_runtime_s"])
+    steps_run = 8 - SETUPS[model]["save_steps"]
+    assert resumed["train_samples_per_second"] == pytest.approx(
+        steps_run * SETUPS[model]["batch_size"] / resumed["train_sitting_runtime_s"])
     assert f"- resumed from: {middle}" in (tmp_path / "resumed" / "README.md").read_text()
     if model == "p5":  # the validation curve and the weights it chose span the resume
         without_clock = [{k: v for k, v in h.items() if k != "eval_seconds"} for h in resumed["valid_history"]]
@@ -95,6 +108,24 @@ def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
         os.remove(stripped / "rng_state.pth")
         run(model, tmp_path / "control", resume_from_checkpoint=str(stripped))
         assert max_difference(tmp_path / "full", tmp_path / "control") > 1e-4
+
+
+def test_training_clock_adds_the_sittings_before_the_checkpoint(tmp_path):
+    # first sitting: trains from t=100, checkpoint at t=130 (step 6); resumed sitting: t=500 to 510
+    first = TrainingClock(clock=iter([100.0, 130.0]).__next__)
+    state = TrainerState(stateful_callbacks=[first])
+    first.on_train_begin(None, state, None)
+    state.global_step = 6
+    state.stateful_callbacks["TrainingClock"] = first.state()  # as Trainer._save_checkpoint does
+    state.save_to_json(str(tmp_path / "trainer_state.json"))
+
+    resumed = TrainingClock(clock=iter([500.0, 510.0]).__next__)
+    loaded = TrainerState.load_from_json(str(tmp_path / "trainer_state.json"))
+    resumed.on_train_begin(None, loaded, None)
+    resumed.on_train_end(None, loaded, None)
+    assert resumed.metrics(global_step=8, samples_per_step=16) == {
+        "train_runtime_s": 40.0, "train_samples_per_second": 2 * 16 / 10.0,
+        "train_resumed_at_step": 6, "train_sitting_runtime_s": 10.0}
 
 
 def test_latest_resolves_to_the_newest_checkpoint(tmp_path):

@@ -37,6 +37,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models.configuration_p5 import P5Config
 from ..models.modeling_p5 import P5ForConditionalGeneration
+from ..training.clock import TrainingClock
 from ..training.samplers import SeededLengthGroupedSampler
 from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
@@ -250,7 +251,7 @@ def run_p5_training(run) -> dict[str, float]:
     )
     trainer = P5Trainer(
         model=model, args=args, train_dataset=setup.train_dataset,
-        data_collator=P5Collator(tokenizer), processing_class=tokenizer,
+        data_collator=P5Collator(tokenizer), processing_class=tokenizer, callbacks=[TrainingClock()],
     )
     if run.time_budget_minutes:
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.05))
@@ -271,9 +272,7 @@ def run_p5_training(run) -> dict[str, float]:
               f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
     if validation and resume_from:
         validation.load_checkpoint(resume_from)
-    train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.perf_counter() - train_start
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
     metrics: dict[str, Any] = {}
@@ -306,10 +305,10 @@ def run_p5_training(run) -> dict[str, float]:
         metrics.update({
             "eval_split": "test",
             "item_indexing": index.method,
-            "train_runtime_s": train_seconds,
+            # the time of every sitting of a resumed run; the throughput of this one
+            **TrainingClock.of(trainer).metrics(train_output.global_step, run.batch_size * max(args.world_size, 1)),
             "train_steps": train_output.global_step,
             "train_epochs": trainer.state.epoch,
-            "train_samples_per_second": train_output.global_step * run.batch_size / max(train_seconds, 1e-9),
             "train_loss_first": losses[0] if losses else None,
             "train_loss_last": losses[-1] if losses else None,
             "data_prep_s": prep_seconds,
@@ -358,7 +357,10 @@ def run_p5_training(run) -> dict[str, float]:
             unseen_value = metrics.get(f"eval_unseen_{key}")
             extra = f"   unseen template: {unseen_value:.4f}" if unseen_value is not None else ""
             print(f"  {key:>22}: {metrics['eval_' + key]:.4f}{extra}")
-        print(f"  training: {train_output.global_step} steps in {train_seconds:.0f} s; "
+        resumed_at = metrics["train_resumed_at_step"]
+        sittings = (f" ({metrics['train_sitting_runtime_s']:.0f} s of them in this sitting, from step {resumed_at})"
+                    if resumed_at else "")
+        print(f"  training: {train_output.global_step} steps in {metrics['train_runtime_s']:.0f} s{sittings}; "
               f"evaluation {seen['eval_seconds']:.0f} s\n")
         if run.push_to_hub:
             from ..hub import push_folder_to_hub

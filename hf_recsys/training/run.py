@@ -25,6 +25,7 @@ from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_
 from ..hub import build_model_card, push_folder_to_hub, resolve_model_source, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
+from .clock import TrainingClock
 from .tasks import TASKS
 from .time_budget import apply_time_budget
 
@@ -297,7 +298,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
         data_collator=finetune.wrap_collator(collator) if finetune else collator,
         compute_metrics=task.compute_metrics("valid"),
         preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
-        callbacks=task.callbacks() if hasattr(task, "callbacks") else None,
+        callbacks=[TrainingClock(), *(task.callbacks() if hasattr(task, "callbacks") else [])],
     )
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
@@ -307,10 +308,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
               f"{model.num_parameters():,} parameters")
     if run.time_budget_minutes:
         apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
-    train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.perf_counter() - train_start
-    samples_seen = train_output.global_step * run.batch_size * max(args.world_size, 1)
 
     trainer.compute_metrics = task.compute_metrics("test")
     test_metrics = trainer.evaluate(task.dataset("test"), metric_key_prefix="eval")
@@ -318,8 +316,9 @@ def run_training(run: RunConfig) -> dict[str, float]:
     metrics = dict(test_metrics)
     metrics.update({f"eval_{task.baseline_name}_{k}": v for k, v in baseline.items()})
     metrics["eval_split"] = "test"
-    metrics["train_samples_per_second"] = samples_seen / max(train_seconds, 1e-9)
-    metrics["train_runtime_s"] = train_seconds
+    # the time of every sitting of a resumed run; the throughput of this one
+    metrics.update(TrainingClock.of(trainer).metrics(train_output.global_step,
+                                                     run.batch_size * max(args.world_size, 1)))
     metrics["train_steps"] = train_output.global_step
     metrics["train_epochs"] = trainer.state.epoch
     metrics["data_prep_s"] = prep_seconds
