@@ -127,6 +127,13 @@ def test_training_clock_adds_the_sittings_before_the_checkpoint(tmp_path):
         "train_runtime_s": 40.0, "train_samples_per_second": 2 * 16 / 10.0,
         "train_resumed_at_step": 6, "train_sitting_runtime_s": 10.0}
 
+    # a second train() of the same Trainer starts at step 0 from a state holding this clock's 40 s
+    again = TrainerState(stateful_callbacks=[resumed])
+    resumed.clock = iter([600.0, 605.0]).__next__
+    resumed.on_train_begin(None, again, None)
+    resumed.on_train_end(None, again, None)
+    assert resumed.metrics(global_step=3, samples_per_step=16)["train_runtime_s"] == 5.0
+
 
 def test_latest_resolves_to_the_newest_checkpoint(tmp_path):
     for step in (5, 40, 100):

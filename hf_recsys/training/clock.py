@@ -44,7 +44,10 @@ class TrainingClock(TrainerCallback, ExportableState):
 
     def on_train_begin(self, args, state, control, **kwargs):
         saved = state.stateful_callbacks.get(type(self).__name__)
-        self.earlier_seconds = float(saved["attributes"]["training_seconds"]) if isinstance(saved, dict) else 0.0
+        # a run starting at step 0 resumes nothing (its state holds only this object's own, e.g. of
+        # an earlier train() call of the same Trainer)
+        resumed = isinstance(saved, dict) and state.global_step > 0
+        self.earlier_seconds = float(saved["attributes"]["training_seconds"]) if resumed else 0.0
         self.first_step = state.global_step
         self.started, self.ended = self.clock(), None
 
