@@ -13,6 +13,7 @@ does *not* reproduce (the control).
 import json
 import os
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -112,27 +113,30 @@ def test_resumed_run_ends_where_the_uninterrupted_run_ends(model, tmp_path):
 
 def test_training_clock_adds_the_sittings_before_the_checkpoint(tmp_path):
     # first sitting: trains from t=100, checkpoint at t=130 (step 6); resumed sitting: t=500 to 510
+    args = SimpleNamespace(per_device_train_batch_size=8, gradient_accumulation_steps=1, world_size=2)
     first = TrainingClock(clock=iter([100.0, 130.0]).__next__)
     state = TrainerState(stateful_callbacks=[first])
-    first.on_train_begin(None, state, None)
+    first.on_train_begin(args, state, None)
     state.global_step = 6
     state.stateful_callbacks["TrainingClock"] = first.state()  # as Trainer._save_checkpoint does
     state.save_to_json(str(tmp_path / "trainer_state.json"))
 
     resumed = TrainingClock(clock=iter([500.0, 510.0]).__next__)
     loaded = TrainerState.load_from_json(str(tmp_path / "trainer_state.json"))
-    resumed.on_train_begin(None, loaded, None)
-    resumed.on_train_end(None, loaded, None)
-    assert resumed.metrics(global_step=8, samples_per_step=16) == {
+    resumed.on_train_begin(args, loaded, None)
+    loaded.global_step = 8
+    resumed.on_train_end(args, loaded, None)
+    assert resumed.metrics() == {
         "train_runtime_s": 40.0, "train_samples_per_second": 2 * 16 / 10.0,
         "train_resumed_at_step": 6, "train_sitting_runtime_s": 10.0}
 
     # a second train() of the same Trainer starts at step 0 from a state holding this clock's 40 s
     again = TrainerState(stateful_callbacks=[resumed])
     resumed.clock = iter([600.0, 605.0]).__next__
-    resumed.on_train_begin(None, again, None)
-    resumed.on_train_end(None, again, None)
-    assert resumed.metrics(global_step=3, samples_per_step=16)["train_runtime_s"] == 5.0
+    resumed.on_train_begin(args, again, None)
+    again.global_step = 3
+    resumed.on_train_end(args, again, None)
+    assert resumed.metrics()["train_runtime_s"] == 5.0
 
 
 def test_latest_resolves_to_the_newest_checkpoint(tmp_path):

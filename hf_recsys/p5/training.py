@@ -306,7 +306,7 @@ def run_p5_training(run) -> dict[str, float]:
             "eval_split": "test",
             "item_indexing": index.method,
             # the time of every sitting of a resumed run; the throughput of this one
-            **TrainingClock.of(trainer).metrics(train_output.global_step, run.batch_size * max(args.world_size, 1)),
+            **TrainingClock.of(trainer).metrics(),
             "train_steps": train_output.global_step,
             "train_epochs": trainer.state.epoch,
             "train_loss_first": losses[0] if losses else None,

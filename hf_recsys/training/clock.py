@@ -31,6 +31,8 @@ class TrainingClock(TrainerCallback, ExportableState):
         self.clock = clock
         self.earlier_seconds = 0.0  # the sittings before this one, up to the checkpoint resumed from
         self.first_step = 0  # global step this sitting started at (0 unless resumed)
+        self.last_step = 0
+        self.samples_per_step = 0  # over every process and accumulated micro-batch
         self.started: Optional[float] = None
         self.ended: Optional[float] = None
 
@@ -48,11 +50,14 @@ class TrainingClock(TrainerCallback, ExportableState):
         # an earlier train() call of the same Trainer)
         resumed = isinstance(saved, dict) and state.global_step > 0
         self.earlier_seconds = float(saved["attributes"]["training_seconds"]) if resumed else 0.0
-        self.first_step = state.global_step
+        self.first_step = self.last_step = state.global_step
+        self.samples_per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
+                                 * max(args.world_size, 1))
         self.started, self.ended = self.clock(), None
 
     def on_train_end(self, args, state, control, **kwargs):
         self.ended = self.clock()
+        self.last_step = state.global_step
 
     def sitting_seconds(self) -> float:
         """Seconds of training in this process so far (0 before ``on_train_begin``)."""
@@ -66,13 +71,13 @@ class TrainingClock(TrainerCallback, ExportableState):
     def state(self) -> dict:
         return {"args": {}, "attributes": {"training_seconds": self.total_seconds()}}
 
-    def metrics(self, global_step: int, samples_per_step: int) -> dict[str, Any]:
-        """``train_runtime_s`` (every sitting), ``train_samples_per_second`` (this sitting's
-        steps over this sitting's time), and, for a resumed run, where this sitting began."""
+    def metrics(self) -> dict[str, Any]:
+        """After training: ``train_runtime_s`` (every sitting), ``train_samples_per_second`` (this
+        sitting's steps over this sitting's time), and, for a resumed run, where this sitting began."""
         sitting = self.sitting_seconds()
         return {
             "train_runtime_s": self.total_seconds(),
-            "train_samples_per_second": (global_step - self.first_step) * samples_per_step / max(sitting, 1e-9),
+            "train_samples_per_second": (self.last_step - self.first_step) * self.samples_per_step / max(sitting, 1e-9),
             "train_resumed_at_step": self.first_step or None,
             "train_sitting_runtime_s": sitting,
         }

@@ -317,8 +317,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     metrics.update({f"eval_{task.baseline_name}_{k}": v for k, v in baseline.items()})
     metrics["eval_split"] = "test"
     # the time of every sitting of a resumed run; the throughput of this one
-    metrics.update(TrainingClock.of(trainer).metrics(train_output.global_step,
-                                                     run.batch_size * max(args.world_size, 1)))
+    metrics.update(TrainingClock.of(trainer).metrics())
     metrics["train_steps"] = train_output.global_step
     metrics["train_epochs"] = trainer.state.epoch
     metrics["data_prep_s"] = prep_seconds
