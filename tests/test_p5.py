@@ -50,7 +50,6 @@ def log_from_sequences(sequences):
     return InteractionLog(pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"]), name="hand")
 
 
-# --------------------------------------------------------------------------- whole-word IDs
 def run_p5_evaluate_script(model_dir, *flags: str) -> None:
     """``python scripts/p5_evaluate.py MODEL_DIR FLAGS`` in this process, on this test's threads."""
     import runpy
@@ -65,6 +64,7 @@ def run_p5_evaluate_script(model_dir, *flags: str) -> None:
         torch.set_num_threads(threads)
 
 
+# --------------------------------------------------------------------------- whole-word IDs
 def test_whole_word_ids_by_hand():
     vocab = ["<pad>", "</s>", "<unk>", "\u2581Given", "\u2581user_", "1", "7", "\u2581", "<CI3>", "<CI1>",
              "\u258112", "34", "\u2581.", "\u25815"]
