@@ -39,6 +39,9 @@ from .models import (  # noqa: E402
     SASRecForNextItem,
 )
 from .pipelines import RecommendationPipeline  # noqa: E402  (registers the "recommendation" pipeline)
+# every Task registers itself when its module is imported; run_training finds them by name
+from .training import next_item as _next_item_task  # noqa: E402, F401  ("next_item")
+from .p5 import task as _p5_task  # noqa: E402, F401  ("seq2seq", P5)
 from .models import DIENConfig, DIENForCTR, DINConfig, DINForCTR, SumPoolConfig, SumPoolForCTR  # noqa: E402
 
 __all__ = [

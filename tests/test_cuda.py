@@ -435,13 +435,12 @@ class _Recorder:
 
 
 def _run(name: str, tmp_path, monkeypatch, **overrides: Any) -> tuple[dict, nn.Module, str]:
-    from hf_recsys.p5 import training as p5_training
-    from hf_recsys.training import run as run_module
     from hf_recsys.training.run import RunConfig, run_training
+    from hf_recsys.training.tasks import task_of_model
 
-    recorders = [_Recorder(run_module.Trainer), _Recorder(p5_training.P5Trainer)]
-    monkeypatch.setattr(run_module, "Trainer", recorders[0])
-    monkeypatch.setattr(p5_training, "P5Trainer", recorders[1])
+    task_class = task_of_model(name)
+    recorders = [_Recorder(task_class.trainer_class)]
+    monkeypatch.setattr(task_class, "trainer_class", recorders[0])
     output_dir = str(tmp_path / name)
     settings = dict(dataset="synthetic", synthetic_users=60, synthetic_items=60, max_history=10, max_steps=20,
                     batch_size=32, eval_batch_size=256, learning_rate=5e-3, logging_steps=10, eval_each_epoch=False,

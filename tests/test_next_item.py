@@ -532,7 +532,7 @@ def test_training_pads_for_a_gpu_only_when_it_trains_on_one(tiny_data, monkeypat
     """With a CUDA GPU present, ``Trainer`` goes there and the collator pads widths to multiples
     of 8; ``--use-cpu`` keeps training (and the trimmed collator) on the CPU."""
     from hf_recsys.cli import build_train_parser, run_config_from_args
-    from hf_recsys.training.run import _training_arguments, trains_on_cpu
+    from hf_recsys.training.run import trains_on_cpu, training_arguments
 
     model = SASRecForNextItem(SASRecConfig.from_processor(tiny_data.processor, max_history=30, hidden_size=16,
                                                           num_heads=2))
@@ -545,7 +545,7 @@ def test_training_pads_for_a_gpu_only_when_it_trains_on_one(tiny_data, monkeypat
     on_gpu = run_config_from_args(build_train_parser().parse_args(["--output-dir", str(tmp_path)]))
     forced = run_config_from_args(build_train_parser().parse_args(["--output-dir", str(tmp_path), "--use-cpu"]))
     assert not trains_on_cpu(on_gpu) and trains_on_cpu(forced)
-    args = _training_arguments(forced, str(tmp_path), 100)
+    args = training_arguments(forced, task)
     assert args.use_cpu and args.device.type == "cpu"
     assert task.collator(args.device).pad_to_multiple_of is None
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -19,7 +19,8 @@ from hf_recsys.models import P5Config, P5ForConditionalGeneration
 from hf_recsys.models.modeling_p5 import ItemTrie, compute_whole_word_ids
 from hf_recsys.p5 import build_item_index, build_p5, save_p5
 from hf_recsys.p5.indexing import collaborative_index, sequential_index
-from hf_recsys.p5.training import P5Collator, P5Trainer
+from hf_recsys.p5.training import P5Collator
+from hf_recsys.training.trainer import RecsysTrainer
 
 TINY = dict(d_model=32, d_kv=8, d_ff=64, num_heads=4, num_layers=1, num_decoder_layers=1, vocab_size=300,
             recommend_beams=8, dropout_rate=0.0, tasks=["sequential", "yesno", "candidates", "rating"], aux_task_ratio=0.2)
@@ -246,8 +247,8 @@ def test_resume_warns_only_about_missing_weights_that_tying_does_not_restore(set
 
     setup = setups["sequential"]
     model = P5ForConditionalGeneration(setup.config)
-    trainer = P5Trainer(model=model, args=Seq2SeqTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
-                                                                   report_to="none"))
+    trainer = RecsysTrainer(model=model, args=Seq2SeqTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                       report_to="none"))
     saved = set(model.state_dict()) - set(model.all_tied_weights_keys)
     messages = []
     handler = logging.Handler()
@@ -556,8 +557,7 @@ def test_p5_learns_a_deterministic_transition(tmp_path):
     path, P5 must learn that (HR@1 on every held-out user). With P5's original whole-word
     numbering (k-th ID word from the start) the same run reached HR@5 0.73 (300 steps): it memorised
     (user, history length) and answered the validation item, which sits last in the test prompt."""
-    from hf_recsys.p5.training import run_p5_training
-    from hf_recsys.training.run import RunConfig
+    from hf_recsys.training.run import RunConfig, run_training
 
     rng = np.random.default_rng(0)
     num_items, num_users = 30, 160
@@ -577,7 +577,7 @@ def test_p5_learns_a_deterministic_transition(tmp_path):
     run = RunConfig(model="p5", dataset="sequences", data_path=str(path), output_dir=str(tmp_path / "out"),
                     max_steps=200, batch_size=32, learning_rate=5e-3, logging_steps=100, disable_tqdm=True,
                     model_overrides=overrides)
-    metrics = run_p5_training(run)
+    metrics = run_training(run)
     assert metrics["eval_users"] == num_users
     assert metrics["eval_ndcg@5"] > 0.9  # near HR@1 = 1 (popularity's HR@5 is ~0.17 here)
     assert metrics["eval_hr@5"] > 0.95
@@ -675,7 +675,7 @@ def test_validation_during_training_keeps_the_best_weights(tmp_path, monkeypatch
     from safetensors.torch import load_file
 
     from hf_recsys.p5 import validation
-    from hf_recsys.p5.training import run_p5_training
+    from hf_recsys.training.run import run_training
 
     scripted, seen = iter([0.10, 0.30, 0.20, 0.25, 0.15, 0.05]), []
 
@@ -687,7 +687,7 @@ def test_validation_during_training_keeps_the_best_weights(tmp_path, monkeypatch
 
     monkeypatch.setattr(validation, "evaluate_sequential", fake_evaluate)
     every = 0.08  # epochs: ~3 of the 38 steps an epoch has here
-    metrics = run_p5_training(_tiny_p5_run(tmp_path / "out", eval_valid_every=every, eval_valid_users=20))
+    metrics = run_training(_tiny_p5_run(tmp_path / "out", eval_valid_every=every, eval_valid_users=20))
     history = metrics["valid_history"]
     steps_per_epoch = history[0]["step"] / history[0]["epoch"]
     # at the first step past each multiple of `every` epochs, then the final weights
@@ -706,11 +706,11 @@ def test_validation_during_training_does_not_change_the_training(tmp_path):
     """Evaluating in between (real beam search, dropout on) leaves the trained weights bit-identical."""
     from safetensors.torch import load_file
 
-    from hf_recsys.p5.training import run_p5_training
+    from hf_recsys.training.run import run_training
 
-    plain = run_p5_training(_tiny_p5_run(tmp_path / "plain"))
-    checked = run_p5_training(_tiny_p5_run(tmp_path / "checked", eval_valid_every=0.1, eval_valid_users=20,
-                                           eval_restore_best=False))
+    plain = run_training(_tiny_p5_run(tmp_path / "plain"))
+    checked = run_training(_tiny_p5_run(tmp_path / "checked", eval_valid_every=0.1, eval_valid_users=20,
+                                        eval_restore_best=False))
     a, b = load_file(tmp_path / "plain" / "model.safetensors"), load_file(tmp_path / "checked" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert checked["eval_ndcg@10"] == plain["eval_ndcg@10"] and "valid_history" not in plain

@@ -5,8 +5,8 @@ must end with the same weights and held-out metrics, bit for bit. The runs cross
 boundaries (BST also validates after each epoch, whose data loader draws from the torch
 generator) and use dropout (BST) and sampled negatives drawn from the torch generator
 (SASRec with ``loss_type="bce"``), so data order, optimizer, scheduler and RNG state all have to
-come back. P5 trains in its own loop (``run_p5_training``) with length-grouped batches and is
-held to the same, within its first epoch and past it. A checkpoint stripped of its RNG state
+come back. P5 trains with length-grouped batches and validation during training and is held to
+the same, within its first epoch and past it. A checkpoint stripped of its RNG state
 does *not* reproduce (the control).
 """
 
@@ -36,7 +36,7 @@ SETUPS = {
     # 30 users, 4 steps per epoch: the checkpoint at step 6 is mid-epoch, resuming skips 2 batches
     "sasrec": dict(batch_size=8, max_steps=8, eval_each_epoch=False, save_steps=6,
                    model_overrides=dict(num_heads=2, hidden_size=16, loss_type="bce")),
-    # P5 has its own Seq2SeqTrainer loop: 30 users' prompts in batches of 16, the checkpoint at step 5
+    # P5 (length-grouped prompts, validation callback): 30 users' prompts in batches of 16, the checkpoint at step 5
     # is mid first epoch; dropout makes the RNG state matter
     "p5": dict(batch_size=16, max_steps=8, eval_each_epoch=False, save_steps=5,
                model_overrides=dict(TINY_P5, eval_valid_every=0.1, eval_valid_users=10)),

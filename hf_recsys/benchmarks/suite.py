@@ -83,10 +83,9 @@ class ModelRun:
 
     @property
     def family(self) -> str:
-        from ..models import MODEL_REGISTRY
+        from ..training.tasks import task_of_model
 
-        task = MODEL_REGISTRY[self.model].task
-        return "p5" if task == "seq2seq" else task
+        return task_of_model(self.model).results_family()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,29 +211,13 @@ def training_batch(run, batch_size: int, seed: int = 0) -> tuple[Any, dict[str, 
     ``run_training`` builds them (same data preparation, task, collator); rows drawn at random."""
     import numpy as np
 
-    from ..data.pipeline import DataConfig, prepare_data
     from ..models import MODEL_REGISTRY
-    from ..training.run import build_model, load_run_log
-    from ..training.tasks import TASKS
+    from ..training.run import load_run_log, run_data_config
+    from ..training.tasks import task_of_model
 
-    log = load_run_log(run)
-    config = DataConfig(max_history=run.max_history, implicit_threshold=run.implicit_threshold,
-                        user_core=run.user_core, item_core=run.item_core, split=run.split,
-                        train_negatives=run.train_negatives, eval_negatives=run.eval_negatives, seed=run.seed)
-    data = prepare_data(log, config)
+    task = task_of_model(run.model).from_run(run, MODEL_REGISTRY[run.model], load_run_log(run), run_data_config(run))
+    dataset, collate, model = task.dataset("train"), task.collator(), task.model
     rng = np.random.default_rng(seed)
-    if MODEL_REGISTRY[run.model].task == "seq2seq":
-        from ..p5.training import EVAL_OPTIONS, P5Collator, build_p5
-        from ..models.configuration_p5 import P5Config
-
-        overrides = {k: v for k, v in run.model_overrides.items() if k not in EVAL_OPTIONS}
-        overrides.setdefault("max_history", min(run.max_history, P5Config.max_history))
-        setup = build_p5(data, overrides, run.seed)
-        dataset, collate, model = setup.train_dataset, P5Collator(setup.tokenizer), setup.model
-    else:
-        model = build_model(run, data)
-        task = TASKS[MODEL_REGISTRY[run.model].task](data, model)
-        dataset, collate = task.dataset("train"), task.collator()
     rows = rng.permutation(len(dataset))[:batch_size]
     features = dataset.select(np.sort(rows)).to_list()
     return model, collate(features)
@@ -245,6 +228,7 @@ def run_model(spec: ModelRun, output_dir: str, measure_efficiency: bool = True) 
     import torch
 
     from ..training.run import run_training
+    from ..training.tasks import task_of_model
 
     family = spec.family
     run = _run_config(spec, output_dir)
@@ -269,15 +253,7 @@ def run_model(spec: ModelRun, output_dir: str, measure_efficiency: bool = True) 
         "peak_rss_mb": _peak_rss_mb(),
         "threads": torch.get_num_threads(),
     }
-    if family == "p5":
-        users, seconds = metrics.get("eval_users"), metrics.get("eval_eval_seconds")
-        result["eval_per_s"] = users / seconds if users and seconds else None
-        result["eval_runtime_s"] = seconds
-        result["eval_users"] = users
-        result["train_steps"] = metrics.get("train_steps")
-    else:
-        result["eval_per_s"] = metrics.get("eval_samples_per_second")
-        result["eval_runtime_s"] = metrics.get("eval_runtime")
+    result.update(task_of_model(spec.model).evaluation_speed(metrics))
     if measure_efficiency:
         try:
             model, batch = training_batch(run, spec.batch_size, spec.seed)

@@ -2,11 +2,12 @@
 
 Every model is a config + ``PreTrainedModel`` pair registered with ``AutoConfig`` and
 ``AutoModel`` when ``hf_recsys`` is imported. ``MODEL_REGISTRY`` maps the command-line name
-to the pair and to the task that decides data, collator and metrics:
+to the pair and to the name of its task (``hf_recsys.training.tasks``), which decides data,
+collator, metrics and evaluation of a training run:
 
 * ``"ctr"``: (history, target, label) samples, BCE, AUC/GAUC/logloss.
 * ``"next_item"``: user sequences, full-ranking HR/NDCG/MRR.
-* ``"seq2seq"``: text prompts in, text out (P5); trained by ``hf_recsys.p5.training``.
+* ``"seq2seq"``: text prompts in, text out (P5); the task lives in ``hf_recsys.p5.task``.
 """
 
 from __future__ import annotations

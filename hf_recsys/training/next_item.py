@@ -377,7 +377,7 @@ class NextItemTask(Task):
     def preprocess_logits_for_metrics(self) -> Callable:
         return self.ranker.preprocess_logits_for_metrics
 
-    def callbacks(self) -> list[TrainerCallback]:
+    def callbacks(self, run=None, args=None, resume_from: Optional[str] = None) -> list[TrainerCallback]:
         """``Trainer`` callbacks this task needs (``run_training`` passes them on)."""
         return [ReleaseFreedMemoryCallback()]
 

@@ -18,15 +18,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 import torch
-from transformers import Trainer, TrainingArguments, set_seed
+from transformers import TrainingArguments, set_seed
 
 from ..data.log import InteractionLog
-from ..data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
-from ..hub import build_model_card, push_folder_to_hub, resolve_model_source, write_model_card
+from ..data.pipeline import DataConfig, data_config_dict
+from ..hub import build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .clock import TrainingClock
-from .tasks import TASKS
+from .tasks import Task, build_model, task_of_model  # noqa: F401  (build_model: run_training's model builder)
 from .time_budget import apply_time_budget
 
 logger = logging.getLogger(__name__)
@@ -90,15 +90,18 @@ def load_run_log(run: RunConfig) -> InteractionLog:
     return load_log(run.dataset, run.data_path)
 
 
-def build_model(run: RunConfig, data: PreparedData) -> torch.nn.Module:
-    """A fresh model of ``run.model`` sized from the processor, with item features installed."""
-    if run.model not in MODEL_REGISTRY:
-        raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
-    spec = MODEL_REGISTRY[run.model]
-    config = spec.config_class.from_processor(data.processor, **run.model_overrides)
-    model = spec.model_class(config)
-    model.load_item_features(data.processor)
-    return model
+def run_data_config(run: RunConfig) -> DataConfig:
+    """How ``run`` turns its log into training data."""
+    return DataConfig(
+        max_history=run.max_history,
+        implicit_threshold=run.implicit_threshold,
+        user_core=run.user_core,
+        item_core=run.item_core,
+        split=run.split,
+        train_negatives=run.train_negatives,
+        eval_negatives=run.eval_negatives,
+        seed=run.seed,
+    )
 
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -146,8 +149,7 @@ def trains_on_cpu(run: RunConfig) -> bool:
 
 
 def checkpoint_arguments(run: RunConfig, output_dir: str) -> dict[str, Any]:
-    """The ``TrainingArguments`` fields of ``--save-steps`` / ``--resume-from-checkpoint``, for
-    every training loop (run_training's and P5's)."""
+    """The ``TrainingArguments`` fields of ``--save-steps`` / ``--resume-from-checkpoint``."""
     saving = run.save_steps > 0
     return dict(
         # Trainer writes only checkpoints there (the final folder is written by the run itself)
@@ -158,11 +160,10 @@ def checkpoint_arguments(run: RunConfig, output_dir: str) -> dict[str, Any]:
     )
 
 
-def _training_arguments(
-    run: RunConfig, output_dir: str, train_size: int, label_names: Optional[list[str]] = None
-) -> TrainingArguments:
-    return TrainingArguments(
-        **checkpoint_arguments(run, output_dir),
+def training_arguments(run: RunConfig, task: Task) -> TrainingArguments:
+    """Every run's ``TrainingArguments``, with the fields ``task`` sets its own way."""
+    fields = dict(
+        **checkpoint_arguments(run, run.output_dir),
         per_device_train_batch_size=run.batch_size,
         per_device_eval_batch_size=run.eval_batch_size,
         learning_rate=run.learning_rate,
@@ -170,7 +171,7 @@ def _training_arguments(
         warmup_steps=run.warmup_steps,
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
-        eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 else "no",
+        eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 and task.evaluates_in_trainer else "no",
         **{_CHECKPOINTING_ARGUMENT: run.gradient_checkpointing},
         logging_steps=run.logging_steps,
         seed=run.seed,
@@ -182,8 +183,10 @@ def _training_arguments(
         dataloader_num_workers=run.dataloader_workers,
         report_to="none",
         disable_tqdm=run.disable_tqdm,
-        label_names=list(label_names or ["labels"]),
+        label_names=list(task.label_names),
     )
+    fields.update(task.training_arguments(run))
+    return TrainingArguments(**fields)
 
 
 def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig) -> None:
@@ -204,13 +207,6 @@ def budget_warmup_fraction(run: RunConfig, default: float) -> float:
         raise ValueError(f"with a time budget, warmup_steps must be a share of the budget (< 1), "
                          f"got {run.warmup_steps}")
     return float(run.warmup_steps)
-
-
-def init_source_name(run: RunConfig) -> Optional[str]:
-    """``--init-from`` as the model card names it: ``ORG/NAME@REVISION`` when a revision was given."""
-    if not run.init_from:
-        return None
-    return f"{run.init_from}@{run.init_revision}" if run.init_revision else run.init_from
 
 
 def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str] = None) -> dict[str, Any]:
@@ -247,74 +243,46 @@ def _save_atomically(output_dir: str, writers: list) -> None:
 def run_training(run: RunConfig) -> dict[str, float]:
     """Train, evaluate on the held-out test split next to the baseline, save, optionally push.
 
-    Returns the metrics written to ``output_dir/eval_results.json``.
+    One pipeline for every registered model: the model's :class:`~hf_recsys.training.tasks.Task`
+    prepares its data and model, and says what the ``Trainer`` gets, how the test split is
+    evaluated and what the saved folder and its card hold. Returns the metrics written to
+    ``output_dir/eval_results.json``.
     """
     if run.time_budget_minutes and run.resume_from_checkpoint:
         # the schedule is a point on this process's clock: a resumed run cannot continue it
         raise ValueError("--time-budget-minutes cannot be combined with --resume-from-checkpoint; resume "
                          "with --max-steps or --epochs instead")
-    if run.model in MODEL_REGISTRY and MODEL_REGISTRY[run.model].task == "seq2seq":
-        from ..p5.training import run_p5_training  # text-to-text models have their own loop
-
-        return run_p5_training(run)
+    task_class = task_of_model(run.model)
+    spec = MODEL_REGISTRY[run.model]
     resume_from = resolve_checkpoint(run)  # a missing checkpoint fails before the data is prepared
+    task_class.check_run(run)  # so does a bad option of the task
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
-    data_config = DataConfig(
-        max_history=run.max_history,
-        implicit_threshold=run.implicit_threshold,
-        user_core=run.user_core,
-        item_core=run.item_core,
-        split=run.split,
-        train_negatives=run.train_negatives,
-        eval_negatives=run.eval_negatives,
-        seed=run.seed,
-    )
-    spec = MODEL_REGISTRY[run.model] if run.model in MODEL_REGISTRY else None
-    finetune = None
-    if run.init_from:
-        from .finetune import prepare_finetuning
-
-        if spec is None:
-            raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
-        source = resolve_model_source(run.init_from, "--init-from", run.init_revision)
-        finetune = prepare_finetuning(log, data_config, spec, source, run.unknown_items, run.model_overrides)
-        data, model, processor_to_save = finetune.data, finetune.model, finetune.processor
-    else:
-        data = prepare_data(log, data_config)
-        model = build_model(run, data)
-        spec, processor_to_save = MODEL_REGISTRY[run.model], data.processor
+    task = task_class.from_run(run, spec, log, run_data_config(run))
+    model, data = task.model, task.data
     prep_seconds = time.perf_counter() - started
-    task = TASKS[spec.task](data, model)
-    train_dataset = task.dataset("train")
-    args = _training_arguments(run, run.output_dir, len(train_dataset), getattr(task, "label_names", None))
-    collator = task.collator(args.device)
-    trainer = Trainer(
+    args = training_arguments(run, task)
+    trainer = task.trainer_class(
         model=model,
         args=args,
-        train_dataset=train_dataset,
-        eval_dataset=task.dataset("valid"),
-        data_collator=finetune.wrap_collator(collator) if finetune else collator,
-        compute_metrics=task.compute_metrics("valid"),
+        train_dataset=task.dataset("train"),
+        eval_dataset=task.dataset("valid") if task.evaluates_in_trainer else None,
+        data_collator=task.training_collator(args.device),
+        compute_metrics=task.compute_metrics("valid") if task.evaluates_in_trainer else None,
         preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
-        callbacks=[TrainingClock(), *(task.callbacks() if hasattr(task, "callbacks") else [])],
+        processing_class=task.processing_class(),
+        callbacks=[TrainingClock(), *task.callbacks(run, args, resume_from)],
     )
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
-        if finetune:
-            print(f"[hf_recsys] {finetune.summary}")
-        print(f"[hf_recsys] {log.summary()}; {len(train_dataset):,} training samples; "
-              f"{model.num_parameters():,} parameters")
+        print(task.describe(log))
     if run.time_budget_minutes:
-        apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=0.0))
+        apply_time_budget(trainer, run.time_budget_minutes, budget_warmup_fraction(run, default=task.budget_warmup))
     train_output = trainer.train(resume_from_checkpoint=resume_from)
 
-    trainer.compute_metrics = task.compute_metrics("test")
-    test_metrics = trainer.evaluate(task.dataset("test"), metric_key_prefix="eval")
-    baseline = task.baseline_metrics("test")
-    metrics = dict(test_metrics)
-    metrics.update({f"eval_{task.baseline_name}_{k}": v for k, v in baseline.items()})
+    evaluation = task.evaluate(trainer, run)
+    metrics = dict(evaluation.metrics)
     metrics["eval_split"] = "test"
     # the time of every sitting of a resumed run; the throughput of this one
     metrics.update(TrainingClock.of(trainer).metrics())
@@ -323,36 +291,30 @@ def run_training(run: RunConfig) -> dict[str, float]:
     metrics["data_prep_s"] = prep_seconds
 
     if trainer.is_world_process_zero():
-        held_out = {k[len("eval_"):]: v for k, v in test_metrics.items() if _is_quality_metric(k)}
+        fields = task.card_fields(run, metrics)
         card = build_model_card(
             model_name=os.path.basename(os.path.abspath(run.output_dir)),
             model_type=spec.name,
             description=spec.description,
-            task=spec.task,
+            task=fields["task"],
             dataset_name=log.name,
-            data_summary=data.describe(),
-            metrics=held_out,
-            baseline_metrics=baseline,
+            data_summary=fields["data_summary"],
+            metrics=evaluation.quality,
+            baseline_metrics=evaluation.baseline,
             baseline_name=task.baseline_name,
             repo_id=run.hub_model_id,
-            example_items=[i for i in processor_to_save.item_vocab.tokens[:3]],
-            training_summary={
-                **card_training_summary(run, train_output.global_step, resume_from),
-                **({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items} if run.init_from else {}),
-                "training samples/s": round(metrics["train_samples_per_second"], 1),
-            },
+            example_items=fields["example_items"],
+            training_summary={**card_training_summary(run, train_output.global_step, resume_from), **fields["training"]},
         )
-
         _save_atomically(
             run.output_dir,
             [
-                lambda folder: trainer.model.save_pretrained(folder),
-                processor_to_save.save_pretrained,
+                *task.writers(trainer),
                 lambda folder: write_model_card(card, folder),
                 lambda folder: write_run_record(folder, metrics, run, data.config),
             ],
         )
-        _print_summary(spec.name, task, test_metrics, baseline, metrics)
+        task.print_summary(spec.name, evaluation, metrics)
         if run.push_to_hub:
             if not run.hub_model_id:
                 raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
@@ -362,18 +324,3 @@ def run_training(run: RunConfig) -> dict[str, float]:
             print(f"[hf_recsys] pushed to {url}")
     trainer.accelerator.wait_for_everyone()
     return metrics
-
-
-def _is_quality_metric(key: str) -> bool:
-    return key.startswith("eval_") and not any(
-        s in key for s in ("runtime", "per_second", "loss", "epoch", "_split")
-    ) or key == "eval_logloss"
-
-
-def _print_summary(model_name: str, task, test_metrics: dict, baseline: dict, metrics: dict) -> None:
-    print(f"\n[hf_recsys] held-out test metrics ({model_name} vs {task.baseline_name}):")
-    for key, value in baseline.items():
-        ours = test_metrics.get(f"eval_{key}")
-        if ours is not None:
-            print(f"  {key:>10}: {ours:.4f}   {task.baseline_name}: {value:.4f}")
-    print(f"  training throughput: {metrics['train_samples_per_second']:.0f} samples/s\n")

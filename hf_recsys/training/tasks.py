@@ -1,34 +1,138 @@
-"""A task ties a model family to its data, collator, metrics and baseline.
+"""A task ties a model family to everything a training run does with it.
 
-``TASKS[name](data, model)`` gives the train/eval datasets, the collator, the
-``compute_metrics`` for ``Trainer``, and the baseline's metrics on the same samples.
-New families register with :func:`register_task`.
+``run_training`` (:mod:`hf_recsys.training.run`) is one pipeline for every model: it asks the
+model's task (``MODEL_REGISTRY[name].task`` names it; :func:`get_task` finds it) to
+
+1. check its own options before any data is read (:meth:`Task.check_run`);
+2. prepare the data and build the model (:meth:`Task.from_run`);
+3. give the ``Trainer`` its datasets, collator, metrics, callbacks, ``Trainer`` class and
+   ``TrainingArguments`` changes (:meth:`Task.dataset`, :meth:`Task.collator`,
+   :meth:`Task.compute_metrics`, :meth:`Task.callbacks`, :attr:`Task.trainer_class`,
+   :meth:`Task.training_arguments`);
+4. evaluate the trained model on the test split next to its baseline (:meth:`Task.evaluate`);
+5. fill the model card and write the saved folder (:meth:`Task.card_fields`, :meth:`Task.writers`).
+
+The defaults serve models built from a :class:`~hf_recsys.data.processor.RecsysProcessor` and
+evaluated by ``Trainer.evaluate`` (CTR, next-item). Tasks register under a name with
+:func:`register_task`: ``"ctr"`` here, ``"next_item"`` in :mod:`.next_item`, ``"seq2seq"`` (P5)
+in :mod:`hf_recsys.p5.task`. A task of a higher subpackage registers itself when that module is
+imported, and ``hf_recsys/__init__.py`` imports every such module, so the registry is complete
+once ``hf_recsys`` is imported while ``training`` never imports them (no import cycle).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import datasets
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
-from ..data.pipeline import PreparedData
+from ..data.log import InteractionLog
+from ..data.pipeline import DataConfig, PreparedData, prepare_data
+from ..models import MODEL_REGISTRY, ModelSpec
 from .collators import CTRCollator
 from .metrics import ctr_metrics, fit_platt, log_loss, make_ctr_compute_metrics, popularity_logits
+from .trainer import RecsysTrainer
+
+if TYPE_CHECKING:
+    from transformers import Trainer, TrainingArguments
+
+    from .run import RunConfig
+
+
+def build_model(run: "RunConfig", data: PreparedData) -> torch.nn.Module:
+    """A fresh model of ``run.model`` sized from the processor, with item features installed."""
+    if run.model not in MODEL_REGISTRY:
+        raise ValueError(f"unknown model {run.model!r}; choose from {sorted(MODEL_REGISTRY)}")
+    spec = MODEL_REGISTRY[run.model]
+    config = spec.config_class.from_processor(data.processor, **run.model_overrides)
+    model = spec.model_class(config)
+    model.load_item_features(data.processor)
+    return model
+
+
+def init_source_name(run: "RunConfig") -> Optional[str]:
+    """``--init-from`` as the model card names it: ``ORG/NAME@REVISION`` when a revision was given."""
+    if not run.init_from:
+        return None
+    return f"{run.init_from}@{run.init_revision}" if run.init_revision else run.init_from
+
+
+@dataclass
+class Evaluation:
+    """What :meth:`Task.evaluate` found on the test split.
+
+    Attributes:
+        metrics: every entry for ``eval_results.json`` the task adds (``eval_``-prefixed test
+            metrics, the baseline's as ``eval_<baseline>_<metric>``, task-specific records).
+        quality: the held-out quality metrics the model card shows (no prefix).
+        baseline: the baseline's metrics on the same samples (no prefix).
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, float] = field(default_factory=dict)
+    baseline: dict[str, float] = field(default_factory=dict)
 
 
 class Task:
-    """Interface of a task; see :class:`CTRTask` for the reference implementation."""
+    """A model family's part of a training run; :class:`CTRTask` is the reference implementation.
+
+    An instance holds the prepared ``data`` and the ``model`` of one run (``processor`` is what
+    the saved folder gets; ``finetune`` is set when the run continues a published model).
+    """
 
     name = "task"
+    #: the family name of result tables (``benchmarks``); the task name unless a task says otherwise
+    family: Optional[str] = None
     baseline_name = "popularity"
     #: the metric used to compare against the baseline when a run finishes
     main_metric = "auc"
+    #: ``TrainingArguments.label_names``: what evaluation batches carry for the metrics
+    label_names = ["labels"]
+    #: the ``Trainer`` class of this task's runs
+    trainer_class: type = RecsysTrainer
+    #: whether ``Trainer`` evaluates on the validation split during training (``--eval-each-epoch``)
+    evaluates_in_trainer = True
+    #: share of a ``--time-budget-minutes`` spent warming up when ``--warmup-steps`` is not given
+    budget_warmup = 0.0
 
     def __init__(self, data: PreparedData, model: torch.nn.Module):
         self.data = data
         self.model = model
+        self.processor = data.processor
+        self.finetune = None
+
+    @classmethod
+    def results_family(cls) -> str:
+        return cls.family or cls.name
+
+    # ------------------------------------------------------------------ before training
+    @classmethod
+    def check_run(cls, run: "RunConfig") -> None:
+        """Refuse options this task cannot use; called before any data is read."""
+
+    @classmethod
+    def from_run(cls, run: "RunConfig", spec: ModelSpec, log: InteractionLog, data_config: DataConfig) -> "Task":
+        """Prepare the data and build the model: a fresh one from the processor, or the published
+        model of ``run.init_from`` (its vocabularies grown or kept, ``run.unknown_items``)."""
+        if not run.init_from:
+            data = prepare_data(log, data_config)
+            return cls(data, build_model(run, data))
+        from ..hub import resolve_model_source
+        from .finetune import prepare_finetuning
+
+        source = resolve_model_source(run.init_from, "--init-from", run.init_revision)
+        finetune = prepare_finetuning(log, data_config, spec, source, run.unknown_items, run.model_overrides)
+        task = cls(finetune.data, finetune.model)
+        task.processor, task.finetune = finetune.processor, finetune
+        return task
+
+    def training_arguments(self, run: "RunConfig") -> dict[str, Any]:
+        """``TrainingArguments`` fields this task sets differently from every run's."""
+        return {}
 
     def dataset(self, split: str) -> datasets.Dataset:
         raise NotImplementedError
@@ -37,14 +141,83 @@ class Task:
         """Batches for training on ``device`` (where ``Trainer`` puts the model; None: the CPU)."""
         raise NotImplementedError
 
+    def training_collator(self, device: Optional[torch.device] = None) -> Callable:
+        """The collator ``Trainer`` gets (a fine-tuning run maps IDs the model cannot embed)."""
+        collator = self.collator(device)
+        return self.finetune.wrap_collator(collator) if self.finetune else collator
+
     def compute_metrics(self, split: str) -> Callable:
         raise NotImplementedError
 
     def preprocess_logits_for_metrics(self) -> Optional[Callable]:
         return None
 
+    def processing_class(self) -> Any:
+        """What ``Trainer`` saves into checkpoints beside the model (a tokenizer), or None."""
+        return None
+
+    def callbacks(self, run: Optional["RunConfig"] = None, args: Optional["TrainingArguments"] = None,
+                  resume_from: Optional[str] = None) -> list[TrainerCallback]:
+        """``Trainer`` callbacks this task needs; ``resume_from``: the checkpoint a resumed run starts from."""
+        return []
+
+    def describe(self, log: InteractionLog) -> str:
+        """The line printed before training."""
+        lines = [self.finetune.summary] if self.finetune else []
+        lines.append(f"{log.summary()}; {len(self.dataset('train')):,} training samples; "
+                     f"{self.model.num_parameters():,} parameters")
+        return "\n".join(f"[hf_recsys] {line}" for line in lines)
+
+    # ------------------------------------------------------------------ after training
     def baseline_metrics(self, split: str) -> dict[str, float]:
         raise NotImplementedError
+
+    def evaluate(self, trainer: "Trainer", run: "RunConfig") -> Evaluation:
+        """Test metrics through ``trainer.evaluate`` (every process takes part) and the baseline's."""
+        trainer.compute_metrics = self.compute_metrics("test")
+        test_metrics = trainer.evaluate(self.dataset("test"), metric_key_prefix="eval")
+        baseline = self.baseline_metrics("test")
+        metrics = dict(test_metrics)
+        metrics.update({f"eval_{self.baseline_name}_{k}": v for k, v in baseline.items()})
+        quality = {k[len("eval_"):]: v for k, v in test_metrics.items() if _is_quality_metric(k)}
+        return Evaluation(metrics=metrics, quality=quality, baseline=baseline)
+
+    def card_fields(self, run: "RunConfig", metrics: dict[str, Any]) -> dict[str, Any]:
+        """``build_model_card`` arguments of this task: ``task``, ``data_summary``,
+        ``example_items`` and ``training`` (lines added to every run's "Training" list)."""
+        training = {}
+        if run.init_from:
+            training.update({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items})
+        training["training samples/s"] = round(metrics["train_samples_per_second"], 1)
+        return {
+            "task": self.name,
+            "data_summary": self.data.describe(),
+            "example_items": list(self.processor.item_vocab.tokens[:3]),
+            "training": training,
+        }
+
+    def writers(self, trainer: "Trainer") -> list[Callable[[str], None]]:
+        """What the saved folder gets besides the card and the run record: each writes into a folder."""
+        return [lambda folder: trainer.model.save_pretrained(folder), self.processor.save_pretrained]
+
+    def print_summary(self, model_name: str, evaluation: Evaluation, metrics: dict[str, Any]) -> None:
+        print(f"\n[hf_recsys] held-out test metrics ({model_name} vs {self.baseline_name}):")
+        for key, value in evaluation.baseline.items():
+            ours = evaluation.metrics.get(f"eval_{key}")
+            if ours is not None:
+                print(f"  {key:>10}: {ours:.4f}   {self.baseline_name}: {value:.4f}")
+        print(f"  training throughput: {metrics['train_samples_per_second']:.0f} samples/s\n")
+
+    def evaluation_speed(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Evaluation throughput of a finished run's metrics, for result tables: ``eval_per_s``,
+        ``eval_runtime_s`` (and what else the task measures)."""
+        return {"eval_per_s": metrics.get("eval_samples_per_second"), "eval_runtime_s": metrics.get("eval_runtime")}
+
+
+def _is_quality_metric(key: str) -> bool:
+    return key.startswith("eval_") and not any(
+        s in key for s in ("runtime", "per_second", "loss", "epoch", "_split")
+    ) or key == "eval_logloss"
 
 
 class CTRTask(Task):
@@ -88,5 +261,26 @@ class CTRTask(Task):
 TASKS: dict[str, type[Task]] = {"ctr": CTRTask}
 
 
-def register_task(task_class: type[Task]) -> None:
+def register_task(task_class: type[Task]) -> type[Task]:
+    """Make ``task_class`` the task of every model whose ``ModelSpec.task`` is its ``name``."""
     TASKS[task_class.name] = task_class
+    return task_class
+
+
+def get_task(name: str) -> type[Task]:
+    """The task registered as ``name``."""
+    if name not in TASKS:
+        raise ValueError(f"no task {name!r} is registered (registered: {sorted(TASKS)}); the module that "
+                         f"defines it registers it when imported (``import hf_recsys`` imports them all)")
+    return TASKS[name]
+
+
+def task_of_model(model_name: str) -> type[Task]:
+    """The task of the registered model ``model_name`` (e.g. ``"bst"`` -> :class:`CTRTask`)."""
+    if model_name not in MODEL_REGISTRY:
+        raise ValueError(f"unknown model {model_name!r}; choose from {sorted(MODEL_REGISTRY)}")
+    return get_task(MODEL_REGISTRY[model_name].task)
+
+
+__all__ = ["Task", "CTRTask", "Evaluation", "TASKS", "register_task", "get_task", "task_of_model", "build_model",
+           "init_source_name"]
