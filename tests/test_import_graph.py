@@ -1,12 +1,15 @@
 """The subpackages of ``hf_recsys`` import each other in one direction only.
 
 Every module is parsed with ``ast``; each import it makes, at module level or inside a function,
-is an edge from its subpackage to the imported one. The layering is
+is an edge from its subpackage to the imported one. The layers, lowest first:
 
     files, data -> models -> hub -> training -> p5 -> pipelines, export -> benchmarks, testing -> cli
 
-(a lower layer never imports a higher one; ``hf_recsys/__init__.py``, the package itself, may
-import any of them). A cycle fails the test and names the imports that close it.
+A module imports from its own layer or lower ones, never from a higher one, and the graph has no
+cycle; ``hf_recsys/__init__.py`` (the package itself) may import any of them. That is how
+``run_training`` (``training``) trains P5 (``p5``) without importing it: ``hf_recsys.p5.task``
+registers P5's task by name when imported, and ``hf_recsys/__init__.py`` imports it.
+A failure names the imports at fault.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from collections import defaultdict
 import pytest
 
 PACKAGE = "hf_recsys"
+LAYERS = [
+    {"files", "data"},
+    {"models"},
+    {"hub"},
+    {"training"},
+    {"p5"},
+    {"pipelines", "export"},
+    {"benchmarks", "testing"},
+    {"cli"},
+]
 ROOT = os.path.join(os.path.dirname(__file__), "..", PACKAGE)
 
 
@@ -114,6 +127,22 @@ def test_the_subpackage_import_graph_has_no_cycle():
     if cycle:
         closing = [f"{a} -> {b}: {', '.join(edges[(a, b)])}" for a, b in zip(cycle, cycle[1:])]
         pytest.fail("import cycle between subpackages:\n" + "\n".join(closing))
+
+
+def _layer(subpackage: str) -> int:
+    for number, layer in enumerate(LAYERS):
+        if subpackage in layer:
+            return number
+    raise AssertionError(f"hf_recsys.{subpackage} is in no layer: add it to LAYERS")
+
+
+def test_no_subpackage_imports_from_a_higher_layer():
+    upward = [f"{a} -> {b}: {', '.join(places)}" for (a, b), places in sorted(import_edges().items())
+              if _layer(b) > _layer(a)]
+    assert upward == [], "imports from a higher layer:\n" + "\n".join(upward)
+    on_disk = {name[: -len(".py")] if name.endswith(".py") else name for name in os.listdir(ROOT)
+               if not name.startswith(("_", ".")) and (name.endswith(".py") or os.path.isdir(os.path.join(ROOT, name)))}
+    assert {_layer(name) for name in on_disk} <= set(range(len(LAYERS)))
 
 
 def test_function_local_imports_count():

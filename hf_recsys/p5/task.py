@@ -53,9 +53,10 @@ SEQUENTIAL_METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
 DIRECT_FAMILIES = ("yesno", "candidates", "rating")
 
 
-def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``--set`` values -> (P5 config fields, evaluation options with their defaults); a bad
-    evaluation option is a ``ValueError`` naming it."""
+def run_options(run: "RunConfig") -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run``'s ``--set`` values -> (P5 config fields, evaluation options with their defaults);
+    a bad evaluation option is a ``ValueError`` naming it. The one place that reads them."""
+    overrides = run.model_overrides
     config_overrides = {k: v for k, v in overrides.items() if k not in EVAL_OPTIONS}
     eval_options = {k: overrides.get(k, default) for k, default in EVAL_OPTIONS.items()}
     every = eval_options["eval_valid_every"]
@@ -95,13 +96,13 @@ class P5Task(Task):
     # ------------------------------------------------------------------ before training
     @classmethod
     def check_run(cls, run: "RunConfig") -> None:
-        split_overrides(run.model_overrides)
+        run_options(run)
 
     @classmethod
     def from_run(cls, run: "RunConfig", spec: ModelSpec, log: InteractionLog, data_config: DataConfig) -> "P5Task":
         """Item index, prompts, tokenizer and T5 for the prepared log; with ``run.init_from`` (a
         T5 folder or Hub id) its tokenizer and weights are the start."""
-        config_overrides, eval_options = split_overrides(run.model_overrides)
+        config_overrides, eval_options = run_options(run)
         data = prepare_data(log, data_config)
         config_overrides.setdefault("max_history", min(run.max_history, P5Config.max_history))
         init_source = None
@@ -242,4 +243,4 @@ class P5Task(Task):
 register_task(P5Task)
 
 
-__all__ = ["P5Task", "EVAL_OPTIONS", "split_overrides"]
+__all__ = ["P5Task", "EVAL_OPTIONS", "run_options"]
