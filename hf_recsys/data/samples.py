@@ -18,7 +18,7 @@ import pyarrow as pa
 import pandas as pd
 
 from .processing import TEST, TRAIN, VALID
-from .processor import NUM_SPECIAL, PAD_INDEX
+from ..constants import NUM_SPECIAL, PAD_INDEX
 
 
 @dataclass

@@ -21,8 +21,10 @@ from transformers.utils import ModelOutput
 
 from .configuration_utils import RecsysConfig
 
-PAD_INDEX = 0
-UNK_INDEX = 1
+PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX
+UNK_INDEX = 1  # Copied from hf_recsys.constants.UNK_INDEX
+NUM_SPECIAL = 2  # Copied from hf_recsys.constants.NUM_SPECIAL
+IGNORE_INDEX = -100  # Copied from hf_recsys.constants.IGNORE_INDEX
 
 
 # --------------------------------------------------------------------------- outputs

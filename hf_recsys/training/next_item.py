@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
+from ..constants import IGNORE_INDEX, NUM_SPECIAL
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
 from ..data.samples import InteractionSequences
@@ -32,8 +33,6 @@ from .tasks import Task, register_task
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
-NUM_SPECIAL_ITEMS = 2  # padding (0) and unknown (1) are never candidates
 TIE_BREAKING = ("pessimistic", "random")
 
 
@@ -172,7 +171,7 @@ class FullRanker:
         """Distinct ``(batch_index, item)`` pairs of the history items removed from each row's
         candidates: real items (not padding / unknown) other than the row's target."""
         batch_index, items = self.history_pairs(rows)
-        keep = (items >= NUM_SPECIAL_ITEMS) & (items != np.asarray(targets)[batch_index])
+        keep = (items >= NUM_SPECIAL) & (items != np.asarray(targets)[batch_index])
         keys = np.unique(batch_index[keep] * np.int64(num_items) + items[keep])  # a repeated item counts once
         return keys // num_items, keys % num_items
 
@@ -185,8 +184,8 @@ class FullRanker:
         items, the target itself), which are few. Exact integer counts, and ``scores`` is
         neither copied nor modified."""
         counts = compare(scores, target_scores).sum(1)
-        special = torch.arange(NUM_SPECIAL_ITEMS, device=scores.device)
-        counts -= (compare(scores[:, :NUM_SPECIAL_ITEMS], target_scores) & (special != targets.unsqueeze(1))).sum(1)
+        special = torch.arange(NUM_SPECIAL, device=scores.device)
+        counts -= (compare(scores[:, :NUM_SPECIAL], target_scores) & (special != targets.unsqueeze(1))).sum(1)
         counts -= compare(target_scores, target_scores).squeeze(1).long()
         if excluded is not None:
             batch_index, items = excluded
@@ -222,7 +221,7 @@ class FullRanker:
         scores = scores.float().clone()
         targets = targets.long()
         target_scores = scores.gather(1, targets.unsqueeze(1))
-        scores[:, :NUM_SPECIAL_ITEMS] = -torch.inf
+        scores[:, :NUM_SPECIAL] = -torch.inf
         if self.exclude_history and rows is not None:
             batch_index, items = self.history_pairs(rows.cpu().numpy())
             scores[torch.from_numpy(batch_index).to(scores.device), torch.from_numpy(items).to(scores.device)] = -torch.inf
