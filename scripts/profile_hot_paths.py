@@ -72,8 +72,7 @@ def main() -> None:
     from hf_recsys.data.pipeline import DataConfig, prepare_data
     from hf_recsys.data.processing import TRAIN
     from hf_recsys.data.readers import load_log
-    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem, SASRecConfig, SASRecForNextItem
-    from hf_recsys.models import modeling_utils
+    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem, SASRecConfig, SASRecForNextItem, modeling_utils
     from hf_recsys.models.modeling_next_item import full_cross_entropy
     from hf_recsys.training.allocator import reuse_freed_memory
     from hf_recsys.training.next_item import FullRanker, NextItemCollator
