@@ -36,7 +36,7 @@ from .configuration_sasrec import SASRecConfig
 from .configuration_sumpool import SumPoolConfig
 from .configuration_utils import RecsysConfig
 from .configuration_widedeep import WideDeepConfig
-from .feature_layers import FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureCTRMixin, FeatureEmbedding
 from .modeling_afm import AFMForCTR
 from .modeling_bst import BSTForCTR
 from .modeling_caser import CaserForNextItem
@@ -122,7 +122,7 @@ __all__ = [
     "DIENConfig",
     "DIENForCTR",
     "FeatureCTRConfig",
-    "FeatureCTRModel",
+    "FeatureCTRMixin",
     "FeatureEmbedding",
     "LRConfig",
     "LRForCTR",

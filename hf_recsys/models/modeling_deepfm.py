@@ -12,15 +12,17 @@ import torch
 from torch import nn
 
 from .configuration_deepfm import DeepFMConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding, fm_pairwise
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, fm_pairwise
 from .modeling_utils import MLP, CTROutput
 
 
-class DeepFMForCTR(FeatureCTRModel):
-    """DeepFM with a CTR head."""
-
+class DeepFMPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = DeepFMConfig
     base_model_prefix = "deepfm"
+
+
+class DeepFMForCTR(FeatureCTRMixin, DeepFMPreTrainedModel):
+    """DeepFM with a CTR head."""
 
     def __init__(self, config: DeepFMConfig):
         super().__init__(config)
@@ -42,4 +44,4 @@ class DeepFMForCTR(FeatureCTRModel):
         return CTROutput(logits=fm_logit + deep_logit)
 
 
-__all__ = ["DeepFMForCTR"]
+__all__ = ["DeepFMPreTrainedModel", "DeepFMForCTR"]

@@ -8,15 +8,17 @@ term: the MLP has to learn them.
 from __future__ import annotations
 
 from .configuration_featuremlp import FeatureMLPConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import MLP, CTROutput
 
 
-class FeatureMLPForCTR(FeatureCTRModel):
-    """Feature-MLP with a CTR head."""
-
+class FeatureMLPPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = FeatureMLPConfig
     base_model_prefix = "featuremlp"
+
+
+class FeatureMLPForCTR(FeatureCTRMixin, FeatureMLPPreTrainedModel):
+    """Feature-MLP with a CTR head."""
 
     def __init__(self, config: FeatureMLPConfig):
         super().__init__(config)
@@ -35,4 +37,4 @@ class FeatureMLPForCTR(FeatureCTRModel):
         return CTROutput(logits=self.mlp(embeddings.flatten(1)).squeeze(-1))
 
 
-__all__ = ["FeatureMLPForCTR"]
+__all__ = ["FeatureMLPPreTrainedModel", "FeatureMLPForCTR"]

@@ -16,16 +16,18 @@ import torch
 
 from .configuration_feature_layers import feature_layout
 from .configuration_fnn import FNNConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_fm import FMForCTR
 from .modeling_utils import MLP, CTROutput
 
 
-class FNNForCTR(FeatureCTRModel):
-    """FNN with a CTR head."""
-
+class FNNPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = FNNConfig
     base_model_prefix = "fnn"
+
+
+class FNNForCTR(FeatureCTRMixin, FNNPreTrainedModel):
+    """FNN with a CTR head."""
 
     def __init__(self, config: FNNConfig):
         super().__init__(config)
@@ -79,4 +81,4 @@ class FNNForCTR(FeatureCTRModel):
             self.copy_fm_embeddings(fm_model)
 
 
-__all__ = ["FNNForCTR"]
+__all__ = ["FNNPreTrainedModel", "FNNForCTR"]

@@ -20,18 +20,20 @@ import torch
 from torch import nn
 
 from .configuration_widedeep import WideDeepConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import MLP, CTROutput
 
 #: Knuth's multiplicative constant (odd, so multiplication is a bijection modulo 2^n)
 HASH_MULTIPLIER = 2654435761
 
 
-class WideDeepForCTR(FeatureCTRModel):
-    """Wide & Deep with a CTR head."""
-
+class WideDeepPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = WideDeepConfig
     base_model_prefix = "widedeep"
+
+
+class WideDeepForCTR(FeatureCTRMixin, WideDeepPreTrainedModel):
+    """Wide & Deep with a CTR head."""
 
     def __init__(self, config: WideDeepConfig):
         super().__init__(config)
@@ -91,4 +93,4 @@ class WideDeepForCTR(FeatureCTRModel):
         return CTROutput(logits=wide + deep)
 
 
-__all__ = ["WideDeepForCTR", "HASH_MULTIPLIER"]
+__all__ = ["WideDeepPreTrainedModel", "WideDeepForCTR", "HASH_MULTIPLIER"]
