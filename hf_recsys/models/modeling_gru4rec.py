@@ -104,8 +104,8 @@ class GRU4RecForNextItem(GRU4RecPreTrainedModel):
         return grid.view(batch, length, -1)
 
     def reference_encode(self, history_ids: torch.Tensor, history_mask: torch.Tensor) -> torch.Tensor:
-        """:meth:`encode` with ``nn.GRU`` itself (the code before the fused path; slower, for tests
-        and export): a left-padded history is shifted to the left, packed, run, and its outputs
+        """:meth:`encode` with ``nn.GRU`` itself (slower than the fused path; the reference for
+        tests, and the path taken by export): a left-padded history is shifted to the left, packed, run, and its outputs
         shifted back to the positions of their inputs. While exporting the GRU runs unpacked."""
         lengths = history_mask.sum(1)
         # an empty history still needs one step; its single input is the zero padding vector

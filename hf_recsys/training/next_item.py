@@ -28,6 +28,7 @@ from ..constants import IGNORE_INDEX, NUM_SPECIAL
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
 from ..data.samples import InteractionSequences
+from .allocator import ReleaseFreedMemoryCallback
 from .metrics import ranking_metrics
 from .tasks import Task, register_task
 
@@ -55,9 +56,9 @@ class NextItemCollator:
     Always adds ``history_mask`` and ``user_ids``. Columns that are padding in every row of the
     batch are cut off (``trim_padding``): outputs do not depend on the amount of left padding,
     and short-history batches then cost less. ``pad_to_multiple_of`` keeps the width a multiple
-    of it (or the whole window), so batches come in a few widths only: on Hopper GPUs attention
-    runs through cuDNN, which builds a graph for every new shape (the first step at each width
-    was seen costing hundreds of ms on an H200).
+    of it (or the whole window), so batches come in a few widths only: on recent GPUs attention
+    runs through cuDNN, which builds a graph for every new shape, so each new width costs a
+    slow first step.
     """
 
     def __init__(self, sequences: InteractionSequences, max_history: int, trim_padding: bool = True,
@@ -274,38 +275,6 @@ def popularity_ranks(
         scores = counts.expand(len(batch_rows), -1)
         out.append(ranker.ranks(scores, torch.from_numpy(targets[start : start + batch_size]), batch_rows))
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
-
-
-class ReleaseFreedMemoryCallback(TrainerCallback):
-    """Return freed heap memory to the OS every ``every`` steps and after each evaluation.
-
-    glibc raises its mmap threshold after large tensors are freed, so later tensors of that size
-    come from the heap. Their freed pages then stay resident: a MovieLens-1M SASRec run (max
-    length 200) grew ~35 MB per step to 8.6 GB peak RSS, though live memory stayed under 2 GB.
-    ``malloc_trim(0)`` hands the free pages back (RSS then stays flat) for a few ms per call.
-    A no-op where glibc is not the allocator.
-    """
-
-    def __init__(self, every: int = 10):
-        self.every = every
-        self._malloc_trim = None
-        try:
-            import ctypes
-
-            self._malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            pass
-
-    def release(self) -> None:
-        if self._malloc_trim is not None:
-            self._malloc_trim(0)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.every and state.global_step % self.every == 0:
-            self.release()
-
-    def on_evaluate(self, args, state, control, **kwargs):
-        self.release()
 
 
 class NextItemTask(Task):
