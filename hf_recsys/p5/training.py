@@ -53,14 +53,6 @@ EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_
                 "eval_valid_every": 0, "eval_valid_users": 2000, "eval_restore_best": True}
 
 
-def beauty_recipe(method: str) -> dict[str, Any]:
-    """The config fields of the Beauty recipe (``scripts/p5_beauty.py``, and the P5 paths of
-    ``scripts/profile_hot_paths.py``) for item indexing ``method``: sequential prompts only, no
-    dropout, embeddings started at 0.1, and independent IDs written as one token per item."""
-    return {"item_indexing": method, "tasks": ["sequential"], "vocab_size": 8000, "dropout_rate": 0.0,
-            "embedding_init_std": 0.1, "compact_item_words": method == "independent"}
-
-
 class P5Collator:
     """Pads ``input_ids``/``attention_mask``/``labels`` (labels with -100) and drops the rest."""
 
@@ -374,4 +366,4 @@ def run_p5_training(run) -> dict[str, float]:
     return metrics
 
 
-__all__ = ["run_p5_training", "build_p5", "save_p5", "beauty_recipe", "P5Collator", "P5Setup"]
+__all__ = ["run_p5_training", "build_p5", "save_p5", "P5Collator", "P5Setup"]
