@@ -7,8 +7,8 @@ The GRU runs on packed sequences of each history's true length, so padding never
 recurrent state. Training and scoring run the ``nn.GRU``'s parameters through the fused
 recurrence of ``modeling_gru.py`` (:func:`packed_torch_gru`, shared with DIEN): same outputs
 and gradients as ``nn.GRU`` on a ``PackedSequence`` (:meth:`GRU4RecForNextItem.reference_encode`),
-without its backward's zero-filled ``[packed items, 3 * hidden]`` buffer per time step, which
-was ~40 % of a training step. The module stays an ``nn.GRU``, so the ``state_dict`` (and every
+without its backward's zero-filled ``[packed items, 3 * hidden]`` buffer per time step, a
+large share of a training step. The module stays an ``nn.GRU``, so the ``state_dict`` (and every
 saved folder) keeps its layout, and exported programs run it unpacked.
 """
 
