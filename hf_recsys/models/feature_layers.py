@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .configuration_feature_layers import FeatureCTRConfig
-from .modeling_utils import PAD_INDEX, UNK_INDEX, CTROutput, RecommenderMixin, RecsysPreTrainedModel, binary_cross_entropy
+from .modeling_utils import MLP, PAD_INDEX, UNK_INDEX, CTROutput, RecommenderMixin, RecsysPreTrainedModel, binary_cross_entropy
 
 
 @dataclass
@@ -250,6 +250,19 @@ def fm_pairwise(embeddings: torch.Tensor) -> torch.Tensor:
     return 0.5 * (square_of_sum - sum_of_squares).sum(-1)
 
 
+def field_mlp(config: FeatureCTRConfig, field_width: int) -> MLP:
+    """The deep part of the field models: the ``[B, num_fields * field_width]`` concatenation of
+    every field's vector through ``config.mlp_hidden_sizes`` (``config.activation``,
+    ``config.dropout``) to one logit."""
+    return MLP(
+        config.num_fields * field_width,
+        config.mlp_hidden_sizes,
+        activation=config.activation,
+        dropout=config.dropout,
+        output_dim=1,
+    )
+
+
 class FeatureCTRPreTrainedModel(RecsysPreTrainedModel):
     """Initialisation and item-feature loading shared by the feature-field models."""
 
@@ -333,4 +346,5 @@ __all__ = [
     "FeatureCTRPreTrainedModel",
     "FeatureCTRMixin",
     "fm_pairwise",
+    "field_mlp",
 ]

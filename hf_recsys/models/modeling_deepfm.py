@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from .configuration_deepfm import DeepFMConfig
-from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, fm_pairwise
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp, fm_pairwise
+from .modeling_utils import CTROutput
 
 
 class DeepFMPreTrainedModel(FeatureCTRPreTrainedModel):
@@ -28,13 +28,7 @@ class DeepFMForCTR(FeatureCTRMixin, DeepFMPreTrainedModel):
         super().__init__(config)
         self.features = FeatureEmbedding(config)
         self.bias = nn.Parameter(torch.zeros(1))
-        self.deep = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.deep = field_mlp(config, config.embedding_dim)
         self.post_init()
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:

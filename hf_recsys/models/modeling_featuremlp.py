@@ -8,8 +8,8 @@ term: the MLP has to learn them.
 from __future__ import annotations
 
 from .configuration_featuremlp import FeatureMLPConfig
-from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp
+from .modeling_utils import CTROutput
 
 
 class FeatureMLPPreTrainedModel(FeatureCTRPreTrainedModel):
@@ -23,13 +23,7 @@ class FeatureMLPForCTR(FeatureCTRMixin, FeatureMLPPreTrainedModel):
     def __init__(self, config: FeatureMLPConfig):
         super().__init__(config)
         self.features = FeatureEmbedding(config, with_first_order=False)
-        self.mlp = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.mlp = field_mlp(config, config.embedding_dim)
         self.post_init()
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:

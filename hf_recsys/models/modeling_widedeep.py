@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from .configuration_widedeep import WideDeepConfig
-from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp
+from .modeling_utils import CTROutput
 
 #: Knuth's multiplicative constant (odd, so multiplication is a bijection modulo 2^n)
 HASH_MULTIPLIER = 2654435761
@@ -39,13 +39,7 @@ class WideDeepForCTR(FeatureCTRMixin, WideDeepPreTrainedModel):
         super().__init__(config)
         self.features = FeatureEmbedding(config)
         self.bias = nn.Parameter(torch.zeros(1))
-        self.deep = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.deep = field_mlp(config, config.embedding_dim)
         left, right, base, right_size = self._cross_slots(config)
         # one entry per crossed (column, column) slot of raw_categorical()'s output
         self.register_buffer("cross_left", torch.tensor(left, dtype=torch.long))
