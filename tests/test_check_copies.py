@@ -110,6 +110,12 @@ def test_a_drifted_block_copy_fails_and_fix_rewrites_it(package):
     assert run_check("--root", package, package / "pkg").returncode == 0
 
 
+def test_fix_rewrites_a_drifted_line_copy_in_place(package):
+    flat = write(package, "pkg/flat.py", "import os\n\nLIMIT = 4  # Copied from pkg.home.LIMIT\nX = 1\n")
+    assert run_check("--root", package, "--fix", package / "pkg").returncode == 0
+    assert flat.read_text() == "import os\n\nLIMIT = 3  # Copied from pkg.home.LIMIT\nX = 1\n"
+
+
 def test_a_marker_naming_a_missing_source_fails(package):
     write(package, "pkg/flat.py", "LIMIT = 3  # Copied from pkg.home.LIMITS\n")
     result = run_check("--root", package, package / "pkg")

@@ -172,7 +172,7 @@ def fix_copy(copy: Copy, text: str) -> None:
     if copy.start <= copy.line <= copy.end:  # keep the trailing marker on its line
         marker = MARKER.search(lines[copy.line - 1])
         offset = copy.line - copy.start
-        new[offset] = new[offset].rstrip("\n") + "  " + marker.group(0) + "\n"
+        new[offset] = new[offset].rstrip("\n") + "  " + marker.group(0).strip() + "\n"
     lines[copy.start - 1 : copy.end] = new
     copy.path.write_text("".join(lines), encoding="utf-8")
 
