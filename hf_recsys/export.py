@@ -41,9 +41,10 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .constants import NUM_SPECIAL
 from .files import write_atomically
 from .models import MODEL_REGISTRY
-from .models.modeling_next_item import NUM_SPECIAL_ITEMS, NextItemPreTrainedModel
+from .models.modeling_next_item import NextItemPreTrainedModel
 
 #: every input an exported program may take, in signature order
 INPUT_ORDER = (
@@ -120,8 +121,8 @@ class ScoringModule(nn.Module):
         # (ranked out by slicing, a view: one [B, num_items] copy fewer than masking them)
         if self.exclude_seen:
             scores = scores.scatter(1, inputs["history_ids"], float("-inf"))
-        top = torch.topk(scores[:, NUM_SPECIAL_ITEMS:], min(self.top_k, scores.shape[1] - NUM_SPECIAL_ITEMS), dim=1)
-        return top.values, top.indices + NUM_SPECIAL_ITEMS
+        top = torch.topk(scores[:, NUM_SPECIAL:], min(self.top_k, scores.shape[1] - NUM_SPECIAL), dim=1)
+        return top.values, top.indices + NUM_SPECIAL
 
 
 def scoring_module(model: nn.Module, input_names: tuple[str, ...], top_k: Optional[int] = None, exclude_seen: bool = True) -> ScoringModule:
@@ -159,14 +160,14 @@ def example_inputs(
     def randint(low: int, high: int, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randint(low, max(high, low + 1), shape, generator=generator)
 
-    history = randint(NUM_SPECIAL_ITEMS, config.num_items, (batch_size, length))
+    history = randint(NUM_SPECIAL, config.num_items, (batch_size, length))
     history[0, : length // 2] = 0
     times = torch.arange(length).repeat(batch_size, 1) * 3600 + 1_000_000_000
     candidates = {
         "history_ids": history,
         "history_mask": history != 0,
-        "target_ids": randint(NUM_SPECIAL_ITEMS, config.num_items, (batch_size,)),
-        "user_ids": randint(NUM_SPECIAL_ITEMS, config.num_users, (batch_size,)),
+        "target_ids": randint(NUM_SPECIAL, config.num_items, (batch_size,)),
+        "user_ids": randint(NUM_SPECIAL, config.num_users, (batch_size,)),
         "history_times": times.masked_fill(history == 0, 0),
         "target_times": times[:, -1] + 3600,
     }

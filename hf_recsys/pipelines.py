@@ -23,7 +23,8 @@ import torch
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .data.processor import NUM_SPECIAL, RecsysProcessor
+from .constants import NUM_SPECIAL
+from .data.processor import RecsysProcessor
 
 TASK_NAME = "recommendation"
 

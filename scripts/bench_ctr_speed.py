@@ -42,7 +42,13 @@ import time
 import torch
 
 from hf_recsys.benchmarks.device import (
-    add_device_arguments, check_device, clock_name, precision_name, synchronize, to_device, training_step,
+    add_device_arguments,
+    check_device,
+    clock_name,
+    precision_name,
+    synchronize,
+    to_device,
+    training_step,
 )
 from hf_recsys.models import MODEL_REGISTRY
 from hf_recsys.training.allocator import reuse_freed_memory

@@ -37,7 +37,13 @@ import numpy as np
 import torch
 
 from hf_recsys.benchmarks.device import (
-    add_device_arguments, check_device, clock_name, precision_name, synchronize, to_device, training_step,
+    add_device_arguments,
+    check_device,
+    clock_name,
+    precision_name,
+    synchronize,
+    to_device,
+    training_step,
 )
 
 
@@ -126,7 +132,7 @@ def main() -> dict:
         # counted on the host copies, before the move, so no device read-back is needed
         n_sequences = sum(len(b["history_ids"]) for b in timed)
         labels = [b["labels"] for b in timed]
-        n_targets = sum(int((l != -100).sum()) if l.dim() == 2 else len(l) for l in labels)
+        n_targets = sum(int((label != -100).sum()) if label.dim() == 2 else len(label) for label in labels)
         # on a GPU each new batch shape can cost a graph build (cuDNN attention): count them
         widths = len({b["history_ids"].shape[1] for b in batches})
         # copied up front: the timed steps measure the model, not host-to-device transfers

@@ -26,19 +26,6 @@ import tempfile
 import time
 
 MODELS = ("meanpool", "gru4rec", "caser", "sasrec")
-#: published full-ranking leave-one-out figures (HR@10, NDCG@10), from the issue
-PUBLISHED = {
-    "beauty": [
-        ("SASRec (P5 paper's baseline)", 0.0605, 0.0318),
-        ("SASRec, full cross-entropy (reported)", 0.069, 0.0375),
-        ("TIGER", 0.0648, 0.0384),
-    ],
-    "ml-1m": [
-        ("SASRec", 0.2853, 0.1603),
-        ("SASRec, full cross-entropy", 0.3152, 0.1821),
-        ("HSTU-large", 0.3294, 0.1893),
-    ],
-}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -189,10 +176,12 @@ def write_outputs(args: argparse.Namespace, results: list[dict]) -> None:
         train = "-" if r["model"] == "popularity" else _duration(r["train_s"])
         lines.append(f"| {name} | {epochs} | {m['eval_hr@10']:.4f} | {m['eval_ndcg@10']:.4f} | "
                      f"{m['eval_hr@20']:.4f} | {m['eval_ndcg@20']:.4f} | {train} | {r['peak_rss_mb']:.0f} MB |")
-    published = PUBLISHED.get(args.dataset)
+    from hf_recsys.benchmarks.reference import published_figures
+
+    published = published_figures(args.dataset, family="next_item")
     if published:
         lines += ["", "Published figures for the same protocol (HR@10 / NDCG@10):", ""]
-        lines += [f"- {name}: {hr:.4f} / {ndcg:.4f}" for name, hr, ndcg in published]
+        lines += [f"- {row['model']}: {row['hr@10']:.4f} / {row['ndcg@10']:.4f} ({row['source']})" for row in published]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(args.out + ".json", "w") as f:

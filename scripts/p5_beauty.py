@@ -17,19 +17,29 @@ import time
 
 import torch
 
-from hf_recsys.benchmarks.suite import PUBLISHED as BENCHMARK_PUBLISHED
+from hf_recsys.benchmarks.reference import load_recipe, published_figures
 from hf_recsys.cli import _parse_override, _positive_minutes
-from hf_recsys.p5.training import beauty_recipe
 from hf_recsys.training.allocator import reuse_freed_memory
 from hf_recsys.training.run import RunConfig, run_training
 
-#: HR@5, NDCG@5, HR@10, NDCG@10 on Beauty, leave-one-out, full ranking (one list, in the benchmark suite)
-PUBLISHED = {
-    f"{row['model']} ({row['source']})": (row["hr@5"], row["ndcg@5"], row["hr@10"], row["ndcg@10"])
-    for row in BENCHMARK_PUBLISHED["beauty"] if row["family"] == "p5"
-}
-#: ours, same split and protocol (README, "Next-item models on Amazon Beauty"): HR@10, NDCG@10 only
-SASREC_OURS = (None, None, 0.0882, 0.0551)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "recipes", "p5_beauty.json")
+#: our next-item results on the same split and protocol (written by scripts/benchmark.py --suite beauty)
+NEXT_ITEM_RESULTS = os.path.join(ROOT, "benchmarks", "results", "beauty", "results.json")
+
+
+def our_sasrec_row(path: str = NEXT_ITEM_RESULTS) -> str:
+    """The table row of our SASRec on Beauty, read from the benchmark's results file ("" without one)."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        results = json.load(f)
+    for row in results.get("models", []):
+        if row.get("model") == "sasrec" and "quality" in row:
+            quality = row["quality"]
+            return (f"| SASRec (ours, {os.path.relpath(path, ROOT)}) | – | – | {quality['hr@10']:.4f} | "
+                    f"{quality['ndcg@10']:.4f} | all | | | |")
+    return ""
 
 
 def main() -> None:
@@ -38,11 +48,11 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["random", "sequential", "collaborative", "independent", "cid+iid"])
     parser.add_argument("--output-root", default="outputs")
     parser.add_argument("--epochs", type=float, default=10.0,
-                        help="10 epochs: ~47 min of one core per method for independent IDs (README)")
+                        help="training epochs per indexing method")
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3,
-                        help="peak of a 5%% warmup then linear decay (5e-3 was best for sub-epoch runs)")
+                        help="peak of a 5%% warmup then linear decay")
     parser.add_argument("--weight-decay", type=float, default=0.0,
                         help="AdamW weight decay (the recipe: 0; the indexing paper's runs: 0.01)")
     parser.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
@@ -70,13 +80,13 @@ def main() -> None:
                      "of the interrupted process); resume with --epochs or --max-steps")
     if args.threads:
         torch.set_num_threads(args.threads)
-    # as `hf-recsys train` does: without it every step re-faults its freed buffers (the [vocab, d]
-    # embedding gradients, the logits): ~3,500 page faults a step, a few percent (docs/profile.md)
+    # as `hf-recsys train` does: steps reuse freed buffers instead of re-faulting them
+    # (hf_recsys.training.allocator)
     reuse_freed_memory()
 
     rows = []
     for method in args.methods:
-        overrides = {**beauty_recipe(method), "eval_unseen_template": False, **dict(args.overrides)}
+        overrides = {**load_recipe(RECIPE, method), "eval_unseen_template": False, **dict(args.overrides)}
         if args.eval_users:
             overrides["eval_users"] = args.eval_users
         run = RunConfig(
@@ -109,9 +119,11 @@ def main() -> None:
         m = rows[0][1]
         lines.append(f"| popularity (same users) | {m['eval_popularity_hr@5']:.4f} | {m['eval_popularity_ndcg@5']:.4f} | "
                      f"{m['eval_popularity_hr@10']:.4f} | {m['eval_popularity_ndcg@10']:.4f} | | | | |")
-    for name, (h5, n5, h10, n10) in PUBLISHED.items():
-        lines.append(f"| {name} | {h5:.3f} | {n5:.3f} | {h10:.3f} | {n10:.3f} | all | | | |")
-    lines.append(f"| SASRec (ours, README) | – | – | {SASREC_OURS[2]:.4f} | {SASREC_OURS[3]:.4f} | all | | | |")
+    for row in published_figures("beauty", family="p5"):
+        lines.append(f"| {row['model']} ({row['source']}) | {row['hr@5']:.3f} | {row['ndcg@5']:.3f} | "
+                     f"{row['hr@10']:.3f} | {row['ndcg@10']:.3f} | all | | | |")
+    if our_sasrec_row():
+        lines.append(our_sasrec_row())
     table = "\n".join(lines)
     print(table)
     os.makedirs(args.output_root, exist_ok=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "p5_beauty.json")
 PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking", "gru4rec-beauty", "gru4rec-synthetic",
          "p5-beauty", "p5-beauty-compact")
 
@@ -72,8 +74,7 @@ def main() -> None:
     from hf_recsys.data.pipeline import DataConfig, prepare_data
     from hf_recsys.data.processing import TRAIN
     from hf_recsys.data.readers import load_log
-    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem, SASRecConfig, SASRecForNextItem
-    from hf_recsys.models import modeling_utils
+    from hf_recsys.models import GRU4RecConfig, GRU4RecForNextItem, SASRecConfig, SASRecForNextItem, modeling_utils
     from hf_recsys.models.modeling_next_item import full_cross_entropy
     from hf_recsys.training.allocator import reuse_freed_memory
     from hf_recsys.training.next_item import FullRanker, NextItemCollator
@@ -159,11 +160,12 @@ def main() -> None:
 
     def p5_steps(compact: bool) -> Callable[[], None]:
         """10 P5 training steps, the p5_beauty.py model and recipe (bf16 autocast as in its runs)."""
+        from hf_recsys.benchmarks.reference import load_recipe
         from hf_recsys.p5 import build_p5
-        from hf_recsys.p5.training import P5Collator, beauty_recipe
+        from hf_recsys.p5.training import P5Collator
 
         torch.manual_seed(0)
-        setup = build_p5(data, {**beauty_recipe("independent"), "compact_item_words": compact}, seed=0)
+        setup = build_p5(data, {**load_recipe(RECIPE, "independent"), "compact_item_words": compact}, seed=0)
         collate = P5Collator(setup.tokenizer)
         chosen = np.random.default_rng(0).permutation(len(setup.train_dataset))[:640]  # same prompts both ways
         batches = [collate([setup.train_dataset[int(i)] for i in chosen[b * 64 : (b + 1) * 64]]) for b in range(10)]

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 from transformers import AutoConfig, AutoModel, Trainer, TrainingArguments
@@ -12,7 +11,6 @@ from transformers import AutoConfig, AutoModel, Trainer, TrainingArguments
 import hf_recsys  # noqa: F401
 from hf_recsys.models import BSTConfig, BSTForCTR
 from hf_recsys.models.modeling_bst import time_gap_buckets
-from hf_recsys.training.collators import CTRCollator
 
 
 def tiny_model(position_type="learned", **kw):

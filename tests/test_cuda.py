@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 import pytest
 import torch
+from test_classic_models import SMALL as CLASSIC_SIZES  # the classic CTR models' tiny sizes
 from torch import nn
 from transformers import AutoModel
 
@@ -38,10 +39,8 @@ from hf_recsys.models import MODEL_REGISTRY, compiled_gru
 from hf_recsys.models.compiled_gru import PURE_PATH_ENV, compiled_loop_applies
 from hf_recsys.models.modeling_gru import InterestGRU, pack_histories, packed_torch_gru, update_first_gates
 from hf_recsys.models.modeling_utils import FastDropout, SelfAttention
-from hf_recsys.training.tasks import TASKS
 from hf_recsys.training import next_item  # noqa: F401  (registers the "next_item" task)
-
-from test_classic_models import SMALL as CLASSIC_SIZES  # the classic CTR models' tiny sizes
+from hf_recsys.training.tasks import TASKS
 
 DEVICE_ENV = "HF_RECSYS_TEST_DEVICE"
 

@@ -13,6 +13,7 @@ from hf_recsys.models.modeling_dien import GRUSequenceFunction, InterestGRU, pac
 from hf_recsys.models.modeling_utils import Dice
 from hf_recsys.training.collators import CTRCollator, sample_history_negatives
 
+
 @pytest.fixture(autouse=True)
 def single_thread():
     """These tiny models run hundreds of small ops a step; on a loaded 2-core machine an

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ import hf_recsys  # noqa: F401
 from hf_recsys.data.pipeline import DataConfig, prepare_data
 from hf_recsys.data.synthetic import generate_synthetic_log
 from hf_recsys.training.tasks import CTRTask
+
 
 def free_port() -> int:
     with socket.socket() as sock:  # torchrun's --master_port 0 hangs; ask the OS for a free port

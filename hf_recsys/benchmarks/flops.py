@@ -28,7 +28,8 @@ aten = torch.ops.aten
 
 #: kernels whose time counts as "matrix-product time" in the profile
 GEMM_KERNELS = (
-    "aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm", "aten::baddbmm_", "aten::addbmm", "aten::convolution", "aten::_convolution",
+    "aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm", "aten::baddbmm_", "aten::addbmm",
+    "aten::convolution", "aten::_convolution",
     "aten::mkldnn_convolution", "aten::convolution_backward", "aten::_scaled_dot_product_flash_attention_for_cpu",
     "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
 )

@@ -22,29 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-#: where the figures we compare against come from (Beauty, leave-one-out, full ranking)
-PUBLISHED = {
-    "beauty": [
-        {"model": "SASRec (P5 paper's baseline)", "family": "next_item", "hr@10": 0.0605, "ndcg@10": 0.0318,
-         "source": "Geng et al. 2022 (the P5 paper's SASRec baseline)"},
-        {"model": "SASRec, full cross-entropy", "family": "next_item", "hr@10": 0.069, "ndcg@10": 0.0375,
-         "source": "SASRec trained with full cross-entropy, as reported (figures collected in the next-item issue)"},
-        {"model": "TIGER", "family": "next_item", "hr@10": 0.0648, "ndcg@10": 0.0384,
-         "source": "Rajput et al. 2023"},
-        {"model": "P5, random IDs", "family": "p5", "hr@5": 0.021, "ndcg@5": 0.018,
-         "hr@10": 0.048, "ndcg@10": 0.028, "source": "Hua et al. 2023"},
-        {"model": "P5, sequential IDs, leakage-free", "family": "p5", "hr@5": 0.043, "ndcg@5": 0.029,
-         "hr@10": 0.060, "ndcg@10": 0.037, "source": "Hua et al. 2023"},
-        {"model": "P5, collaborative IDs", "family": "p5", "hr@5": 0.049, "ndcg@5": 0.032,
-         "hr@10": 0.068, "ndcg@10": 0.036, "source": "Hua et al. 2023"},
-        {"model": "P5, CID+IID", "family": "p5", "hr@5": 0.051, "ndcg@5": 0.036,
-         "hr@10": 0.073, "ndcg@10": 0.043, "source": "Hua et al. 2023"},
-        {"model": "TIGER", "family": "p5", "hr@5": 0.045, "ndcg@5": 0.032,
-         "hr@10": 0.065, "ndcg@10": 0.038, "source": "Rajput et al. 2023"},
-        {"model": "P5 paper (sequential IDs with test leakage)", "family": "p5", "hr@5": 0.050, "ndcg@5": 0.037,
-         "hr@10": 0.066, "ndcg@10": 0.042, "source": "Geng et al. 2022"},
-    ],
-}
+from .reference import published_figures
 
 #: the quality metrics each family reports (keys of ``run_training``'s metrics without ``eval_``)
 QUALITY_METRICS = {
@@ -460,7 +438,7 @@ def run_suite(
                 raise ValueError(f"models {sorted(unknown)} are not in the {suite} suite: "
                                  f"{[r.model for r in runs]}")
             runs = [r for r in runs if r.model in models or r.name in models]
-        results["published"] = PUBLISHED.get(runs[0].dataset, []) if runs else []
+        results["published"] = published_figures(runs[0].dataset) if runs else []
         os.makedirs(os.path.join(output_dir, "logs"), exist_ok=True)
         for spec in runs:
             slug = spec.name.replace(" ", "-").replace("(", "").replace(")", "")

@@ -21,9 +21,9 @@ from transformers.utils import PushToHubMixin, cached_file
 from ..files import write_text_atomically
 from .log import InteractionLog
 
-PAD_INDEX = 0
-UNK_INDEX = 1
-NUM_SPECIAL = 2
+PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX
+UNK_INDEX = 1  # Copied from hf_recsys.constants.UNK_INDEX
+NUM_SPECIAL = 2  # Copied from hf_recsys.constants.NUM_SPECIAL
 PROCESSOR_FILE = "recsys_processor.json"
 
 

@@ -14,11 +14,11 @@ from typing import Optional
 
 import datasets
 import numpy as np
-import pyarrow as pa
 import pandas as pd
+import pyarrow as pa
 
+from ..constants import NUM_SPECIAL, PAD_INDEX
 from .processing import TEST, TRAIN, VALID
-from .processor import NUM_SPECIAL, PAD_INDEX
 
 
 @dataclass

@@ -16,48 +16,48 @@ from dataclasses import dataclass
 
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, PreTrainedConfig, PreTrainedModel
 
-from .configuration_bst import BSTConfig
-from .configuration_utils import RecsysConfig
-from .modeling_bst import BSTForCTR
-from .configuration_dien import DIENConfig
-from .configuration_din import DINConfig
-from .configuration_sumpool import SumPoolConfig
-from .modeling_dien import DIENForCTR
-from .modeling_din import DINForCTR
-from .modeling_sumpool import SumPoolForCTR
-from .configuration_caser import CaserConfig
-from .configuration_gru4rec import GRU4RecConfig
-from .configuration_meanpool import MeanPoolConfig
-from .configuration_next_item import NextItemConfig
-from .configuration_sasrec import SASRecConfig
-from .modeling_caser import CaserForNextItem
-from .modeling_gru4rec import GRU4RecForNextItem
-from .modeling_meanpool import MeanPoolForNextItem
-from .modeling_next_item import NextItemPreTrainedModel
-from .modeling_sasrec import SASRecForNextItem
 from .configuration_afm import AFMConfig
+from .configuration_bst import BSTConfig
+from .configuration_caser import CaserConfig
 from .configuration_cnn import CNNConfig
 from .configuration_deepfm import DeepFMConfig
+from .configuration_dien import DIENConfig
+from .configuration_din import DINConfig
 from .configuration_feature_layers import FeatureCTRConfig
 from .configuration_featuremlp import FeatureMLPConfig
 from .configuration_fm import FMConfig
 from .configuration_fnn import FNNConfig
+from .configuration_gru4rec import GRU4RecConfig
 from .configuration_lr import LRConfig
+from .configuration_meanpool import MeanPoolConfig
 from .configuration_ncf import NCFConfig
+from .configuration_next_item import NextItemConfig
+from .configuration_p5 import P5Config
+from .configuration_sasrec import SASRecConfig
+from .configuration_sumpool import SumPoolConfig
+from .configuration_utils import RecsysConfig
 from .configuration_widedeep import WideDeepConfig
-from .feature_layers import FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureCTRMixin, FeatureEmbedding
 from .modeling_afm import AFMForCTR
+from .modeling_bst import BSTForCTR
+from .modeling_caser import CaserForNextItem
 from .modeling_cnn import CNNForCTR
 from .modeling_deepfm import DeepFMForCTR
+from .modeling_dien import DIENForCTR
+from .modeling_din import DINForCTR
 from .modeling_featuremlp import FeatureMLPForCTR
 from .modeling_fm import FMForCTR
 from .modeling_fnn import FNNForCTR
+from .modeling_gru4rec import GRU4RecForNextItem
 from .modeling_lr import LRForCTR
+from .modeling_meanpool import MeanPoolForNextItem
 from .modeling_ncf import NCFForCTR
-from .modeling_widedeep import WideDeepForCTR
-from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
-from .configuration_p5 import P5Config
+from .modeling_next_item import NextItemPreTrainedModel
 from .modeling_p5 import P5ForConditionalGeneration
+from .modeling_sasrec import SASRecForNextItem
+from .modeling_sumpool import SumPoolForCTR
+from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
+from .modeling_widedeep import WideDeepForCTR
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ __all__ = [
     "DIENConfig",
     "DIENForCTR",
     "FeatureCTRConfig",
-    "FeatureCTRModel",
+    "FeatureCTRMixin",
     "FeatureEmbedding",
     "LRConfig",
     "LRForCTR",

@@ -1,8 +1,8 @@
 """An optional compiled time-step loop for :class:`~.modeling_gru.GRUSequenceFunction`.
 
 In eager PyTorch each step of the packed recurrence is one ``addmm`` plus five to seven small
-elementwise kernels on ``[~135, 64]`` blocks, and each of those costs 4-10 µs of Python and
-dispatcher overhead for well under a microsecond of arithmetic. This module holds the same
+elementwise kernels on small ``[rows of the step, hidden]`` blocks, and each of those costs
+far more Python and dispatcher overhead than arithmetic. This module holds the same
 loops (forward and the hand-written backward) in C++: per step one ``addmm`` and one fused pass
 over the step's rows that does all the gate math with ATen's AVX2 vector functions (the
 sigmoid and tanh ATen's own CPU kernels use). The math, the buffers it fills and the order of
@@ -50,7 +50,7 @@ inline void store(const Vec& v, float* p, int64_t left) {
 }
 // ATen's vectorised CPU sigmoid: 1 / (1 + exp(-x))
 inline Vec sigmoid(const Vec& x) { return (Vec(1.0f) + x.neg().exp()).reciprocal(); }
-// tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)): one vector exp, ~3x cheaper than Sleef's tanh;
+// tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1)): one vector exp, cheaper than Sleef's tanh;
 // within ~1e-7 absolute of it (the cancellation near 0 costs relative, not absolute, accuracy)
 inline Vec tanh(const Vec& x) {
   const Vec one(1.0f), two(2.0f);

@@ -25,14 +25,12 @@ class P5Config(T5Config):
         whole_word_order: ``"from_end"`` (default) numbers the ID words of a prompt from its
             end, so the most recent history item always gets whole-word index 1;
             ``"from_start"`` is P5's numbering (the k-th ID word from the start gets k), with
-            which the index of the most recent item grows with the history length and a small
-            model trained from scratch memorises users instead of learning transitions
-            (HR@1 0.54 vs 1.0 on a deterministic-transition log).
+            which the index of the most recent item grows with the history length, so a small
+            model trained from scratch can memorise users instead of learning transitions.
         embedding_init_std: standard deviation of the initial token and whole-word embeddings;
             ``None`` keeps T5's (``initializer_factor``, i.e. 1.0). T5 pairs that scale with
             Adafactor, whose steps are relative to a weight's scale; with AdamW a rarely seen
-            item token moves little from a 1.0-scale start. The Beauty recipe uses 0.1 (on
-            Beauty the two scales gave about the same loss after one epoch).
+            item token moves little from a 1.0-scale start.
         item_indexing: how item IDs were written as text, ``"random"``, ``"sequential"``,
             ``"collaborative"``, ``"independent"`` (one token per item) or ``"cid+iid"``
             (collaborative tokens, then a token of the item's own; Hua et al. 2023); the mapping itself is saved next to the weights in
@@ -40,8 +38,8 @@ class P5Config(T5Config):
         compact_item_words: write each item of a prompt as its ID token alone, without the
             ``▁`` word-start token that otherwise precedes it (the ID token absorbs the space
             before it and starts a whole word of its own). Only for ``"independent"``
-            indexing, where every item is one token; Beauty's training prompts get 22%
-            shorter (29.8 -> 23.1 tokens on average).
+            indexing, where every item is one token; a prompt gets one token shorter per item
+            it names.
         max_history: most recent items written into a prompt.
         tasks: prompt families trained on: ``"sequential"``, ``"yesno"``, ``"candidates"``,
             ``"rating"`` (the last only where the log has ratings).

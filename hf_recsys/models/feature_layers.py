@@ -5,9 +5,9 @@ optionally ``history_ids`` and ``numeric_features``) into one embedding per fiel
 first-order weight per field, the inputs every model of the chapter starts from (LR, FM, FNN,
 Wide & Deep, DeepFM, AFM, NCF, feature-MLP, CNN). Item fields (categorical or multi-hot, e.g.
 genres) are looked up per target item in a table installed from the processor and saved with
-the weights. :class:`FeatureCTRModel` holds what the models share around it: the CTR
+the weights. :class:`FeatureCTRMixin` holds what the models share around it: the CTR
 ``forward`` signature, the BCE loss and ``recommend()``; a model file only implements
-:meth:`FeatureCTRModel.compute_logits`.
+:meth:`FeatureCTRMixin.compute_logits`.
 
 Sibling imports only, so ``save_pretrained`` can carry this file as remote code.
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .configuration_feature_layers import FeatureCTRConfig
-from .modeling_utils import PAD_INDEX, UNK_INDEX, CTROutput, RecommenderMixin, RecsysPreTrainedModel, binary_cross_entropy
+from .modeling_utils import MLP, PAD_INDEX, UNK_INDEX, CTROutput, RecommenderMixin, RecsysPreTrainedModel, binary_cross_entropy
 
 
 @dataclass
@@ -250,6 +250,19 @@ def fm_pairwise(embeddings: torch.Tensor) -> torch.Tensor:
     return 0.5 * (square_of_sum - sum_of_squares).sum(-1)
 
 
+def field_mlp(config: FeatureCTRConfig, field_width: int) -> MLP:
+    """The deep part of the field models: the ``[B, num_fields * field_width]`` concatenation of
+    every field's vector through ``config.mlp_hidden_sizes`` (``config.activation``,
+    ``config.dropout``) to one logit."""
+    return MLP(
+        config.num_fields * field_width,
+        config.mlp_hidden_sizes,
+        activation=config.activation,
+        dropout=config.dropout,
+        output_dim=1,
+    )
+
+
 class FeatureCTRPreTrainedModel(RecsysPreTrainedModel):
     """Initialisation and item-feature loading shared by the feature-field models."""
 
@@ -268,12 +281,8 @@ class FeatureCTRPreTrainedModel(RecsysPreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
         std = getattr(self.config, "initializer_range", 0.02)
-        if isinstance(module, nn.Conv2d):
-            # tanh convolutions (CNN/CCPM): Xavier keeps the small field embeddings' signal
-            # alive; a random bias would saturate tanh with a sample-independent constant
-            nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("tanh"))
-            if module.bias is not None:
-                module.bias.zero_()
+        if isinstance(module, FeatureCTRMixin) and isinstance(getattr(module, "bias", None), nn.Parameter):
+            module.bias.zero_()  # the global logit offset of the additive models (LR, FM, AFM, ...)
         if isinstance(module, FeatureEmbedding) and module.num_numeric:
             if module.numeric_vectors is not None:
                 module.numeric_vectors.normal_(0.0, std)
@@ -281,9 +290,10 @@ class FeatureCTRPreTrainedModel(RecsysPreTrainedModel):
                 module.numeric_weights.zero_()
 
 
-class FeatureCTRModel(RecommenderMixin, FeatureCTRPreTrainedModel):
-    """The CTR ``forward`` every feature-field model shares; subclasses implement
-    :meth:`compute_logits` on a :class:`FeatureBatch`."""
+class FeatureCTRMixin(RecommenderMixin):
+    """The CTR ``forward`` every feature-field model shares; a model class combines it with
+    its ``XPreTrainedModel`` (``class LRForCTR(FeatureCTRMixin, LRPreTrainedModel)``) and
+    implements :meth:`compute_logits` on a :class:`FeatureBatch`."""
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
         """``CTROutput`` with ``logits`` ``[B]`` (and model-specific extras), without loss."""
@@ -334,6 +344,7 @@ __all__ = [
     "FieldEmbeddings",
     "FeatureEmbedding",
     "FeatureCTRPreTrainedModel",
-    "FeatureCTRModel",
+    "FeatureCTRMixin",
     "fm_pairwise",
+    "field_mlp",
 ]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .configuration_afm import AFMConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import CTROutput, FastDropout
 
 
@@ -29,12 +29,14 @@ class PairAttention(nn.Module):
         return torch.softmax(self.score(torch.relu(self.hidden(interactions))).squeeze(-1), dim=-1)
 
 
-class AFMForCTR(FeatureCTRModel):
-    """AFM with a CTR head; ``output_attentions=True`` returns the pair weights ``[B, P]``
-    (pairs in ``pair_names()`` order)."""
-
+class AFMPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = AFMConfig
     base_model_prefix = "afm"
+
+
+class AFMForCTR(FeatureCTRMixin, AFMPreTrainedModel):
+    """AFM with a CTR head; ``output_attentions=True`` returns the pair weights ``[B, P]``
+    (pairs in ``pair_names()`` order)."""
 
     def __init__(self, config: AFMConfig):
         super().__init__(config)
@@ -64,4 +66,4 @@ class AFMForCTR(FeatureCTRModel):
         return CTROutput(logits=logits, attention_weights=weights if output_attentions else None)
 
 
-__all__ = ["AFMForCTR", "PairAttention"]
+__all__ = ["AFMPreTrainedModel", "AFMForCTR", "PairAttention"]

@@ -20,13 +20,10 @@ from torch import nn
 
 from .configuration_bst import BSTConfig
 from .modeling_utils import (
-    MLP,
     BehaviourCTRMixin,
     CTROutput,
     RecsysPreTrainedModel,
     TransformerBlock,
-    UserFeatureEmbedding,
-    binary_cross_entropy,
     masked_mean,
     positions_from_end,
 )
@@ -118,15 +115,7 @@ class BSTForCTR(BehaviourCTRMixin, BSTPreTrainedModel):
             )
             for _ in range(config.num_layers)
         )
-        self.user_features = UserFeatureEmbedding(config.user_feature_sizes, config.user_feature_dim)
-        self.mlp = MLP(
-            2 * config.hidden_size + self.user_features.output_dim,
-            config.mlp_hidden_sizes,
-            activation="leaky_relu",
-            dropout=config.dropout,
-            output_dim=1,
-            negative_slope=config.leaky_relu_slope,
-        )
+        self._build_ctr_head(2 * config.hidden_size, "leaky_relu", negative_slope=config.leaky_relu_slope)
         self.post_init()
 
     @torch.no_grad()
@@ -167,14 +156,8 @@ class BSTForCTR(BehaviourCTRMixin, BSTPreTrainedModel):
         attention_mask = sequence_mask[:, None, None, :]
         for block in self.blocks:
             hidden = block(hidden, attention_mask)
-        features = [
-            hidden[:, -1],
-            masked_mean(hidden[:, :-1], history_mask),
-            self.user_features(user_features, history_ids.shape[0], history_ids.device),
-        ]
-        logits = self.mlp(torch.cat(features, dim=-1)).squeeze(-1)
-        loss = binary_cross_entropy(logits, labels) if labels is not None else None
-        return CTROutput(loss=loss, logits=logits)
+        target, history = hidden[:, -1], masked_mean(hidden[:, :-1], history_mask)
+        return self._click_output([target, history, self._user_profile(user_features, target)], labels)
 
 
 __all__ = ["BSTForCTR", "BSTPreTrainedModel", "time_gap_buckets"]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .configuration_cnn import CNNConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import MLP, CTROutput
 
 
@@ -36,11 +36,23 @@ def ccpm_pooling_sizes(num_fields: int, num_layers: int, last: int) -> list[int]
     return sizes
 
 
-class CNNForCTR(FeatureCTRModel):
-    """CNN over field embeddings with a CTR head."""
-
+class CNNPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = CNNConfig
     base_model_prefix = "cnn"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, nn.Conv2d):
+            # tanh convolutions: Xavier keeps the small field embeddings' signal alive; a
+            # random bias would saturate tanh with a sample-independent constant
+            nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("tanh"))
+            if module.bias is not None:
+                module.bias.zero_()
+
+
+class CNNForCTR(FeatureCTRMixin, CNNPreTrainedModel):
+    """CNN over field embeddings with a CTR head."""
 
     def __init__(self, config: CNNConfig):
         super().__init__(config)
@@ -69,4 +81,4 @@ class CNNForCTR(FeatureCTRModel):
         return CTROutput(logits=self.mlp(maps.flatten(1)).squeeze(-1))
 
 
-__all__ = ["CNNForCTR", "k_max_pooling", "ccpm_pooling_sizes"]
+__all__ = ["CNNPreTrainedModel", "CNNForCTR", "k_max_pooling", "ccpm_pooling_sizes"]

@@ -12,27 +12,23 @@ import torch
 from torch import nn
 
 from .configuration_deepfm import DeepFMConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding, fm_pairwise
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp, fm_pairwise
+from .modeling_utils import CTROutput
 
 
-class DeepFMForCTR(FeatureCTRModel):
-    """DeepFM with a CTR head."""
-
+class DeepFMPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = DeepFMConfig
     base_model_prefix = "deepfm"
+
+
+class DeepFMForCTR(FeatureCTRMixin, DeepFMPreTrainedModel):
+    """DeepFM with a CTR head."""
 
     def __init__(self, config: DeepFMConfig):
         super().__init__(config)
         self.features = FeatureEmbedding(config)
         self.bias = nn.Parameter(torch.zeros(1))
-        self.deep = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.deep = field_mlp(config, config.embedding_dim)
         self.post_init()
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
@@ -42,4 +38,4 @@ class DeepFMForCTR(FeatureCTRModel):
         return CTROutput(logits=fm_logit + deep_logit)
 
 
-__all__ = ["DeepFMForCTR"]
+__all__ = ["DeepFMPreTrainedModel", "DeepFMForCTR"]

@@ -49,7 +49,6 @@ from .modeling_utils import (
     CTROutput,
     ItemCategoryEmbedding,
     RecsysPreTrainedModel,
-    UserFeatureEmbedding,
     binary_cross_entropy,
 )
 
@@ -137,14 +136,7 @@ class DIENForCTR(BehaviourCTRMixin, DIENPreTrainedModel):
         self.interest_evolution = InterestGRU(
             dim, dim, has_update_gate=config.gru_type != "agru", compiled=config.compiled_recurrence
         )
-        self.user_features = UserFeatureEmbedding(config.user_feature_sizes, config.user_feature_dim)
-        self.mlp = MLP(
-            2 * dim + self.user_features.output_dim,
-            config.mlp_hidden_sizes,
-            activation=config.mlp_activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self._build_ctr_head(2 * dim, config.mlp_activation)
         self.post_init()
 
     #: exported programs unroll the recurrences over the history (:meth:`padded_logits`)
@@ -188,8 +180,7 @@ class DIENForCTR(BehaviourCTRMixin, DIENPreTrainedModel):
         return self.interest_evolution(interests, packing, step_scale=scale, return_all=False)
 
     def head(self, final_interest: torch.Tensor, query: torch.Tensor, user_features: Optional[torch.Tensor]) -> torch.Tensor:
-        profile = self.user_features(user_features, query.shape[0], query.device)
-        return self.mlp(torch.cat([profile, query, final_interest], dim=-1)).squeeze(-1)
+        return self.mlp(torch.cat([self._user_profile(user_features, query), query, final_interest], dim=-1)).squeeze(-1)
 
     def padded_logits(
         self,

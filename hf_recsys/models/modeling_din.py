@@ -18,23 +18,14 @@ multiply-adds of the naive layer, with the same parameters and values (tested).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .configuration_din import DINConfig
-from .modeling_utils import (
-    MLP,
-    BehaviourCTRMixin,
-    CTROutput,
-    ItemCategoryEmbedding,
-    RecsysPreTrainedModel,
-    UserFeatureEmbedding,
-    binary_cross_entropy,
-    make_activation,
-)
+from .modeling_utils import MLP, ItemCategoryEmbedding, PooledHistoryCTRMixin, RecsysPreTrainedModel, make_activation
 
 
 class LocalActivationUnit(nn.Module):
@@ -93,7 +84,7 @@ class DINPreTrainedModel(RecsysPreTrainedModel):
     base_model_prefix = "din"
 
 
-class DINForCTR(BehaviourCTRMixin, DINPreTrainedModel):
+class DINForCTR(PooledHistoryCTRMixin, DINPreTrainedModel):
     """DIN with a click-through-rate head.
 
     Example::
@@ -110,39 +101,14 @@ class DINForCTR(BehaviourCTRMixin, DINPreTrainedModel):
         self.attention = LocalActivationUnit(
             config.hidden_size, config.attention_hidden_sizes, config.attention_activation
         )
-        self.user_features = UserFeatureEmbedding(config.user_feature_sizes, config.user_feature_dim)
-        self.mlp = MLP(
-            2 * config.hidden_size + self.user_features.output_dim,
-            config.mlp_hidden_sizes,
-            activation=config.mlp_activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self._build_ctr_head(2 * config.hidden_size, config.mlp_activation)
         self.post_init()
 
-    def forward(
-        self,
-        history_ids: torch.Tensor,
-        target_ids: torch.Tensor,
-        history_mask: Optional[torch.Tensor] = None,
-        user_features: Optional[torch.Tensor] = None,
-        labels: Optional[torch.Tensor] = None,
-        **kwargs,
-    ) -> CTROutput:
-        """
-        Args:
-            history_ids: ``[B, L]`` item indices, left- or right-padded with 0.
-            target_ids: ``[B]`` candidate item indices.
-            history_mask: ``[B, L]`` True at real behaviours (default: ``history_ids != 0``).
-            user_features: ``[B, F]`` user profile feature indices.
-            labels: ``[B]`` 1 for a click, 0 otherwise.
-
-        Returns:
-            :class:`CTROutput` with ``logits`` ``[B]``, ``attention_weights`` ``[B, L]`` (0 at
-            padding) and ``loss`` when ``labels`` are given.
-        """
-        if history_mask is None:
-            history_mask = history_ids != 0
+    def pool_history(
+        self, history_ids: torch.Tensor, target_ids: torch.Tensor, history_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The attention-weighted sum of the valid behaviours ``[B, D]``, the embedded target
+        ``[B, D]`` and ``attention_weights`` ``[B, L]`` (0 at padding)."""
         batch, length = history_ids.shape
         # only valid behaviours are embedded and scored: padding costs nothing and cannot
         # contribute (also not to the batch statistics of a Dice inside the activation unit)
@@ -156,14 +122,7 @@ class DINForCTR(BehaviourCTRMixin, DINPreTrainedModel):
             scores = segment_softmax(scores, flat, batch, length)
         pooled = keys.new_zeros(batch, keys.shape[1]).index_add(0, rows, keys * scores.unsqueeze(1))  # [B, D]
         weights = scores.new_zeros(batch * length).index_put((flat,), scores).view(batch, length)
-        features = [
-            self.user_features(user_features, history_ids.shape[0], history_ids.device),
-            pooled,
-            query,
-        ]
-        logits = self.mlp(torch.cat(features, dim=-1)).squeeze(-1)
-        loss = binary_cross_entropy(logits, labels) if labels is not None else None
-        return CTROutput(loss=loss, logits=logits, attention_weights=weights)
+        return pooled, query, {"attention_weights": weights}
 
 
 __all__ = ["DINForCTR", "DINPreTrainedModel", "LocalActivationUnit", "segment_softmax", "valid_positions"]

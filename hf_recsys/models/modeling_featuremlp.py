@@ -8,26 +8,22 @@ term: the MLP has to learn them.
 from __future__ import annotations
 
 from .configuration_featuremlp import FeatureMLPConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp
+from .modeling_utils import CTROutput
 
 
-class FeatureMLPForCTR(FeatureCTRModel):
-    """Feature-MLP with a CTR head."""
-
+class FeatureMLPPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = FeatureMLPConfig
     base_model_prefix = "featuremlp"
+
+
+class FeatureMLPForCTR(FeatureCTRMixin, FeatureMLPPreTrainedModel):
+    """Feature-MLP with a CTR head."""
 
     def __init__(self, config: FeatureMLPConfig):
         super().__init__(config)
         self.features = FeatureEmbedding(config, with_first_order=False)
-        self.mlp = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.mlp = field_mlp(config, config.embedding_dim)
         self.post_init()
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
@@ -35,4 +31,4 @@ class FeatureMLPForCTR(FeatureCTRModel):
         return CTROutput(logits=self.mlp(embeddings.flatten(1)).squeeze(-1))
 
 
-__all__ = ["FeatureMLPForCTR"]
+__all__ = ["FeatureMLPPreTrainedModel", "FeatureMLPForCTR"]

@@ -12,15 +12,17 @@ import torch
 from torch import nn
 
 from .configuration_fm import FMConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding, fm_pairwise
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, fm_pairwise
 from .modeling_utils import CTROutput
 
 
-class FMForCTR(FeatureCTRModel):
-    """Factorisation machine with a CTR head."""
-
+class FMPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = FMConfig
     base_model_prefix = "fm"
+
+
+class FMForCTR(FeatureCTRMixin, FMPreTrainedModel):
+    """Factorisation machine with a CTR head."""
 
     def __init__(self, config: FMConfig):
         super().__init__(config)
@@ -33,4 +35,4 @@ class FMForCTR(FeatureCTRModel):
         return CTROutput(logits=self.bias + fields.first_order.sum(1) + fm_pairwise(fields.embeddings))
 
 
-__all__ = ["FMForCTR"]
+__all__ = ["FMPreTrainedModel", "FMForCTR"]

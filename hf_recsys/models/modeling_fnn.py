@@ -16,28 +16,24 @@ import torch
 
 from .configuration_feature_layers import feature_layout
 from .configuration_fnn import FNNConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp
 from .modeling_fm import FMForCTR
-from .modeling_utils import MLP, CTROutput
+from .modeling_utils import CTROutput
 
 
-class FNNForCTR(FeatureCTRModel):
-    """FNN with a CTR head."""
-
+class FNNPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = FNNConfig
     base_model_prefix = "fnn"
+
+
+class FNNForCTR(FeatureCTRMixin, FNNPreTrainedModel):
+    """FNN with a CTR head."""
 
     def __init__(self, config: FNNConfig):
         super().__init__(config)
         self.features = FeatureEmbedding(config, with_first_order=config.include_first_order)
         field_width = config.embedding_dim + int(config.include_first_order)
-        self.mlp = MLP(
-            config.num_fields * field_width,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.mlp = field_mlp(config, field_width)
         self.post_init()
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
@@ -79,4 +75,4 @@ class FNNForCTR(FeatureCTRModel):
             self.copy_fm_embeddings(fm_model)
 
 
-__all__ = ["FNNForCTR"]
+__all__ = ["FNNPreTrainedModel", "FNNForCTR"]

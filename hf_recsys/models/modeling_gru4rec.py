@@ -7,8 +7,8 @@ The GRU runs on packed sequences of each history's true length, so padding never
 recurrent state. Training and scoring run the ``nn.GRU``'s parameters through the fused
 recurrence of ``modeling_gru.py`` (:func:`packed_torch_gru`, shared with DIEN): same outputs
 and gradients as ``nn.GRU`` on a ``PackedSequence`` (:meth:`GRU4RecForNextItem.reference_encode`),
-without its backward's zero-filled ``[packed items, 3 * hidden]`` buffer per time step, which
-was ~40 % of a training step. The module stays an ``nn.GRU``, so the ``state_dict`` (and every
+without its backward's zero-filled ``[packed items, 3 * hidden]`` buffer per time step, a
+large share of a training step. The module stays an ``nn.GRU``, so the ``state_dict`` (and every
 saved folder) keeps its layout, and exported programs run it unpacked.
 """
 
@@ -104,8 +104,8 @@ class GRU4RecForNextItem(GRU4RecPreTrainedModel):
         return grid.view(batch, length, -1)
 
     def reference_encode(self, history_ids: torch.Tensor, history_mask: torch.Tensor) -> torch.Tensor:
-        """:meth:`encode` with ``nn.GRU`` itself (the code before the fused path; slower, for tests
-        and export): a left-padded history is shifted to the left, packed, run, and its outputs
+        """:meth:`encode` with ``nn.GRU`` itself (slower than the fused path; the reference for
+        tests, and the path taken by export): a left-padded history is shifted to the left, packed, run, and its outputs
         shifted back to the positions of their inputs. While exporting the GRU runs unpacked."""
         lengths = history_mask.sum(1)
         # an empty history still needs one step; its single input is the zero padding vector

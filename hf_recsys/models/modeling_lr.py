@@ -10,15 +10,17 @@ import torch
 from torch import nn
 
 from .configuration_lr import LRConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import CTROutput
 
 
-class LRForCTR(FeatureCTRModel):
-    """Logistic regression with a CTR head."""
-
+class LRPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = LRConfig
     base_model_prefix = "lr"
+
+
+class LRForCTR(FeatureCTRMixin, LRPreTrainedModel):
+    """Logistic regression with a CTR head."""
 
     def __init__(self, config: LRConfig):
         super().__init__(config)
@@ -31,4 +33,4 @@ class LRForCTR(FeatureCTRModel):
         return CTROutput(logits=self.bias + first_order.sum(1))
 
 
-__all__ = ["LRForCTR"]
+__all__ = ["LRPreTrainedModel", "LRForCTR"]

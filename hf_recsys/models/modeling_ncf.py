@@ -19,17 +19,19 @@ import torch
 from torch import nn
 
 from .configuration_ncf import NCFConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding
 from .modeling_utils import MLP, CTROutput
 
 VARIANTS = ("gmf", "mlp", "neumf")
 
 
-class NCFForCTR(FeatureCTRModel):
-    """NCF (GMF, MLP or NeuMF, chosen by ``config.variant``) with a CTR head."""
-
+class NCFPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = NCFConfig
     base_model_prefix = "ncf"
+
+
+class NCFForCTR(FeatureCTRMixin, NCFPreTrainedModel):
+    """NCF (GMF, MLP or NeuMF, chosen by ``config.variant``) with a CTR head."""
 
     def __init__(self, config: NCFConfig):
         super().__init__(config)
@@ -74,4 +76,4 @@ class NCFForCTR(FeatureCTRModel):
         return CTROutput(logits=self.predict(torch.cat(parts, dim=-1)).squeeze(-1))
 
 
-__all__ = ["NCFForCTR"]
+__all__ = ["NCFPreTrainedModel", "NCFForCTR"]

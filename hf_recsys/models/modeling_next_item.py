@@ -16,11 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .configuration_next_item import NEXT_ITEM_LOSSES, NextItemConfig
-from .modeling_utils import UNK_INDEX, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
-
-IGNORE_INDEX = -100
-#: indices 0 (padding) and 1 (unknown) are never a target nor a recommendation
-NUM_SPECIAL_ITEMS = UNK_INDEX + 1
+from .modeling_utils import IGNORE_INDEX, NUM_SPECIAL, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
 
 
 class FullSoftmaxCrossEntropy(torch.autograd.Function):
@@ -52,8 +48,8 @@ class FullSoftmaxCrossEntropy(torch.autograd.Function):
             n = q.shape[0]
             for start in range(0, n, chunk_size):
                 q_chunk, t_chunk = q[start : start + chunk_size], targets[start : start + chunk_size]
-                # logits transposed, [items, chunk]: with the long item dimension as the rows
-                # MKL's sgemm runs ~1.7x faster than for [chunk, items] (K = hidden is small)
+                # logits transposed, [items, chunk]: with the long item dimension as the rows,
+                # a CPU sgemm with a small inner dimension (hidden) runs faster than [chunk, items]
                 logits = (w @ q_chunk.T).to(accumulate_dtype)
                 if bias is not None:
                     logits += bias.to(accumulate_dtype).unsqueeze(1)
@@ -131,15 +127,15 @@ def next_item_loss(
     """
     if loss_type == "ce":
         # score only real items: slicing the table is a view, and avoids masking two columns
-        bias = item_bias[NUM_SPECIAL_ITEMS:] if item_bias is not None else None
-        return full_cross_entropy(queries, item_weight[NUM_SPECIAL_ITEMS:], bias, targets - NUM_SPECIAL_ITEMS)
+        bias = item_bias[NUM_SPECIAL:] if item_bias is not None else None
+        return full_cross_entropy(queries, item_weight[NUM_SPECIAL:], bias, targets - NUM_SPECIAL)
 
     num_items = item_weight.shape[0]
     positive = (queries * item_weight[targets]).sum(-1)
     if item_bias is not None:
         positive = positive + item_bias[targets]
     if loss_type == "sampled_softmax":
-        negatives = torch.randint(NUM_SPECIAL_ITEMS, num_items, (num_negatives,), device=queries.device)
+        negatives = torch.randint(NUM_SPECIAL, num_items, (num_negatives,), device=queries.device)
         negative = queries @ item_weight[negatives].T  # [N, K]
         if item_bias is not None:
             negative = negative + item_bias[negatives]
@@ -147,7 +143,7 @@ def next_item_loss(
         logits = torch.cat([positive.float().unsqueeze(1), negative], dim=1)
         return F.cross_entropy(logits, torch.zeros_like(targets))
     if loss_type == "bce":
-        negatives = torch.randint(NUM_SPECIAL_ITEMS, num_items, (len(targets), num_negatives), device=queries.device)
+        negatives = torch.randint(NUM_SPECIAL, num_items, (len(targets), num_negatives), device=queries.device)
         negative = torch.einsum("nd,nkd->nk", queries, item_weight[negatives])
         if item_bias is not None:
             negative = negative + item_bias[negatives]
@@ -239,7 +235,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
             if bias is not None:
                 logits = logits + bias
             if labels is not None and not per_position:
-                loss = F.cross_entropy(logits[:, NUM_SPECIAL_ITEMS:].float(), labels - NUM_SPECIAL_ITEMS)
+                loss = F.cross_entropy(logits[:, NUM_SPECIAL:].float(), labels - NUM_SPECIAL)
         return NextItemOutput(loss=loss, logits=logits, hidden_states=queries if output_hidden_states else None)
 
     # ------------------------------------------------------------------ serving

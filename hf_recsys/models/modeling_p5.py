@@ -200,8 +200,8 @@ class TrieLogitsProcessor(LogitsProcessor):
     batched: the beams are mapped to trie nodes, one boolean vocabulary mask is built per
     distinct (node, row exclusions) and cached for the whole ``generate`` call, and the scores
     are masked in one ``masked_fill``. transformers' processor indexes a mask once per beam
-    with a Python list of allowed tokens; at the root that list is most of the vocabulary, and
-    it took 60% of a beam-search step of a small model (32 prompts x 20 beams).
+    with a Python list of allowed tokens; at the root that list is most of the vocabulary, so
+    for a small model that indexing dominates a beam-search step.
 
     Args:
         trie: the item trie.
@@ -337,8 +337,8 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         use_cache: Optional[bool] = None,
         **kwargs: Any,
     ) -> Seq2SeqLMOutput:
-        # the decoder cache travels in kwargs: transformers 5.17 calls it past_key_values, later
-        # 5.x releases cache (and warn that the old name goes away)
+        # the decoder cache travels in kwargs, under the name the installed transformers uses
+        # (past_key_values in early 5.x releases, cache in later ones)
         if encoder_outputs is None and inputs_embeds is None and input_ids is not None:
             inputs_embeds = self.embed_prompt(input_ids, whole_word_ids)
             input_ids = None

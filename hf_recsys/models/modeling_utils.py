@@ -14,15 +14,16 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from .configuration_utils import RecsysConfig
 
-PAD_INDEX = 0
-UNK_INDEX = 1
+PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX
+UNK_INDEX = 1  # Copied from hf_recsys.constants.UNK_INDEX
+NUM_SPECIAL = 2  # Copied from hf_recsys.constants.NUM_SPECIAL
+IGNORE_INDEX = -100  # Copied from hf_recsys.constants.IGNORE_INDEX
 
 
 # --------------------------------------------------------------------------- outputs
@@ -75,10 +76,10 @@ def uniform_random_bytes(shape: Sequence[int], device: torch.device) -> torch.Te
 class FastDropout(nn.Module):
     """Inverted dropout that draws 8 random bits per element from 64-bit words.
 
-    On CPU ``nn.Dropout``'s Bernoulli sampling costs several times a matmul of the same size
-    (measured: 29 ms vs 9 ms for a 256x51x256 tensor on 2 cores), and it dominated a BST
-    training step. Keep probabilities are quantised to 1/256, which training does not notice.
-    Uses the global torch generator, so ``set_seed`` makes it reproducible.
+    On CPU ``nn.Dropout`` draws a Bernoulli sample per element, which costs more than a
+    matmul of the same size; one random byte per element is far cheaper. Keep probabilities
+    are therefore quantised to 1/256. On GPU this is ``F.dropout``. Uses the global torch
+    generator, so ``set_seed`` makes it reproducible.
     """
 
     def __init__(self, p: float = 0.1):
@@ -143,9 +144,9 @@ class _DiceGate(torch.autograd.Function):
 
 
 class PReLU(nn.PReLU):
-    """``nn.PReLU`` (same parameter, same values) with a faster CPU path for ``[N, C]``
-    inputs: PyTorch's PReLU backward kernel took 3.2 ms for 6,500 x 80 values where this one
-    takes 1.1 ms (DIN's activation unit runs on every behaviour of the batch)."""
+    """``nn.PReLU`` (same parameter, same values) with a hand-written CPU path for ``[N, C]``
+    inputs: its backward is a few fused element-wise passes instead of PyTorch's generic
+    PReLU backward kernel (DIN's activation unit runs on every behaviour of the batch)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.is_cuda:
@@ -255,8 +256,8 @@ def scaled_dot_product_attention(
     where a query may attend), with attention dropout on CPU drawn like :class:`FastDropout`.
 
     With ``dropout_p > 0`` PyTorch's CPU path samples a Bernoulli mask (plus checks for
-    fully-masked rows): 36 ms of a SASRec step's attention (256 x 2 heads x 50 x 50) that here
-    costs a few. Without dropout, or on GPU, this is ``F.scaled_dot_product_attention``
+    fully-masked rows), which dominates the attention of a small model; here the mask comes
+    from random bytes. Without dropout, or on GPU, this is ``F.scaled_dot_product_attention``
     itself. Fully masked query rows give zeros, as there. The keep probability is quantised
     to 1/256, as in :class:`FastDropout`.
     """
@@ -591,3 +592,69 @@ class BehaviourCTRMixin(RecommenderMixin):
     def score_items(self, inputs: dict[str, torch.Tensor], candidate_ids: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, C]`` of ``candidate_ids`` ``[C]``: every history paired with every item."""
         return self._score_items_with_ctr_forward(inputs, candidate_ids)
+
+    def _build_ctr_head(self, input_size: int, activation: str, negative_slope: float = 0.01) -> None:
+        """Create ``self.user_features`` (one table per user profile field) and ``self.mlp``, the
+        tower from the concatenation of ``input_size`` features and the user profile to one
+        click logit (``config.mlp_hidden_sizes``, ``config.dropout``)."""
+        config = self.config
+        self.user_features = UserFeatureEmbedding(config.user_feature_sizes, config.user_feature_dim)
+        self.mlp = MLP(
+            input_size + self.user_features.output_dim,
+            config.mlp_hidden_sizes,
+            activation=activation,
+            dropout=config.dropout,
+            output_dim=1,
+            negative_slope=negative_slope,
+        )
+
+    def _user_profile(self, user_features: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        """``[B, F * user_feature_dim]`` embedded profile (unknown when ``user_features`` is None);
+        ``like`` gives the batch size and device."""
+        return self.user_features(user_features, like.shape[0], like.device)
+
+    def _click_output(self, features: Sequence[torch.Tensor], labels: Optional[torch.Tensor], **extra: Any) -> CTROutput:
+        """The MLP on the concatenated ``features`` ``[B, *]``: :class:`CTROutput` with ``logits``
+        ``[B]``, the BCE ``loss`` when ``labels`` are given, and ``extra`` fields."""
+        logits = self.mlp(torch.cat(list(features), dim=-1)).squeeze(-1)
+        loss = binary_cross_entropy(logits, labels) if labels is not None else None
+        return CTROutput(loss=loss, logits=logits, **extra)
+
+
+class PooledHistoryCTRMixin(BehaviourCTRMixin):
+    """The DIN paper's "embedding & MLP" shape: the history is pooled into one vector (summed,
+    or weighted by an attention on the target), and ``[user profile, pooled history, target]``
+    goes to the MLP. A model sets ``self.embeddings``, builds its head with
+    :meth:`_build_ctr_head` and implements :meth:`pool_history`."""
+
+    def pool_history(
+        self, history_ids: torch.Tensor, target_ids: torch.Tensor, history_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The pooled history ``[B, D]``, the embedded target ``[B, D]`` and extra output fields."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        history_ids: torch.Tensor,
+        target_ids: torch.Tensor,
+        history_mask: Optional[torch.Tensor] = None,
+        user_features: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> CTROutput:
+        """
+        Args:
+            history_ids: ``[B, L]`` item indices, left- or right-padded with 0.
+            target_ids: ``[B]`` candidate item indices.
+            history_mask: ``[B, L]`` True at real behaviours (default: ``history_ids != 0``).
+            user_features: ``[B, F]`` user profile feature indices.
+            labels: ``[B]`` 1 for a click, 0 otherwise.
+
+        Returns:
+            :class:`CTROutput` with ``logits`` ``[B]``, the pooling's extra fields (DIN:
+            ``attention_weights`` ``[B, L]``, 0 at padding) and ``loss`` when ``labels`` are given.
+        """
+        if history_mask is None:
+            history_mask = history_ids != 0
+        pooled, query, extra = self.pool_history(history_ids, target_ids, history_mask)
+        return self._click_output([self._user_profile(user_features, query), pooled, query], labels, **extra)

@@ -20,30 +20,26 @@ import torch
 from torch import nn
 
 from .configuration_widedeep import WideDeepConfig
-from .feature_layers import FeatureBatch, FeatureCTRModel, FeatureEmbedding
-from .modeling_utils import MLP, CTROutput
+from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedModel, FeatureEmbedding, field_mlp
+from .modeling_utils import CTROutput
 
 #: Knuth's multiplicative constant (odd, so multiplication is a bijection modulo 2^n)
 HASH_MULTIPLIER = 2654435761
 
 
-class WideDeepForCTR(FeatureCTRModel):
-    """Wide & Deep with a CTR head."""
-
+class WideDeepPreTrainedModel(FeatureCTRPreTrainedModel):
     config_class = WideDeepConfig
     base_model_prefix = "widedeep"
+
+
+class WideDeepForCTR(FeatureCTRMixin, WideDeepPreTrainedModel):
+    """Wide & Deep with a CTR head."""
 
     def __init__(self, config: WideDeepConfig):
         super().__init__(config)
         self.features = FeatureEmbedding(config)
         self.bias = nn.Parameter(torch.zeros(1))
-        self.deep = MLP(
-            config.num_fields * config.embedding_dim,
-            config.mlp_hidden_sizes,
-            activation=config.activation,
-            dropout=config.dropout,
-            output_dim=1,
-        )
+        self.deep = field_mlp(config, config.embedding_dim)
         left, right, base, right_size = self._cross_slots(config)
         # one entry per crossed (column, column) slot of raw_categorical()'s output
         self.register_buffer("cross_left", torch.tensor(left, dtype=torch.long))
@@ -91,4 +87,4 @@ class WideDeepForCTR(FeatureCTRModel):
         return CTROutput(logits=wide + deep)
 
 
-__all__ = ["WideDeepForCTR", "HASH_MULTIPLIER"]
+__all__ = ["WideDeepPreTrainedModel", "WideDeepForCTR", "HASH_MULTIPLIER"]

@@ -20,14 +20,6 @@ from .prompts import RECOMMEND_TEMPLATE, tokenize_prompts, training_prompts
 from .tokenizer import item_tokens, train_prompt_tokenizer
 
 
-def beauty_recipe(method: str) -> dict[str, Any]:
-    """The config fields of the Beauty recipe (``scripts/p5_beauty.py``, and the P5 paths of
-    ``scripts/profile_hot_paths.py``) for item indexing ``method``: sequential prompts only, no
-    dropout, embeddings started at 0.1, and independent IDs written as one token per item."""
-    return {"item_indexing": method, "tasks": ["sequential"], "vocab_size": 8000, "dropout_rate": 0.0,
-            "embedding_init_std": 0.1, "compact_item_words": method == "independent"}
-
-
 class P5Collator:
     """Pads ``input_ids``/``attention_mask``/``labels`` (labels with -100) and drops the rest."""
 
@@ -119,4 +111,4 @@ def save_p5(folder: str, model: P5ForConditionalGeneration, tokenizer, index: It
         processor.save_pretrained(folder)
 
 
-__all__ = ["build_p5", "save_p5", "beauty_recipe", "P5Collator", "P5Setup"]
+__all__ = ["build_p5", "save_p5", "P5Collator", "P5Setup"]

@@ -23,16 +23,16 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from ..constants import IGNORE_INDEX, UNK_INDEX
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
-from ..data.processor import UNK_INDEX, RecsysProcessor
+from ..data.processor import RecsysProcessor
 from ..data.samples import InteractionSequences
 from ..models import MODEL_REGISTRY, ModelSpec
 from ..models.configuration_utils import RecsysConfig
 from ..models.feature_layers import FeatureEmbedding
 
 UNKNOWN_ITEM_MODES = ("grow", "unknown")
-IGNORE_INDEX = -100  # labels the next-item losses skip
 
 #: Config fields that are vocabulary sizes: the only fields growth changes (everything else,
 #: e.g. ``item_feature_max_values`` or ``max_history``, is architecture and stays as published).

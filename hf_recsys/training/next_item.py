@@ -24,16 +24,16 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
+from ..constants import IGNORE_INDEX, NUM_SPECIAL
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
 from ..data.samples import InteractionSequences
+from .allocator import ReleaseFreedMemoryCallback
 from .metrics import ranking_metrics
 from .tasks import Task, register_task
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
-NUM_SPECIAL_ITEMS = 2  # padding (0) and unknown (1) are never candidates
 TIE_BREAKING = ("pessimistic", "random")
 
 
@@ -56,9 +56,9 @@ class NextItemCollator:
     Always adds ``history_mask`` and ``user_ids``. Columns that are padding in every row of the
     batch are cut off (``trim_padding``): outputs do not depend on the amount of left padding,
     and short-history batches then cost less. ``pad_to_multiple_of`` keeps the width a multiple
-    of it (or the whole window), so batches come in a few widths only: on Hopper GPUs attention
-    runs through cuDNN, which builds a graph for every new shape (the first step at each width
-    was seen costing hundreds of ms on an H200).
+    of it (or the whole window), so batches come in a few widths only: on recent GPUs attention
+    runs through cuDNN, which builds a graph for every new shape, so each new width costs a
+    slow first step.
     """
 
     def __init__(self, sequences: InteractionSequences, max_history: int, trim_padding: bool = True,
@@ -172,7 +172,7 @@ class FullRanker:
         """Distinct ``(batch_index, item)`` pairs of the history items removed from each row's
         candidates: real items (not padding / unknown) other than the row's target."""
         batch_index, items = self.history_pairs(rows)
-        keep = (items >= NUM_SPECIAL_ITEMS) & (items != np.asarray(targets)[batch_index])
+        keep = (items >= NUM_SPECIAL) & (items != np.asarray(targets)[batch_index])
         keys = np.unique(batch_index[keep] * np.int64(num_items) + items[keep])  # a repeated item counts once
         return keys // num_items, keys % num_items
 
@@ -185,8 +185,8 @@ class FullRanker:
         items, the target itself), which are few. Exact integer counts, and ``scores`` is
         neither copied nor modified."""
         counts = compare(scores, target_scores).sum(1)
-        special = torch.arange(NUM_SPECIAL_ITEMS, device=scores.device)
-        counts -= (compare(scores[:, :NUM_SPECIAL_ITEMS], target_scores) & (special != targets.unsqueeze(1))).sum(1)
+        special = torch.arange(NUM_SPECIAL, device=scores.device)
+        counts -= (compare(scores[:, :NUM_SPECIAL], target_scores) & (special != targets.unsqueeze(1))).sum(1)
         counts -= compare(target_scores, target_scores).squeeze(1).long()
         if excluded is not None:
             batch_index, items = excluded
@@ -222,7 +222,7 @@ class FullRanker:
         scores = scores.float().clone()
         targets = targets.long()
         target_scores = scores.gather(1, targets.unsqueeze(1))
-        scores[:, :NUM_SPECIAL_ITEMS] = -torch.inf
+        scores[:, :NUM_SPECIAL] = -torch.inf
         if self.exclude_history and rows is not None:
             batch_index, items = self.history_pairs(rows.cpu().numpy())
             scores[torch.from_numpy(batch_index).to(scores.device), torch.from_numpy(items).to(scores.device)] = -torch.inf
@@ -275,38 +275,6 @@ def popularity_ranks(
         scores = counts.expand(len(batch_rows), -1)
         out.append(ranker.ranks(scores, torch.from_numpy(targets[start : start + batch_size]), batch_rows))
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
-
-
-class ReleaseFreedMemoryCallback(TrainerCallback):
-    """Return freed heap memory to the OS every ``every`` steps and after each evaluation.
-
-    glibc raises its mmap threshold after large tensors are freed, so later tensors of that size
-    come from the heap. Their freed pages then stay resident: a MovieLens-1M SASRec run (max
-    length 200) grew ~35 MB per step to 8.6 GB peak RSS, though live memory stayed under 2 GB.
-    ``malloc_trim(0)`` hands the free pages back (RSS then stays flat) for a few ms per call.
-    A no-op where glibc is not the allocator.
-    """
-
-    def __init__(self, every: int = 10):
-        self.every = every
-        self._malloc_trim = None
-        try:
-            import ctypes
-
-            self._malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            pass
-
-    def release(self) -> None:
-        if self._malloc_trim is not None:
-            self._malloc_trim(0)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.every and state.global_step % self.every == 0:
-            self.release()
-
-    def on_evaluate(self, args, state, control, **kwargs):
-        self.release()
 
 
 class NextItemTask(Task):

@@ -1,0 +1,19 @@
+"""Index conventions shared by the data layer, the models and the training code.
+
+Every vocabulary (users, items, categories, feature values) reserves index 0 for padding and
+index 1 for the unknown bucket, so an ID never seen in training still encodes instead of
+failing; real IDs start at :data:`NUM_SPECIAL`. Labels equal to :data:`IGNORE_INDEX` are
+skipped by the losses (PyTorch's and transformers' convention).
+
+This module is the one home of these values. The model files and the processor are also
+saved next to a model as remote code, which may only import sibling modules, so they carry
+copies marked ``# Copied from hf_recsys.constants.NAME``; ``utils/check_copies.py`` (run in
+CI) fails when a copy differs from the line here.
+"""
+
+PAD_INDEX = 0
+UNK_INDEX = 1
+NUM_SPECIAL = 2
+IGNORE_INDEX = -100
+
+__all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX"]
