@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..log import DataFormatError
+from ..log import DataFormatError, DataOptionError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -259,7 +259,7 @@ def _decode(path: Path, data: bytes, encoding: Optional[str], what: str) -> str:
     try:
         codecs_name = codecs.lookup(enc).name
     except LookupError as exc:
-        raise DataFormatError(f"encoding: unknown text encoding {enc!r} (e.g. utf-8, latin-1, "
+        raise DataOptionError(f"encoding: unknown text encoding {enc!r} (e.g. utf-8, latin-1, "
                               "cp1252)", option="encoding") from exc
     try:
         text = data.decode(enc)
@@ -296,6 +296,7 @@ def _check_numbers(path: Path, values: pd.Series, source: str, *, what: str, lin
     if not ok.all():
         k = int(np.argmax(~ok))
         raw = values.iloc[k]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
         if not np.isfinite(arr[k]):
             why = "must be a finite number"
         else:

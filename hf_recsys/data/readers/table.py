@@ -411,7 +411,7 @@ def check_ids(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> No
             if not ok.all():
                 k = int(np.argmax(~ok))
                 raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
-                                  f"number), got {values.iloc[k]!r}", line=loaded.line_of(k),
+                                  f"number), got {values.iloc[k].item()!r}", line=loaded.line_of(k),
                             unit=loaded.unit, column=src)
             df[col] = values.astype(np.int64)
             continue
@@ -524,16 +524,19 @@ def check_ratings(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -
     if "rating" not in df.columns:
         return
     values = df["rating"]
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        strings = values.astype(str).str.strip()
-        num = pd.to_numeric(strings, errors="coerce")
-        bad = (num.isna() & ~strings.str.lower().isin(["nan", "+nan", "-nan"])).to_numpy()
+    if pd.api.types.is_bool_dtype(values):
+        raise _fail(path, f"column '{sources['rating']}' (rating) holds true/false, not numbers",
+                    line=loaded.line_of(0), unit=loaded.unit, column=sources["rating"])
+    if not pd.api.types.is_numeric_dtype(values):
+        num = pd.to_numeric(values, errors="coerce")
+        strings = values.astype(str).str.strip().str.lower()
+        nan_like = values.isna() | strings.isin(["nan", "+nan", "-nan"])
+        bad = (num.isna() & ~nan_like).to_numpy()
         if bad.any():
             k = int(np.argmax(bad))
             raise _fail(path, f"column '{sources['rating']}' (rating) must be a number, got "
                               f"{values.iloc[k]!r}", line=loaded.line_of(k), unit=loaded.unit,
                         column=sources["rating"])
-        values = num
     df["rating"] = _check_numbers(path, values, sources["rating"], what="rating",
                                   line_of=loaded.line_of, unit=loaded.unit, low=0.0)
 
