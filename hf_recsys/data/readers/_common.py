@@ -297,7 +297,9 @@ def _check_numbers(path: Path, values: pd.Series, source: str, *, what: str, lin
         k = int(np.argmax(~ok))
         raw = values.iloc[k]
         raw = raw.item() if isinstance(raw, np.generic) else raw
-        if not np.isfinite(arr[k]):
+        if isinstance(raw, float) and raw != raw:
+            why = "is empty or NaN"
+        elif not np.isfinite(arr[k]):
             why = "must be a finite number"
         else:
             rng = (f" between {low:g} and {high:g}" if low is not None and high is not None

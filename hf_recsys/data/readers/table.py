@@ -40,6 +40,7 @@ from ._common import (
     _is_integer_like,
     _lines,
     _looks_binary,
+    _DEFAULT_NA,
     _read_bytes,
     _shorten,
 )
@@ -233,13 +234,24 @@ def _delimited_line_numbers(text: str, header: bool) -> np.ndarray:
     return numbers[1:] if header else numbers
 
 
+def _first_nonblank(text: str) -> str:
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if text[start:end].strip():
+            return text[start:end].rstrip("\r")
+        start = end + 1
+    return ""
+
+
 def _load_delimited(path: Path, fmt: str, options: TableOptions) -> LoadedFrame:
     data = _read_bytes(path)
     what = "CSV" if fmt == "csv" else "TSV"
     text = _decode(path, data, options.encoding, what)
-    if not text.strip():
+    if not text or text.isspace():
         raise DataFormatError(f"{path}: file is empty", path=path)
-    first_line = next(line for line in text.split("\n") if line.strip())
+    first_line = _first_nonblank(text)
     sep = choose_separator(path, first_line, fmt, options.sep)
     cache: dict[str, np.ndarray] = {}
 
@@ -248,10 +260,21 @@ def _load_delimited(path: Path, fmt: str, options: TableOptions) -> LoadedFrame:
             cache["lines"] = _delimited_line_numbers(text, options.header)
         return int(cache["lines"][k])
 
+    # ID and feature columns are read as text, exactly as written ("007" stays "007", "NA" is
+    # an ID); the others get the C parser's numbers, with the usual NA strings as missing.
+    first = next(csv.reader([first_line], delimiter=sep), [])
+    names: list = [c.strip() for c in first] if options.header else list(range(len(first)))
+    text_keys = ["user_id", "item_id"] + [k for k in options.columns if "." in k]
+    if not options.header and not options.columns:
+        text_cols = set(names[:2])
+    else:
+        text_cols = {options.source(k) for k in text_keys} - {None}
     try:
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, header=0 if options.header else None, dtype=str,
-            keep_default_na=False, index_col=False, engine="c",
+            io.StringIO(text), sep=sep, header=0 if options.header else None,
+            dtype={c: str for c in names if c in text_cols}, keep_default_na=False,
+            na_values={c: _DEFAULT_NA for c in names if c not in text_cols},
+            index_col=False, engine="c",
         )
     except pd.errors.EmptyDataError as exc:
         raise DataFormatError(f"{path}: file is empty", path=path) from exc
@@ -299,37 +322,43 @@ def _load_parquet(path: Path) -> LoadedFrame:
 def _load_json_lines(path: Path, options: TableOptions) -> LoadedFrame:
     data = _read_bytes(path)
     text = _decode(path, data, options.encoding, "JSON lines")
-    if not text.strip():
+    if not text or text.isspace():
         raise DataFormatError(f"{path}: file is empty", path=path)
-    numbers = (lambda lines: (lines.index[lines.str.strip() != ""] + 1).to_numpy())(_lines(text))
+    lines = _lines(text)
+    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
     try:
         # dtype=False: no dtype guessing and no date conversion of "timestamp"-like columns
         df = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-    except ValueError as exc:
-        message = str(exc).strip()
-        if "too big" in message:
-            message += " (a number too large for 64 bits; write such IDs as JSON strings)"
-        # find the first line that is not a JSON object, for the line number
-        import json
-
-        for lineno in numbers:
-            line = text.split("\n")[lineno - 1] if len(numbers) < 5000 else None
-            if line is None:
-                break
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                raise _fail(path, f"not valid JSON: {_shorten(line.strip())!r}",
-                            line=int(lineno), unit="line") from None
-            if not isinstance(rec, dict):
-                raise _fail(path, f"expected a JSON object, got {type(rec).__name__}",
-                            line=int(lineno)) from None
-        raise DataFormatError(f"{path}: cannot parse JSON lines: {message}", path=path) from None
+    except (ValueError, TypeError) as exc:
+        _diagnose_json_lines(path, text)
+        raise DataFormatError(f"{path}: cannot parse JSON lines: {str(exc).strip()}",
+                              path=path) from None
     if len(df) == 0 or df.shape[1] == 0:
         raise DataFormatError(f"{path}: file has no records", path=path)
     if len(df) != len(numbers):
         return LoadedFrame(df, lambda k: k + 1, "record")
     return LoadedFrame(df, lambda k: int(numbers[k]), "line")
+
+
+def _diagnose_json_lines(path: Path, text: str) -> None:
+    """Error path only: raise for the first line that is not a JSON object of scalars that fit
+    64 bits."""
+    import json
+
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            raise _fail(path, f"not valid JSON: {_shorten(line.strip())!r}", line=lineno) from None
+        if not isinstance(rec, dict):
+            raise _fail(path, f"expected a JSON object, got {type(rec).__name__}: "
+                              f"{_shorten(line.strip())!r}", line=lineno)
+        for key, value in rec.items():
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+                raise _fail(path, f"key '{key}' holds a number too large for 64 bits; write "
+                                  "such IDs as JSON strings", line=lineno, column=key)
 
 
 def load_frame(path: Path, fmt: str, options: TableOptions) -> LoadedFrame:
@@ -417,19 +446,36 @@ def check_ids(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> No
             continue
         if pd.api.types.is_numeric_dtype(values):
             continue
-        if values.dtype == object:
-            nested = values.map(lambda v: isinstance(v, (list, dict, tuple, set))).to_numpy()
-            if nested.any():
-                k = int(np.argmax(nested))
-                raise _fail(path, f"column '{src}' ({col}) must be an ID, got "
-                                  f"{_shorten(repr(values.iloc[k]))}", line=loaded.line_of(k),
-                            unit=loaded.unit, column=src)
+        if values.dtype == object:  # JSON values of mixed types: check each
+            kinds = values.map(_id_kind).to_numpy()
+            bad = (kinds == "bad")
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
+                                  f"number), got {_shorten(repr(values.iloc[k]))}",
+                            line=loaded.line_of(k), unit=loaded.unit, column=src)
+            whole = kinds == "float"
+            if whole.any():  # 42.0 -> "42", as in an all-number column
+                values = values.copy()
+                values[whole] = [str(int(v)) for v in values[whole]]
         bad = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
         if bad.any():
             k = int(np.argmax(bad))
             raise _fail(path, f"column '{src}' ({col}) is empty{_short_row_hint(loaded, k)}",
                         line=loaded.line_of(k), unit=loaded.unit, column=src)
         df[col] = values.astype(str).str.strip()
+
+
+def _id_kind(value: object) -> str:
+    """"ok", "float" (a whole number written as a float) or "bad" for one JSON ID value."""
+    if value is None or isinstance(value, str):
+        return "ok"
+    if isinstance(value, bool) or isinstance(value, (list, dict, tuple, set)):
+        return "bad"
+    if isinstance(value, float):
+        return "float" if np.isfinite(value) and value == int(value) else \
+            ("ok" if value != value else "bad")  # NaN is reported as empty below
+    return "ok"
 
 
 def _short_row_hint(loaded: LoadedFrame, k: int) -> str:
