@@ -747,10 +747,11 @@ def test_log_without_timestamps_keeps_file_order(tmp_path: Path, caplog) -> None
 
 
 @pytest.mark.parametrize("value, needle", [
-    ("nan", "must be a finite number, got 'nan'"),
-    ("inf", "must be a finite number, got 'inf'"),
-    ("-1", "must be a number >= 0, got '-1'"),
-    ("", "must be a number, got ''"),
+    ("nan", "is empty or NaN"),
+    ("NA", "is empty or NaN"),
+    ("", "is empty or NaN"),
+    ("inf", "must be a finite number, got inf"),
+    ("-1", "must be a number >= 0, got -1"),
     ("four", "must be a number, got 'four'"),
 ])
 def test_bad_ratings_name_the_line(tmp_path: Path, value: str, needle: str) -> None:
@@ -762,7 +763,7 @@ def test_bad_ratings_name_the_line(tmp_path: Path, value: str, needle: str) -> N
 
 def test_bad_ratings_in_json_and_parquet(tmp_path: Path) -> None:
     path = write(tmp_path / "r.jsonl", '{"user_id": 1, "item_id": 2, "timestamp": 3, "rating": NaN}\n')
-    with pytest.raises(DataFormatError, match=r"r\.jsonl: line 1: .*finite"):
+    with pytest.raises(DataFormatError, match=r"r\.jsonl: line 1: column 'rating' \(rating\) is empty or NaN"):
         read_table(path)
     pq = tmp_path / "r.parquet"
     pd.DataFrame({"user_id": [1, 2], "item_id": [1, 1], "timestamp": [1, 2],
@@ -779,7 +780,7 @@ def test_huge_ids(tmp_path: Path) -> None:
     df = read_table(write(tmp_path / "big.csv", f"user_id,item_id\n{big},1\n")).interactions
     assert df["user_id"].tolist() == [big]  # CSV IDs stay the exact text
     path = write(tmp_path / "big.jsonl", f'{{"user_id": {big}, "item_id": 1}}\n')
-    with pytest.raises(DataFormatError, match=r"big\.jsonl.*too big.*as JSON strings"):
+    with pytest.raises(DataFormatError, match=r"big\.jsonl: line 1: key 'user_id' holds a number too large for 64 bits"):
         read_table(path)
     path = write(tmp_path / "ok.jsonl", f'{{"user_id": "{big}", "item_id": 1}}\n')
     assert read_table(path).interactions["user_id"].tolist() == [big]

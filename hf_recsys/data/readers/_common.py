@@ -305,6 +305,7 @@ def _check_numbers(path: Path, values: pd.Series, source: str, *, what: str, lin
             rng = (f" between {low:g} and {high:g}" if low is not None and high is not None
                    else f" >= {low:g}" if low is not None else f" <= {high:g}")
             why = f"must be {'a whole number' if integer else 'a number'}{rng}"
-        raise _fail(path, f"column '{source}' ({what}) {why}, got {raw!r}", line=line_of(k),
+        got = "" if why == "is empty or NaN" else f", got {raw!r}"
+        raise _fail(path, f"column '{source}' ({what}) {why}{got}", line=line_of(k),
                     unit=unit, column=source)
     return arr

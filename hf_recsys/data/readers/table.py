@@ -486,7 +486,7 @@ def _short_row_hint(loaded: LoadedFrame, k: int) -> str:
     n_fields = len(row)
     tail = 0
     for v in row.iloc[::-1]:
-        if isinstance(v, str) and v == "":
+        if (isinstance(v, str) and v == "") or (isinstance(v, float) and v != v):
             tail += 1
         else:
             break
