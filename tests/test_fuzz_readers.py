@@ -13,7 +13,6 @@ Cases are seeded. ``python tests/test_fuzz_readers.py`` prints every case and wh
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import sys
 import zlib

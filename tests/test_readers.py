@@ -780,7 +780,7 @@ def test_huge_ids(tmp_path: Path) -> None:
     df = read_table(write(tmp_path / "big.csv", f"user_id,item_id\n{big},1\n")).interactions
     assert df["user_id"].tolist() == [big]  # CSV IDs stay the exact text
     path = write(tmp_path / "big.jsonl", f'{{"user_id": {big}, "item_id": 1}}\n')
-    with pytest.raises(DataFormatError, match=r"big\.jsonl: line 1: key 'user_id' holds a number too large for 64 bits"):
+    with pytest.raises(DataFormatError, match=r"big\.jsonl: line 1: key 'user_id' holds a number too large"):
         read_table(path)
     path = write(tmp_path / "ok.jsonl", f'{{"user_id": "{big}", "item_id": 1}}\n')
     assert read_table(path).interactions["user_id"].tolist() == [big]

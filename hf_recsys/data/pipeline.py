@@ -18,7 +18,13 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .log import DUPLICATE_POLICIES, DataFormatError, DataOptionError, InteractionLog, apply_duplicates_policy
+from .log import (
+    DUPLICATE_POLICIES,
+    DataFormatError,
+    DataOptionError,
+    InteractionLog,
+    apply_duplicates_policy,
+)
 from .processing import TEST, TRAIN, VALID, kcore_filter, leave_one_out_split, sort_chronologically, temporal_split, to_implicit
 from .processor import RecsysProcessor
 from .readers.table import parse_columns, parse_sep

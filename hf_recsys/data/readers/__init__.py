@@ -27,7 +27,15 @@ from typing import Any, Optional
 from ..log import DataError, DataFormatError, DataOptionError, InteractionLog
 from ._common import PathLike, _as_path
 from .amazon import AMAZON_RATINGS, read_amazon
-from .movielens import ML1M_URL, ML20M_URL, ML100K_GENRES, ML100K_URL, read_movielens_1m, read_movielens_100k, read_movielens_csv
+from .movielens import (
+    ML1M_URL,
+    ML20M_URL,
+    ML100K_GENRES,
+    ML100K_URL,
+    read_movielens_1m,
+    read_movielens_100k,
+    read_movielens_csv,
+)
 from .registry import READERS, ReaderSpec, first_json_record, get_reader, infer_reader, register_reader
 from .sequences import read_sequences
 from .table import TABLE_COLUMNS, TABLE_FORMATS, TABLE_SUFFIXES, parse_columns, parse_sep, read_table
@@ -51,7 +59,15 @@ __all__ = [
     "DataFormatError",
     "DataOptionError",
     "ML100K_GENRES",
+    "ML1M_URL",
+    "ML100K_URL",
+    "ML20M_URL",
+    "AMAZON_RATINGS",
     "TABLE_COLUMNS",
+    "TABLE_FORMATS",
+    "TABLE_SUFFIXES",
+    "parse_sep",
+    "first_json_record",
 ]
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..log import DataFormatError, DataOptionError, InteractionLog
 from ._common import (
+    _DEFAULT_NA,
     PathLike,
     _as_path,
     _check_numbers,
@@ -40,7 +41,6 @@ from ._common import (
     _is_integer_like,
     _lines,
     _looks_binary,
-    _DEFAULT_NA,
     _read_bytes,
     _shorten,
 )
