@@ -673,6 +673,12 @@ def test_columns_spec_string_and_positions(tmp_path: Path) -> None:
     assert df.values.tolist() == [["u1", "i1", 5, 3.5]]  # default order without columns
     with pytest.raises(DataFormatError, match=r"h\.tsv: no column at position 7 \(for rating\)"):
         read_table(headless, columns="user_id=1,item_id=2,rating=7", no_header=True)
+    with pytest.raises(DataOptionError, match=r"columns: with no_header, give the position of item_id"):
+        read_table(headless, columns="user_id=1,timestamp=0", no_header=True)
+    both = write(tmp_path / "both.csv", "user_id,item_id,timestamp\nu,a,5\n")
+    assert read_table(both, columns={"timestamp": None}).interactions["timestamp"].tolist() == [0]
+    with pytest.raises(DataFormatError, match=r"column\(s\) \['user_id'\] exist in the file and would"):
+        read_table(write(tmp_path / "clash.csv", "uid,user_id,item_id\nu,v,a\n"), columns="user_id=uid")
     with pytest.raises(DataFormatError, match=r"wide\.csv: a file without a header and 6"):
         read_table(write(tmp_path / "wide.csv", "1,2,3,4,5,6\n"), no_header=True)
 

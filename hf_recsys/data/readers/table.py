@@ -395,6 +395,9 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
     wanted: dict[str, Source] = {}
     for key in ("user_id", "item_id"):
         wanted[key] = options.source(key)
+        if wanted[key] is None:
+            raise DataOptionError(f"columns: with no_header, give the position of {key} too "
+                                  f"(e.g. user_id=0,item_id=1)", option="columns")
     for key in ("timestamp", "rating"):
         src = options.source(key)
         if key in options.columns or (src is not None and src in found):
@@ -411,7 +414,8 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
         raise DataFormatError(f"{path}: no column at {named}; the file has {df.shape[1]} "
                               f"column(s) (positions 0-{df.shape[1] - 1})", path=path)
     rename = {v: k for k, v in wanted.items() if v is not None}
-    clash = [c for c in found if c in wanted and c not in rename and wanted.get(c) != c]
+    clash = [c for c in found if c in wanted and c not in rename and wanted[c] is not None
+             and wanted[c] != c]
     if clash and options.header:
         raise DataFormatError(
             f"{path}: column(s) {clash} exist in the file and would be overwritten by the "
