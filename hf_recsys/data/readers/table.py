@@ -13,7 +13,7 @@
 8. :func:`report_extra_columns` -- the columns no model reads, named in a warning.
 
 Exact duplicate rows are handled later, by the policy of
-:func:`~hf_recsys.data.readers.checks.apply_duplicates_policy` (the ``duplicates`` option of
+:func:`~hf_recsys.data.log.apply_duplicates_policy` (the ``duplicates`` option of
 ``DataConfig``), for every reader alike.
 """
 
