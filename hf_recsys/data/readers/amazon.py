@@ -75,6 +75,10 @@ def _diagnose_json_lines(path: Path, types: Mapping[str, tuple], required: Seque
                     )
             for key, allowed in types.items():
                 v = rec.get(key)
+                if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+                    raise DataFormatError(f"{path}: line {lineno}: key '{key}' holds a number "
+                                          "too large for 64 bits", path=path, line=lineno,
+                                          column=key)
                 if v is not None and not isinstance(v, allowed):
                     raise DataFormatError(
                         f"{path}: line {lineno}: key '{key}' must be "
