@@ -568,8 +568,8 @@ def convert_timestamps(path: Path, loaded: LoadedFrame, sources: Mapping[str, st
 
 
 def check_ratings(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> None:
-    """Step 6: a ``rating`` column holds finite numbers >= 0 (an empty cell, NaN, inf or a
-    negative rating is an error naming the line)."""
+    """Step 6: a ``rating`` column holds finite numbers >= 0 that fit a float32 (an empty cell,
+    NaN, inf, a negative or an overflowing rating is an error naming the line)."""
     df = loaded.frame
     if "rating" not in df.columns:
         return
@@ -588,7 +588,8 @@ def check_ratings(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -
                               f"{values.iloc[k]!r}", line=loaded.line_of(k), unit=loaded.unit,
                         column=sources["rating"])
     df["rating"] = _check_numbers(path, values, sources["rating"], what="rating",
-                                  line_of=loaded.line_of, unit=loaded.unit, low=0.0)
+                                  line_of=loaded.line_of, unit=loaded.unit, low=0.0,
+                                  high=float(np.finfo(np.float32).max))  # ratings are float32
 
 
 def split_features(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]
