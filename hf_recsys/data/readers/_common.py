@@ -302,8 +302,11 @@ def _check_numbers(path: Path, values: pd.Series, source: str, *, what: str, lin
         elif not np.isfinite(arr[k]):
             why = "must be a finite number"
         else:
-            rng = (f" between {low:g} and {high:g}" if low is not None and high is not None
-                   else f" >= {low:g}" if low is not None else f" <= {high:g}")
+            too_high = high is not None and arr[k] > high
+            if low is not None and high is not None and (high < 1e30 or not too_high):
+                rng = f" between {low:g} and {high:g}" if high < 1e30 else f" >= {low:g}"
+            else:
+                rng = f" <= {high:g}" if too_high else f" >= {low:g}"
             why = f"must be {'a whole number' if integer else 'a number'}{rng}"
         got = "" if why == "is empty or NaN" else f", got {raw!r}"
         raise _fail(path, f"column '{source}' ({what}) {why}{got}", line=line_of(k),
