@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hf_recsys.data.log import DataFormatError, InteractionLog
+from hf_recsys.data.log import DataError, DataFormatError, DataOptionError, InteractionLog
+from hf_recsys.data.pipeline import DataConfig, prepare_data, read_data
 from hf_recsys.data.readers import (
     ML100K_GENRES,
+    READERS,
+    infer_reader,
     load_log,
+    register_reader,
     read_amazon,
     read_movielens_100k,
     read_movielens_1m,
@@ -534,3 +540,362 @@ def test_load_log_dispatch(ml1m: Path, ml100k: Path) -> None:
         load_log("ml-1m")
     with pytest.raises(ValueError, match="path"):
         load_log("beauty")
+
+
+# --------------------------------------------------------------------------------------------
+# The registry: names, inference from a path, adding a format
+# --------------------------------------------------------------------------------------------
+
+
+def test_infer_reader_from_folders_and_files(tmp_path: Path, ml1m: Path, ml100k: Path) -> None:
+    assert infer_reader(ml1m) == "ml-1m"
+    assert infer_reader(ml1m / "ratings.dat") == "ml-1m"
+    assert infer_reader(ml100k) == "ml-100k"
+    write(tmp_path / "ml-25m" / "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n")
+    assert infer_reader(tmp_path / "ml-25m") == "ml-25m"  # the family member named like the folder
+    write(tmp_path / "b" / "user_sequence.txt", "u1 i1 i2\n")
+    assert infer_reader(tmp_path / "b") == "beauty"
+    assert infer_reader(tmp_path / "b" / "user_sequence.txt") == "beauty"
+    for name, reader in [("x.csv", "csv"), ("x.csv.gz", "csv"), ("x.tsv", "tsv"),
+                         ("x.parquet", "parquet"), ("x.jsonl", "jsonl"), ("x.json.gz", "jsonl")]:
+        (tmp_path / name).write_bytes(b"")
+        assert infer_reader(tmp_path / name) == reader, name
+    amazon = write(tmp_path / "reviews_Beauty_5.json", _jsonl(AMAZON_REVIEWS))
+    assert infer_reader(amazon) == "amazon"  # the first record decides between jsonl and amazon
+    assert len(load_log(None, amazon)) == 3
+
+
+def test_infer_reader_errors_name_the_choices(tmp_path: Path) -> None:
+    txt = write(tmp_path / "log.txt", "a\tb\n")
+    with pytest.raises(DataOptionError, match=r"log\.txt: could be read as .*tsv.*sequences|"
+                                             r"log\.txt: could be read as .*sequences.*tsv") as exc:
+        infer_reader(txt)
+    assert exc.value.option == "dataset"
+    with pytest.raises(DataFormatError, match=r"log\.xyz.*'\.xyz'.*\.csv"):
+        infer_reader(write(tmp_path / "log.xyz", "a,b\n"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFormatError, match=r"empty: cannot tell.*ratings\.dat"):
+        infer_reader(tmp_path / "empty")
+    with pytest.raises(DataFormatError, match="no such file"):
+        infer_reader(tmp_path / "absent.csv")
+
+
+def test_register_reader_adds_a_format_in_one_line(tmp_path: Path) -> None:
+    def read_pairs(path, name="pairs"):
+        rows = [line.split("->") for line in Path(path).read_text().split()]
+        return InteractionLog(pd.DataFrame({"user_id": [r[0] for r in rows],
+                                            "item_id": [r[1] for r in rows],
+                                            "timestamp": range(len(rows))}), name=name)
+
+    register_reader("pairs", read_pairs, suffixes=(".pairs",))
+    try:
+        path = write(tmp_path / "log.pairs", "u1->a u1->b u2->a\n")
+        assert "pairs" in READERS and infer_reader(path) == "pairs"
+        assert load_log(None, path).interactions["item_id"].tolist() == ["a", "b", "a"]
+        assert load_log("PAIRS", path).name == "pairs"
+    finally:
+        READERS.pop("pairs")
+
+
+def test_table_options_only_for_tables(ml1m: Path) -> None:
+    with pytest.raises(DataOptionError, match=r"sep: applies to table files.*ml-1m") as exc:
+        load_log("ml-1m", ml1m, sep=";")
+    assert exc.value.option == "sep"
+    assert len(load_log("ml-1m", ml1m, sep=None, no_header=False)) == 4
+
+
+def test_read_data_infers_the_reader_and_passes_options(tmp_path: Path) -> None:
+    path = write(tmp_path / "mylog.csv", "5;7\n6;8\n5;9\n")
+    log = read_data(None, str(path), DataConfig(no_header=True, sep=";"))
+    assert log.name == "mylog"
+    assert log.interactions["item_id"].tolist() == ["7", "8", "9"]
+    with pytest.raises(DataOptionError, match="data_path"):
+        read_data(None, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: one line, with path / line / column
+# --------------------------------------------------------------------------------------------
+
+
+def test_data_error_is_one_line_with_attributes(tmp_path: Path) -> None:
+    assert DataError is DataFormatError and issubclass(DataOptionError, DataFormatError)
+    assert str(DataFormatError("a\nb\r\n  c\n")) == "a b c"
+    path = write(tmp_path / "log.csv", "user_id,item_id,timestamp\n1,2,3\n1,,4\n")
+    with pytest.raises(DataFormatError) as exc:
+        read_table(path)
+    err = exc.value
+    assert err.path == str(path) and err.line == 3 and err.column == "item_id"
+    assert "\n" not in str(err)
+
+
+def test_binary_file_as_csv_is_one_line_error(tmp_path: Path) -> None:
+    """Issue 20 (4): a binary file passed as CSV ended in a raw UnicodeDecodeError."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataFormatError, match=r"photo\.csv: is a binary file") as exc:
+        load_log("csv", path)
+    assert "\n" not in str(exc.value)
+    # a binary file without NUL bytes near the start: still a DataFormatError naming the line
+    path.write_bytes(b"user_id,item_id\n1,2\n" + bytes(range(128, 256)) * 4)
+    with pytest.raises(DataFormatError, match=r"photo\.csv: line 3: byte 0x80 is not valid utf-8"):
+        load_log("csv", path)
+
+
+def test_encoding_option(tmp_path: Path) -> None:
+    path = write(tmp_path / "l1.csv", "user_id,item_id\nJosé,Café\n", "latin-1")
+    with pytest.raises(DataFormatError, match=r"l1\.csv: line 2: byte 0xe9.*encoding.*latin-1"):
+        read_table(path)
+    df = read_table(path, encoding="latin-1").interactions
+    assert df["user_id"].tolist() == ["José"] and df["item_id"].tolist() == ["Café"]
+    with pytest.raises(DataOptionError, match="encoding: unknown text encoding 'klingon'"):
+        read_table(path, encoding="klingon")
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffuser_id,item_id\n1,2\n".encode("utf-8"))
+    assert read_table(bom).interactions["user_id"].tolist() == ["1"]
+
+
+# --------------------------------------------------------------------------------------------
+# The columns / no_header / sep options
+# --------------------------------------------------------------------------------------------
+
+
+def test_columns_spec_string_and_positions(tmp_path: Path) -> None:
+    path = write(tmp_path / "log.csv", "uid,iid,ts,stars\nu1,i1,10,4\nu2,i2,20,5\n")
+    df = read_table(path, columns="user_id=uid, item_id=iid,timestamp=ts,rating=stars").interactions
+    assert df.values.tolist() == [["u1", "i1", 10, 4.0], ["u2", "i2", 20, 5.0]]
+    headless = write(tmp_path / "h.tsv", "10\tu1\ti1\n20\tu2\ti2\n")
+    df = read_table(headless, columns="user_id=1,item_id=2,timestamp=0", no_header=True).interactions
+    assert df[["user_id", "item_id", "timestamp"]].values.tolist() == [["u1", "i1", 10],
+                                                                       ["u2", "i2", 20]]
+    df = read_table(write(tmp_path / "h4.csv", "u1,i1,5,3.5\n"), no_header=True).interactions
+    assert df.values.tolist() == [["u1", "i1", 5, 3.5]]  # default order without columns
+    with pytest.raises(DataFormatError, match=r"h\.tsv: no column at position 7 \(for rating\)"):
+        read_table(headless, columns="user_id=1,item_id=2,rating=7", no_header=True)
+    with pytest.raises(DataOptionError, match=r"columns: with no_header, give the position of item_id"):
+        read_table(headless, columns="user_id=1,timestamp=0", no_header=True)
+    both = write(tmp_path / "both.csv", "user_id,item_id,timestamp\nu,a,5\n")
+    assert read_table(both, columns={"timestamp": None}).interactions["timestamp"].tolist() == [0]
+    with pytest.raises(DataFormatError, match=r"column\(s\) \['user_id'\] exist in the file and would"):
+        read_table(write(tmp_path / "clash.csv", "uid,user_id,item_id\nu,v,a\n"), columns="user_id=uid")
+    with pytest.raises(DataFormatError, match=r"wide\.csv: a file without a header and 6"):
+        read_table(write(tmp_path / "wide.csv", "1,2,3,4,5,6\n"), no_header=True)
+
+
+@pytest.mark.parametrize("spec, no_header, needle", [
+    ("usr=uid", False, "unknown key 'usr'"),
+    ("user_id=a,user_id=b", False, "key 'user_id' is given twice"),
+    ("user_id=a,item_id=a", False, "'item_id' and 'user_id' both name column 'a'"),
+    ("user_id", False, "entry 'user_id' is not KEY=COLUMN"),
+    ("user_id=", False, "key 'user_id' has no column name"),
+    ("user_id=uid", True, "with no_header, 'user_id' must name a 0-based column position"),
+    ("user_id=-1", True, "must name a 0-based column position"),
+    (",", False, "columns: empty"),
+])
+def test_columns_spec_errors_name_the_option(spec: str, no_header: bool, needle: str) -> None:
+    with pytest.raises(DataOptionError, match=re.escape(needle)) as exc:
+        DataConfig(columns=spec, no_header=no_header)
+    assert exc.value.option == "columns" and str(exc.value).startswith("columns: ")
+
+
+def test_data_config_option_errors() -> None:
+    for kwargs, option in [({"sep": "::"}, "sep"), ({"sep": ""}, "sep"),
+                           ({"encoding": "nope"}, "encoding"), ({"duplicates": "merge"}, "duplicates")]:
+        with pytest.raises(DataOptionError, match=f"^{option}: ") as exc:
+            DataConfig(**kwargs)
+        assert exc.value.option == option
+    assert DataConfig(sep="tab", columns="user_id=0", no_header=True).reader_options() == {
+        "columns": "user_id=0", "no_header": True, "sep": "tab"}
+    for f in ("columns", "no_header", "sep", "encoding", "duplicates"):
+        assert DataConfig.__dataclass_fields__[f].metadata["help"]
+    assert DataConfig.__dataclass_fields__["duplicates"].metadata["choices"] == ["drop", "keep", "error"]
+
+
+def test_sep_option_and_detection(tmp_path: Path, caplog) -> None:
+    path = write(tmp_path / "semi.csv", "user_id;item_id;timestamp\n1;2;3\n")
+    with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
+        assert read_table(path).interactions["item_id"].tolist() == ["2"]
+    assert "semicolon" in caplog.text and "sep ';'" in caplog.text
+    assert read_table(path, sep=";").interactions["timestamp"].tolist() == [3]
+    tabbed = write(tmp_path / "t.csv", "user_id\titem_id\n1\t2\n")
+    assert read_table(tabbed, sep="tab").interactions["item_id"].tolist() == ["2"]
+    assert read_table(tabbed, sep="\\t").interactions["item_id"].tolist() == ["2"]
+
+
+def test_truncated_and_overlong_lines(tmp_path: Path) -> None:
+    short = write(tmp_path / "short.csv", "user_id,item_id,timestamp\n1,2,3\n4\n")
+    with pytest.raises(DataFormatError, match=r"short\.csv: line 3: column 'item_id'.*empty.*cut short"):
+        read_table(short)
+    long = write(tmp_path / "long.csv", "user_id,item_id,timestamp\n1,2,3\n4,5,6,7\n")
+    with pytest.raises(DataFormatError, match=r"long\.csv: line 3: expected 3 fields.*found 4"):
+        read_table(long)
+
+
+# --------------------------------------------------------------------------------------------
+# Timestamps, ratings, IDs
+# --------------------------------------------------------------------------------------------
+
+
+def test_log_without_timestamps_keeps_file_order(tmp_path: Path, caplog) -> None:
+    path = write(tmp_path / "clicks.csv", "user_id,item_id\nu,c\nv,a\nu,b\nu,a\n")
+    with caplog.at_level(logging.INFO, logger="hf_recsys.data.readers"):
+        log = read_table(path)
+    assert "no timestamp column" in caplog.text and "order of the rows in the file" in caplog.text
+    assert not log.has_timestamps
+    assert log.interactions["timestamp"].tolist() == [0, 0, 1, 2]
+    data = prepare_data(log, DataConfig())
+    assert data.describe()["has_timestamps"] is False
+    u = data.frame[data.frame["user_id"] == "u"]
+    assert u["item_id"].tolist() == ["c", "b", "a"]  # a then b then c would be sorted by ID
+    with pytest.raises(DataFormatError, match=r"missing column\(s\) 'ts' \(for timestamp\)"):
+        read_table(path, columns="timestamp=ts")  # asked for and absent: an error, not a guess
+
+
+@pytest.mark.parametrize("value, needle", [
+    ("nan", "is empty or NaN"),
+    ("NA", "is empty or NaN"),
+    ("", "is empty or NaN"),
+    ("inf", "must be a finite number, got inf"),
+    ("-1", "must be a number >= 0, got -1"),
+    ("four", "must be a number, got 'four'"),
+    ("1e39", "must be a number <= 3.40282e+38, got 1e+39"),
+])
+def test_bad_ratings_name_the_line(tmp_path: Path, value: str, needle: str) -> None:
+    """Issue 20 (6): negative and NaN ratings passed."""
+    path = write(tmp_path / "r.csv", f"user_id,item_id,timestamp,rating\n1,2,3,4\n1,3,4,{value}\n")
+    with pytest.raises(DataFormatError, match=r"r\.csv: line 3: column 'rating' \(rating\) " + re.escape(needle)):
+        read_table(path)
+
+
+def test_bad_ratings_in_json_and_parquet(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.jsonl", '{"user_id": 1, "item_id": 2, "timestamp": 3, "rating": NaN}\n')
+    with pytest.raises(DataFormatError, match=r"r\.jsonl: line 1: column 'rating' \(rating\) is empty or NaN"):
+        read_table(path)
+    pq = tmp_path / "r.parquet"
+    pd.DataFrame({"user_id": [1, 2], "item_id": [1, 1], "timestamp": [1, 2],
+                  "rating": [1.0, -np.inf]}).to_parquet(pq)
+    with pytest.raises(DataFormatError, match=r"r\.parquet: row 2: .*finite"):
+        read_table(pq)
+    pd.DataFrame({"user_id": [1, 2], "item_id": [1, 1], "timestamp": [1.0, np.inf]}).to_parquet(pq)
+    with pytest.raises(DataFormatError, match=r"r\.parquet: row 2: column 'timestamp'.*finite"):
+        read_table(pq)
+
+
+def test_huge_ids(tmp_path: Path) -> None:
+    big = "123456789012345678901234567890"
+    df = read_table(write(tmp_path / "big.csv", f"user_id,item_id\n{big},1\n")).interactions
+    assert df["user_id"].tolist() == [big]  # CSV IDs stay the exact text
+    path = write(tmp_path / "big.jsonl", f'{{"user_id": {big}, "item_id": 1}}\n')
+    with pytest.raises(DataFormatError, match=r"big\.jsonl: line 1: key 'user_id' holds a number too large"):
+        read_table(path)
+    path = write(tmp_path / "ok.jsonl", f'{{"user_id": "{big}", "item_id": 1}}\n')
+    assert read_table(path).interactions["user_id"].tolist() == [big]
+    path = write(tmp_path / "f.jsonl", '{"user_id": 1.5, "item_id": 1}\n')
+    with pytest.raises(DataFormatError, match=r"f\.jsonl: line 1: column 'user_id'.*got 1\.5"):
+        read_table(path)
+    path = write(tmp_path / "n.jsonl", '{"user_id": [1], "item_id": 1}\n')
+    with pytest.raises(DataFormatError, match=r"n\.jsonl: line 1: column 'user_id'.*must be an ID"):
+        read_table(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates and extra columns
+# --------------------------------------------------------------------------------------------
+
+
+def test_duplicates_policy(tmp_path: Path, caplog) -> None:
+    """Issue 20 (6): exact duplicate rows were kept (and could make a user's validation and test
+    item the same item)."""
+    text = "user_id,item_id,timestamp\n" + "u,a,1\nu,b,2\nu,c,3\nu,c,3\nv,a,1\nv,b,2\nv,c,3\n"
+    log = read_table(write(tmp_path / "d.csv", text))
+    with caplog.at_level(logging.WARNING):
+        data = prepare_data(log, DataConfig())
+    assert "dropped 1 exact duplicate" in caplog.text and "'u'" in caplog.text
+    assert data.duplicates_dropped == 1 and data.describe()["duplicates_dropped"] == 1
+    u = data.frame[data.frame["user_id"] == "u"]
+    assert u["item_id"].tolist() == ["a", "b", "c"]  # valid b, test c: no longer c and c
+    kept = prepare_data(log, DataConfig(duplicates="keep"))
+    assert len(kept.frame) == 7 and kept.duplicates_dropped == 0
+    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate.*user 'u', item 'c', timestamp 3"):
+        prepare_data(log, DataConfig(duplicates="error"))
+    # a repeated row of a log without timestamps is a repeated interaction, not a duplicate
+    again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,a\nu,a\n"))
+    assert prepare_data(again, DataConfig(duplicates="error")).describe()["interactions"] == 4
+
+
+def test_extra_columns_are_named_or_become_features(tmp_path: Path, caplog) -> None:
+    """Issue 20 (6): extra columns were dropped without a word although the docstring said
+    they were kept."""
+    path = write(tmp_path / "x.csv", "user_id,item_id,timestamp,genre,age,device\n"
+                                     "u,a,1,rock,30,web\nu,b,2,jazz,30,app\nv,a,3,rock,41,web\n")
+    with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
+        log = read_table(path)
+    assert "'genre', 'age', 'device' are not used by any model" in caplog.text
+    assert list(log.interactions.columns)[3:] == ["genre", "age", "device"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
+        log = read_table(path, columns="item.genre=genre,user.age=age")
+    assert "'device' are not used" in caplog.text and "genre" not in caplog.text
+    assert log.items.to_dict("list") == {"item_id": ["a", "b"], "genre": ["rock", "jazz"]}
+    assert log.users.to_dict("list") == {"user_id": ["u", "v"], "age": ["30", "41"]}
+    processor = prepare_data(log, DataConfig()).processor
+    assert "genre" in processor.item_feature_vocabs and "age" in processor.user_feature_vocabs
+    with pytest.raises(DataFormatError, match=r"x\.csv: line 3: column 'device' \(item\.device\) must "
+                                              r"have one value per item; item 'a' has 'web' on line 2"):
+        read_table(write(tmp_path / "x.csv", "user_id,item_id,timestamp,device\nu,a,1,web\nv,a,2,app\n"),
+                   columns="item.device=device")
+
+
+# --------------------------------------------------------------------------------------------
+# MovieLens schema
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("3::9999::4::978300760", r"ratings\.dat: line 5: movie '9999' is not defined in movies\.dat"),
+    ("77::73::4::978300760", r"ratings\.dat: line 5: user '77' is not defined in users\.dat"),
+    ("1::73::6::978300760", r"ratings\.dat: line 5: column 'rating'.*between 1 and 5, got 6\.0"),
+    ("1::73::3.5::978300760", r"ratings\.dat: line 5: column 'rating'.*whole number"),
+    ("1::73::nan::978300760", r"ratings\.dat: line 5: column 'rating' must be a number, got 'nan'"),
+    ("1::abc::3::978300760", r"ratings\.dat: line 5: column 'item_id' \(movie ID\) must be a whole"),
+    ("x1::73::3::978300760", r"ratings\.dat: line 5: column 'user_id' \(user ID\) must be a whole"),
+])
+def test_ml1m_schema(ml1m: Path, line: str, needle: str) -> None:
+    write(ml1m / "ratings.dat", ML1M_RATINGS + line + "\n", "latin-1")
+    with pytest.raises(DataFormatError, match=needle):
+        read_movielens_1m(ml1m)
+
+
+def test_ml1m_side_table_schema(ml1m: Path) -> None:
+    write(ml1m / "users.dat", ML1M_USERS + "11::X::1::10::48067\n", "latin-1")
+    with pytest.raises(DataFormatError, match=r"users\.dat: line 4: Gender must be F or M, got 'X'"):
+        read_movielens_1m(ml1m)
+    write(ml1m / "users.dat", ML1M_USERS + "2::F::1::10::48067\n", "latin-1")
+    with pytest.raises(DataFormatError, match=r"users\.dat: line 4: UserID '2' is already defined on line 2"):
+        read_movielens_1m(ml1m)
+    write(ml1m / "users.dat", ML1M_USERS, "latin-1")
+    write(ml1m / "movies.dat", ML1M_MOVIES + "x7::Bad::Drama\n", "latin-1")
+    with pytest.raises(DataFormatError, match=r"movies\.dat: line 5: MovieID must be a whole number"):
+        read_movielens_1m(ml1m)
+    write(ml1m / "movies.dat", ML1M_MOVIES, "latin-1")
+    (ml1m / "ratings.dat").write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(DataFormatError, match=r"ratings\.dat: is a binary file"):
+        read_movielens_1m(ml1m)
+
+
+def test_ml100k_and_csv_schema(ml100k: Path, tmp_path: Path) -> None:
+    write(ml100k / "u.data", "196\t242\t3\t881250949\n196\t999\t3\t881250949\n")
+    with pytest.raises(DataFormatError, match=r"u\.data: line 2: movie '999' is not defined in u\.item"):
+        read_movielens_100k(ml100k)
+    write(ml100k / "u.data", "196\t242\t0\t881250949\n")
+    with pytest.raises(DataFormatError, match=r"u\.data: line 1: column 'rating'.*between 1 and 5"):
+        read_movielens_100k(ml100k)
+    folder = tmp_path / "ml-latest-small"
+    write(folder / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n1,3,0.5,11\n")
+    write(folder / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Comedy\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.csv: line 3: movie '3' is not defined in movies\.csv"):
+        read_movielens_csv(folder)
+    write(folder / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,5.5,10\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.csv: line 2: column 'rating'.*between 0\.5 and 5"):
+        read_movielens_csv(folder)

@@ -7,21 +7,50 @@ from a CSV integer column or a JSON string).
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+logger = logging.getLogger(__name__)
+
 #: Columns every interaction table carries after a reader has run.
 REQUIRED_COLUMNS = ("user_id", "item_id", "timestamp")
 
 
 class DataFormatError(ValueError):
-    """Raised when an input file, column or ID is not what the reader expects.
+    """Raised when an input file, column, ID or data option is not what the reader expects.
 
-    The message always names the file (and line or column where known), so a user can fix it.
+    The message always names the file (and line, record or column where known), so a user can
+    fix it, and is one line: newlines in the text are folded into spaces, so a command line can
+    print ``str(error)`` alone. The same facts are attributes for code that wants them.
+
+    Attributes:
+        path: the file or folder the problem is in (None when not about a file).
+        line: the 1-based line (record, row) number, where known.
+        column: the column or key, where known.
+        option: the data option at fault (``"columns"``, ``"sep"``, ...) for a bad option value.
     """
+
+    def __init__(self, message: str, *, path: Optional[object] = None, line: Optional[int] = None,
+                 column: Optional[str] = None, option: Optional[str] = None) -> None:
+        super().__init__(re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip())
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+        self.option = option
+
+
+#: The short name of :class:`DataFormatError`.
+DataError = DataFormatError
+
+
+class DataOptionError(DataFormatError):
+    """A data option (``columns``, ``sep``, ``encoding``, ``duplicates``, ...) has a bad value;
+    ``option`` names it. Raised before any file is read."""
 
 
 @dataclass
@@ -92,3 +121,42 @@ class InteractionLog:
             f"{self.name}: {len(df):,} interactions, {df['user_id'].nunique():,} users, "
             f"{df['item_id'].nunique():,} items"
         )
+
+
+#: What ``DataConfig.duplicates`` may say about exact duplicate interactions.
+DUPLICATE_POLICIES = ("drop", "keep", "error")
+
+
+def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str = "log"
+                            ) -> tuple[pd.DataFrame, int]:
+    """Exact duplicate interactions under ``policy``; returns the rows kept and the count found.
+
+    Two rows are exact duplicates when user, item, timestamp and rating (where the log has
+    one) are all equal. A log without real timestamps (``attrs["has_timestamps"]`` False) has
+    none: its positions differ, and a repeated item is a repeated interaction.
+
+    * ``"drop"``: keep the first of each group (a warning gives the count and an example);
+    * ``"keep"``: keep them all;
+    * ``"error"``: a DataFormatError giving the count and an example.
+    """
+    if policy not in DUPLICATE_POLICIES:
+        raise DataOptionError(f"duplicates: must be one of {', '.join(DUPLICATE_POLICIES)}, "
+                              f"got {policy!r}", option="duplicates")
+    if policy == "keep" or not interactions.attrs.get("has_timestamps", True):
+        return interactions, 0
+    cols = [c for c in ("user_id", "item_id", "timestamp", "rating") if c in interactions]
+    dup = interactions.duplicated(cols, keep="first").to_numpy()
+    count = int(dup.sum())
+    if count == 0:
+        return interactions, 0
+    first = interactions.iloc[int(dup.argmax())]
+    example = (f"user {first['user_id']!r}, item {first['item_id']!r}, timestamp "
+               f"{first['timestamp']}")
+    if policy == "error":
+        raise DataFormatError(
+            f"{name}: {count:,} exact duplicate interaction(s) (same user, item, timestamp"
+            f"{', rating' if 'rating' in cols else ''}), e.g. {example}; duplicates=drop removes "
+            "them, duplicates=keep keeps them", option="duplicates")
+    logger.warning("%s: dropped %s exact duplicate interaction(s) (e.g. %s); duplicates=keep "
+                   "keeps them, duplicates=error refuses the log", name, f"{count:,}", example)
+    return interactions[~dup], count

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,9 +18,16 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .log import DataFormatError, InteractionLog
+from .log import (
+    DUPLICATE_POLICIES,
+    DataFormatError,
+    DataOptionError,
+    InteractionLog,
+    apply_duplicates_policy,
+)
 from .processing import TEST, TRAIN, VALID, kcore_filter, leave_one_out_split, sort_chronologically, temporal_split, to_implicit
 from .processor import RecsysProcessor
+from .readers.table import parse_columns, parse_sep
 from .samples import InteractionSequences, build_ctr_dataset, build_next_item_dataset
 
 logger = logging.getLogger(__name__)
@@ -28,7 +36,7 @@ SPLITS = {"train": TRAIN, "valid": VALID, "test": TEST}
 
 @dataclass
 class DataConfig:
-    """How a log becomes training data.
+    """How a log is read and becomes training data.
 
     Args:
         max_history: most recent interactions a model sees before a target.
@@ -38,6 +46,11 @@ class DataConfig:
         train_negatives: sampled negatives per training positive (CTR models).
         eval_negatives: sampled negatives per held-out positive (CTR models); fixed by ``seed``.
         seed: seed of every sampling step.
+        columns: which column of a table file is which (table readers only).
+        no_header: the CSV/TSV file has no header line (table readers only).
+        sep: the CSV/TSV separator (table readers only).
+        encoding: the text encoding of a table file (table readers only).
+        duplicates: what to do with exact duplicate interactions: "drop", "keep" or "error".
     """
 
     max_history: int = 50
@@ -48,7 +61,66 @@ class DataConfig:
     train_negatives: int = 1
     eval_negatives: int = 1
     seed: int = 0
+    columns: Optional[str] = field(default=None, metadata={"help": (
+        "Which column of your table is which, as KEY=COLUMN pairs: "
+        "user_id=uid,item_id=iid,timestamp=ts,rating=stars (any subset; unmapped keys default to "
+        "columns of the same name; user_id and item_id are required, timestamp and rating "
+        "optional). user.NAME=COL / item.NAME=COL read COL as a user / item feature. With "
+        "--no-header, COLUMN is a 0-based position: user_id=0,item_id=1,timestamp=2.")})
+    no_header: bool = field(default=False, metadata={"help": (
+        "The CSV/TSV file has no header line. Without --columns its columns are read as "
+        "user_id, item_id[, timestamp[, rating]].")})
+    sep: Optional[str] = field(default=None, metadata={"help": (
+        "The CSV/TSV separator: one character, or tab / space / comma / semicolon / pipe "
+        "(default: comma for .csv, tab for .tsv).")})
+    encoding: Optional[str] = field(default=None, metadata={"help": (
+        "The text encoding of a CSV/TSV/JSON-lines file, e.g. latin-1 or cp1252 "
+        "(default: utf-8).")})
+    duplicates: str = field(default="drop", metadata={
+        "help": ("Exact duplicate interactions (same user, item, timestamp and rating): drop "
+                 "them and say how many (drop), keep them (keep), or refuse the log (error)."),
+        "choices": list(DUPLICATE_POLICIES)})
     timings: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the data options before any work: DataOptionError naming the option."""
+        if self.duplicates not in DUPLICATE_POLICIES:
+            raise DataOptionError(f"duplicates: must be one of {', '.join(DUPLICATE_POLICIES)}, "
+                                  f"got {self.duplicates!r}", option="duplicates")
+        parse_columns(self.columns, no_header=self.no_header)
+        parse_sep(self.sep)
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise DataOptionError(f"encoding: unknown text encoding {self.encoding!r} (e.g. "
+                                      "utf-8, latin-1, cp1252)", option="encoding") from None
+
+    def reader_options(self) -> dict:
+        """The options a table reader takes (``columns``, ``no_header``, ``sep``,
+        ``encoding``), only those set."""
+        options = {"columns": self.columns, "no_header": self.no_header, "sep": self.sep,
+                   "encoding": self.encoding}
+        return {k: v for k, v in options.items() if v not in (None, False)}
+
+
+def read_data(dataset: Optional[str], path: Optional[str], config: Optional[DataConfig] = None
+              ) -> InteractionLog:
+    """The log a run trains on: ``dataset`` read from ``path`` with ``config``'s reader options.
+
+    With ``dataset`` None the reader is inferred from ``path`` (an ambiguous path is an error
+    naming the choices); a ``path`` is always the data read, never a built-in default.
+    """
+    from .readers import load_log
+
+    config = config or DataConfig()
+    if dataset is None and path is None:
+        raise DataOptionError("data_path: give a data file or folder, or a dataset name",
+                              option="data_path")
+    return load_log(dataset, path, **config.reader_options())
 
 
 @dataclass
@@ -60,6 +132,7 @@ class PreparedData:
     processor: RecsysProcessor
     frame: pd.DataFrame
     sequences: InteractionSequences
+    duplicates_dropped: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -112,6 +185,8 @@ class PreparedData:
             "max_history": self.config.max_history,
             "implicit_threshold": self.config.implicit_threshold,
             "core": [self.config.user_core, self.config.item_core],
+            "has_timestamps": self.log.has_timestamps,
+            "duplicates_dropped": int(self.duplicates_dropped),
         }
 
 
@@ -124,7 +199,10 @@ def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> Pr
     config = config or DataConfig()
     timings = {}
     start = time.perf_counter()
-    df = log.interactions[[c for c in ("user_id", "item_id", "timestamp", "rating") if c in log.interactions]]
+    df, duplicates = apply_duplicates_policy(log.interactions, config.duplicates, log.name)
+    df = df[[c for c in ("user_id", "item_id", "timestamp", "rating") if c in df]]
+    if not log.has_timestamps:
+        logger.info("%s has no timestamps: each user's interactions are in file order", log.name)
     if config.implicit_threshold is not None:
         df = to_implicit(df, config.implicit_threshold)
     if config.user_core or config.item_core:
@@ -150,7 +228,8 @@ def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> Pr
     timings["encode_s"] = time.perf_counter() - start
     config.timings = timings
     logger.info("prepared %s: %s", log.name, timings)
-    return PreparedData(log=log, config=config, processor=processor, frame=df, sequences=sequences)
+    return PreparedData(log=log, config=config, processor=processor, frame=df, sequences=sequences,
+                        duplicates_dropped=duplicates)
 
 
 def data_config_dict(config: DataConfig) -> dict:
