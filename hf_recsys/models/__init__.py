@@ -26,11 +26,13 @@ from .modeling_din import DINForCTR
 from .modeling_sumpool import SumPoolForCTR
 from .configuration_caser import CaserConfig
 from .configuration_gru4rec import GRU4RecConfig
+from .configuration_hstu import HSTUConfig
 from .configuration_meanpool import MeanPoolConfig
 from .configuration_next_item import NextItemConfig
 from .configuration_sasrec import SASRecConfig
 from .modeling_caser import CaserForNextItem
 from .modeling_gru4rec import GRU4RecForNextItem
+from .modeling_hstu import HSTUForNextItem
 from .modeling_meanpool import MeanPoolForNextItem
 from .modeling_next_item import NextItemPreTrainedModel
 from .modeling_sasrec import SASRecForNextItem
@@ -97,6 +99,7 @@ register_model(ModelSpec("widedeep", WideDeepConfig, WideDeepForCTR, "ctr", "Wid
 register_model(ModelSpec("deepfm", DeepFMConfig, DeepFMForCTR, "ctr", "DeepFM (Guo et al. 2017)"))
 register_model(ModelSpec("afm", AFMConfig, AFMForCTR, "ctr", "Attentional Factorization Machine (Xiao et al. 2017)"))
 register_model(ModelSpec("sasrec", SASRecConfig, SASRecForNextItem, "next_item", "SASRec causal Transformer (Kang & McAuley 2018)"))
+register_model(ModelSpec("hstu", HSTUConfig, HSTUForNextItem, "next_item", "HSTU pointwise-attention transducer (Zhai et al. 2024)"))
 register_model(ModelSpec("gru4rec", GRU4RecConfig, GRU4RecForNextItem, "next_item", "GRU4Rec (Hidasi et al. 2016)"))
 register_model(ModelSpec("caser", CaserConfig, CaserForNextItem, "next_item", "Caser convolutional sequence embedding (Tang & Wang 2018)"))
 register_model(ModelSpec("meanpool", MeanPoolConfig, MeanPoolForNextItem, "next_item", "mean-pooling next-item baseline"))
@@ -146,6 +149,8 @@ __all__ = [
     "NextItemPreTrainedModel",
     "SASRecConfig",
     "SASRecForNextItem",
+    "HSTUConfig",
+    "HSTUForNextItem",
     "GRU4RecConfig",
     "GRU4RecForNextItem",
     "CaserConfig",
