@@ -147,7 +147,11 @@ class HSTUAttention(nn.Module):
             vg = v[group.index].view(g, width, self.num_heads, self.v_dim).transpose(1, 2)
             tg = times[group.index] if times is not None else None
             columns = torch.arange(width, device=q.device)
-            step = self.chunk_size if chunked else width
+            if not chunked:  # the padded layout: one group whose index is every token in order
+                allowed = (columns.unsqueeze(1) >= columns.unsqueeze(0)) & group.valid.unsqueeze(1)
+                attended = pointwise_attention_chunk(qg, kg, vg, allowed, bias(columns, columns, tg, tg), self.normalizer)
+                return attended.transpose(1, 2).reshape(g * width, self.num_heads * self.v_dim)
+            step = self.chunk_size
             chunks = []
             for start in range(0, width, step):
                 end = min(start + step, width)
@@ -157,15 +161,13 @@ class HSTUAttention(nn.Module):
                 rab = bias(query_columns, key_columns,
                            tg[:, start:end] if tg is not None else None, tg[:, :end] if tg is not None else None)
                 args = (qg[:, :, start:end], kg[:, :, :end], vg[:, :, :end], allowed, rab, self.normalizer)
-                if chunked and width > step and torch.is_grad_enabled() and self.training:
+                if width > step and torch.is_grad_enabled() and self.training:
                     # the [G, H, chunk, keys] scores are recomputed in backward, not kept
                     chunks.append(checkpoint(pointwise_attention_chunk, *args, use_reentrant=False))
                 else:
                     chunks.append(pointwise_attention_chunk(*args))
             attended = torch.cat(chunks, dim=2) if len(chunks) > 1 else chunks[0]
             attended = attended.transpose(1, 2).reshape(g, width, self.num_heads * self.v_dim)
-            if not chunked:  # the padded layout: one group whose index is every token in order
-                return attended.reshape(g * width, -1)
             outputs.append(attended[group.valid])
             rows.append(group.index[group.valid])
         if len(outputs) == 1:
