@@ -296,3 +296,10 @@ def test_cli_trains_saves_and_reloads_hstu(tmp_path):
     loaded = AutoModel.from_pretrained(out)
     assert isinstance(loaded, HSTUForNextItem) and loaded.config.num_layers == 2
     assert len(loaded.recommend([["1", "2", "3"]], k=5)[0]) == 5
+
+
+@pytest.mark.parametrize("field, value", [("num_heads", 0), ("qk_dim", 2.5), ("attention_chunk_size", 0),
+                                          ("temperature", 0.0), ("time_bucket_divisor", -1.0), ("dropout", 1.0)])
+def test_config_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        HSTUConfig(num_items=10, **{field: value})

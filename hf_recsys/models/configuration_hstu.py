@@ -61,3 +61,16 @@ class HSTUConfig(NextItemConfig):
     attention_chunk_size: int = 256
     loss_type: str = "sampled_softmax"
     num_negatives: Optional[int] = 128
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        for name in ("hidden_size", "num_layers", "num_heads", "qk_dim", "v_dim", "num_time_buckets",
+                     "attention_chunk_size", "max_history"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("temperature", "time_bucket_divisor"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
