@@ -2,8 +2,9 @@
 
 Each setting (model x history length x layout) runs in its own process on one thread: a batch
 of histories whose lengths follow a log-normal distribution (median ``length / 8``, capped at
-``length``: mostly short histories with a few long ones), ``--steps`` timed training steps
-(forward, backward, Adam) after one warm-up step, and how far the peak resident memory rises
+``length``: mostly short histories with a few long ones), the CPU time of ``--steps``
+training steps (forward, backward, Adam) after one warm-up step (process CPU time: on one thread
+it is the step's work, not the wait for a shared CPU; wall time is recorded too), and how far the peak resident memory rises
 above the resident memory just before the first step (model, optimizer and batch built).
 
 Layouts:
@@ -140,19 +141,21 @@ def worker(args: argparse.Namespace) -> dict:
 
     before = current_rss_kb()
     step()  # warm-up
-    times = []
+    times, wall = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, start_wall = time.process_time(), time.perf_counter()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
+        wall.append(time.perf_counter() - start_wall)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lengths = batch["history_mask"].sum(1)
     return {
         "model": name, "history_length": length, "layout": layout,
         "real_items": int(lengths.sum()), "padded_slots": int(batch["history_mask"].numel()),
         "attention_pairs_real": int((lengths * (lengths + 1) // 2).sum()),
-        "step_ms": [round(1000 * t, 1) for t in times],
-        "step_ms_median": round(1000 * sorted(times)[len(times) // 2], 1),
+        "step_cpu_ms": [round(1000 * t, 1) for t in times],
+        "step_wall_ms": [round(1000 * t, 1) for t in wall],
+        "step_cpu_ms_median": round(1000 * sorted(times)[len(times) // 2], 1),
         "peak_rss_mb": round(peak / 1024, 1),
         "rss_before_steps_mb": round(before / 1024, 1),
         "peak_rss_growth_mb": round(max(0, peak - before) / 1024, 1),
