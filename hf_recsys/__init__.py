@@ -8,11 +8,11 @@ importable from here.
 from . import models
 from .data import DataConfig, InteractionLog, RecsysProcessor, prepare_data
 from .models import *  # noqa: F403  (the names listed in models.__all__)
+from .p5 import task as _p5_task  # noqa: E402, F401  ("seq2seq", P5)
 from .pipelines import RecommendationPipeline  # registers the "recommendation" pipeline
 
 # every Task registers itself when its module is imported; run_training finds them by name
 from .training import next_item as _next_item_task  # noqa: E402, F401  ("next_item")
-from .p5 import task as _p5_task  # noqa: E402, F401  ("seq2seq", P5)
 
 __version__ = "0.1.0"
 

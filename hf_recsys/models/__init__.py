@@ -28,6 +28,7 @@ from .configuration_featuremlp import FeatureMLPConfig
 from .configuration_fm import FMConfig
 from .configuration_fnn import FNNConfig
 from .configuration_gru4rec import GRU4RecConfig
+from .configuration_hstu import HSTUConfig
 from .configuration_lr import LRConfig
 from .configuration_meanpool import MeanPoolConfig
 from .configuration_ncf import NCFConfig
@@ -49,6 +50,7 @@ from .modeling_featuremlp import FeatureMLPForCTR
 from .modeling_fm import FMForCTR
 from .modeling_fnn import FNNForCTR
 from .modeling_gru4rec import GRU4RecForNextItem
+from .modeling_hstu import HSTUForNextItem
 from .modeling_lr import LRForCTR
 from .modeling_meanpool import MeanPoolForNextItem
 from .modeling_ncf import NCFForCTR
@@ -98,6 +100,7 @@ register_model(ModelSpec("widedeep", WideDeepConfig, WideDeepForCTR, "ctr", "Wid
 register_model(ModelSpec("deepfm", DeepFMConfig, DeepFMForCTR, "ctr", "DeepFM (Guo et al. 2017)"))
 register_model(ModelSpec("afm", AFMConfig, AFMForCTR, "ctr", "Attentional Factorization Machine (Xiao et al. 2017)"))
 register_model(ModelSpec("sasrec", SASRecConfig, SASRecForNextItem, "next_item", "SASRec causal Transformer (Kang & McAuley 2018)"))
+register_model(ModelSpec("hstu", HSTUConfig, HSTUForNextItem, "next_item", "HSTU pointwise-attention transducer (Zhai et al. 2024)"))
 register_model(ModelSpec("gru4rec", GRU4RecConfig, GRU4RecForNextItem, "next_item", "GRU4Rec (Hidasi et al. 2016)"))
 register_model(ModelSpec("caser", CaserConfig, CaserForNextItem, "next_item", "Caser convolutional sequence embedding (Tang & Wang 2018)"))
 register_model(ModelSpec("meanpool", MeanPoolConfig, MeanPoolForNextItem, "next_item", "mean-pooling next-item baseline"))
@@ -147,6 +150,8 @@ __all__ = [
     "NextItemPreTrainedModel",
     "SASRecConfig",
     "SASRecForNextItem",
+    "HSTUConfig",
+    "HSTUForNextItem",
     "GRU4RecConfig",
     "GRU4RecForNextItem",
     "CaserConfig",

@@ -167,6 +167,9 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
 
     config_class = NextItemConfig
     base_model_prefix = "next_item"
+    #: whether :meth:`encode` takes ``history_times`` (HSTU's time bias); other models never
+    #: see the times, so a batch may carry them for any next-item model
+    accepts_timestamps = False
 
     def __init__(self, config: NextItemConfig):
         super().__init__(config)
@@ -184,6 +187,15 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         """The item table ``[num_items, D]`` queries are scored against, and a bias ``[num_items]`` or None."""
         raise NotImplementedError
 
+    def _encode(
+        self, history_ids: torch.Tensor, history_mask: torch.Tensor, user_ids: Optional[torch.Tensor],
+        history_times: Optional[torch.Tensor],
+    ) -> torch.Tensor:
+        """:meth:`encode`, with the times for the models that read them."""
+        if self.accepts_timestamps and history_times is not None:
+            return self.encode(history_ids, history_mask, user_ids, history_times=history_times)
+        return self.encode(history_ids, history_mask, user_ids)
+
     # ------------------------------------------------------------------ forward
     def forward(
         self,
@@ -191,6 +203,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         history_mask: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
         user_ids: Optional[torch.Tensor] = None,
+        history_times: Optional[torch.Tensor] = None,
         output_hidden_states: bool = False,
         **kwargs,
     ) -> NextItemOutput:
@@ -203,6 +216,8 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
                 after the whole history (evaluation; the loss is then the full cross-entropy of
                 the last position, whatever ``loss_type``).
             user_ids: ``[B]`` user indices (models with a user embedding, e.g. Caser).
+            history_times: ``[B, L]`` int64 interaction times (0 at padding), present when the
+                log has times; read by models with ``accepts_timestamps`` (HSTU), ignored by others.
             output_hidden_states: also return the ``[B, L, D]`` queries.
             **kwargs: ignored; evaluation batches carry ``target_rows`` for the ranking.
 
@@ -213,7 +228,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         """
         if history_mask is None:
             history_mask = history_ids != 0
-        queries = self.encode(history_ids, history_mask.bool(), user_ids)
+        queries = self._encode(history_ids, history_mask.bool(), user_ids, history_times)
         weight, bias = self.output_embeddings()
         loss = logits = None
         per_position = labels is not None and labels.dim() == 2
@@ -246,7 +261,9 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
     def _item_scorer(self, inputs: dict[str, torch.Tensor]):
         """Encodes the histories once; each call scores a chunk of candidates ``[C]`` against
         the last-position queries (``recommend`` / ``top_k_items`` over large catalogues)."""
-        query = self._last_position_queries(inputs["history_ids"], inputs.get("history_mask"), inputs.get("user_ids"))
+        query = self._last_position_queries(
+            inputs["history_ids"], inputs.get("history_mask"), inputs.get("user_ids"), inputs.get("history_times")
+        )
         weight, bias = self.output_embeddings()
 
         def score(candidate_ids: torch.Tensor) -> torch.Tensor:
@@ -267,22 +284,24 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         return torch.cat([weight, bias.unsqueeze(1)], dim=1).detach()
 
     def _last_position_queries(
-        self, history_ids: torch.Tensor, history_mask: Optional[torch.Tensor], user_ids: Optional[torch.Tensor]
+        self, history_ids: torch.Tensor, history_mask: Optional[torch.Tensor], user_ids: Optional[torch.Tensor],
+        history_times: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """``[B, D]`` encoder output at the last position of left-padded histories ``[B, L]``."""
         if history_mask is None:
             history_mask = history_ids != 0
-        return self.encode(history_ids, history_mask.bool(), user_ids)[:, -1]
+        return self._encode(history_ids, history_mask.bool(), user_ids, history_times)[:, -1]
 
     def get_query_embeddings(
         self,
         history_ids: torch.Tensor,
         history_mask: Optional[torch.Tensor] = None,
         user_ids: Optional[torch.Tensor] = None,
+        history_times: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """``[B, D']`` query vectors of left-padded histories ``[B, L]``; pair with
-        :meth:`get_item_embeddings`."""
-        query = self._last_position_queries(history_ids, history_mask, user_ids)
+        """``[B, D']`` query vectors of left-padded histories ``[B, L]`` (and their times, for
+        models that read them); pair with :meth:`get_item_embeddings`."""
+        query = self._last_position_queries(history_ids, history_mask, user_ids, history_times)
         if self.output_embeddings()[1] is not None:
             query = torch.cat([query, torch.ones_like(query[:, :1])], dim=1)
         return query

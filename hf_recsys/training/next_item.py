@@ -53,7 +53,9 @@ class NextItemCollator:
       items before it, ``labels`` ``[B]`` the held-out item, and ``target_rows`` ``[B]`` the
       row itself (the ranking uses it to find the user's history).
 
-    Always adds ``history_mask`` and ``user_ids``. Columns that are padding in every row of the
+    Always adds ``history_mask`` and ``user_ids``; with ``timestamps`` (the log has interaction
+    times) also ``history_times`` ``[B, L]`` (int64, 0 at padding), which models that read
+    times (HSTU's time bias) use and the others ignore. Columns that are padding in every row of the
     batch are cut off (``trim_padding``): outputs do not depend on the amount of left padding,
     and short-history batches then cost less. ``pad_to_multiple_of`` keeps the width a multiple
     of it (or the whole window), so batches come in a few widths only: on recent GPUs attention
@@ -62,13 +64,14 @@ class NextItemCollator:
     """
 
     def __init__(self, sequences: InteractionSequences, max_history: int, trim_padding: bool = True,
-                 pad_to_multiple_of: Optional[int] = None):
+                 pad_to_multiple_of: Optional[int] = None, timestamps: bool = False):
         if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
             raise ValueError(f"pad_to_multiple_of must be a positive int, got {pad_to_multiple_of}")
         self.sequences = sequences
         self.max_history = max_history
         self.trim_padding = trim_padding
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.timestamps = timestamps
 
     def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         rows = _column(features, "row")
@@ -76,11 +79,11 @@ class NextItemCollator:
         if is_train.any() and not is_train.all():
             raise ValueError("a next-item batch mixes training and held-out rows")
         if is_train[0]:
-            window, _ = self.sequences.windows(rows, self.max_history + 1, include_row=True)
-            history, following = window[:, :-1], window[:, 1:]
+            window, window_times = self.sequences.windows(rows, self.max_history + 1, include_row=True)
+            history, following, times = window[:, :-1], window[:, 1:], window_times[:, :-1]
             labels = np.where(history != 0, following, IGNORE_INDEX)
         else:
-            history, _ = self.sequences.windows(rows, self.max_history)
+            history, times = self.sequences.windows(rows, self.max_history)
             labels = _column(features, "target")
         keep = self._first_used_column(history)
         history = np.ascontiguousarray(history[:, keep:])
@@ -89,6 +92,8 @@ class NextItemCollator:
             "history_mask": torch.from_numpy(history != 0),
             "user_ids": torch.from_numpy(_column(features, "user_index")),
         }
+        if self.timestamps:
+            batch["history_times"] = torch.from_numpy(np.ascontiguousarray(times[:, keep:]))
         if is_train[0]:
             batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels[:, keep:]))
         else:
@@ -337,7 +342,8 @@ class NextItemTask(Task):
         # for a GPU keep to a few batch widths (see NextItemCollator); on the CPU every trimmed
         # column is saved work
         multiple = 8 if device is not None and device.type == "cuda" else None
-        return NextItemCollator(self.data.sequences, self.max_history, pad_to_multiple_of=multiple)
+        return NextItemCollator(self.data.sequences, self.max_history, pad_to_multiple_of=multiple,
+                                timestamps=self.data.log.has_timestamps)
 
     def compute_metrics(self, split: str) -> Callable:
         return make_ranking_compute_metrics(self.ks)
