@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, PreTrainedConfig, PreTrainedModel
 
 from .configuration_bst import BSTConfig
 from .configuration_utils import RecsysConfig
@@ -57,6 +57,7 @@ from .modeling_widedeep import WideDeepForCTR
 from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
 from .configuration_p5 import P5Config
 from .modeling_p5 import P5ForConditionalGeneration
+from .processing_recsys import RecsysProcessor
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def register_model(spec: ModelSpec) -> None:
     model_type = spec.config_class.model_type
     AutoConfig.register(model_type, spec.config_class, exist_ok=True)
     AutoModel.register(spec.config_class, spec.model_class, exist_ok=True)
+    AutoProcessor.register(spec.config_class, RecsysProcessor, exist_ok=True)
     # Saved folders also carry the modeling code (auto_map + copied sibling modules), so
     # `AutoModel.from_pretrained(path, trust_remote_code=True)` works without hf_recsys installed.
     spec.config_class.register_for_auto_class()

@@ -398,7 +398,10 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
 
         with open(cached_file(str(source), ITEM_INDEX_FILE), encoding="utf-8") as f:
             index = json.load(f)
-        self.set_item_index(index["items"], index["ids"], AutoTokenizer.from_pretrained(source))
+        # config= spares AutoTokenizer reading config.json itself: without hf_recsys, a p5 config
+        # is remote code, and reading it again would ask "Do you wish to run the custom code?"
+        tokenizer = AutoTokenizer.from_pretrained(source, config=self.config)
+        self.set_item_index(index["items"], index["ids"], tokenizer)
 
     @property
     def item_trie(self) -> ItemTrie:
