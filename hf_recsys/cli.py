@@ -3,6 +3,7 @@
     hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
+    hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
 """
 
 from __future__ import annotations
@@ -257,7 +258,13 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     return report
 
 
-COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main}
+def push_main(argv: Optional[Sequence[str]] = None) -> str:
+    from .hub import push_main as push
+
+    return push(list(argv) if argv is not None else None)
+
+
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
