@@ -510,7 +510,8 @@ class RecsysProcessor(PushToHubMixin):
         if not fingerprint:
             return
         mine = self.vocabularies()
-        for name, (count, digest) in fingerprint.items():
+        # items and users first: the mismatch a user most likely made is the one to name
+        for name, (count, digest) in sorted(fingerprint.items(), key=lambda kv: (kv[0] != "items", kv[0] != "users", kv[0])):
             vocab = mine.get(name)
             if vocab is None or len(vocab.tokens) < count or _digest(vocab.tokens[:count]) != digest:
                 have = "missing" if vocab is None else f"{len(vocab.tokens)} IDs"
