@@ -162,8 +162,8 @@ print(model.recommend([{example!r}], k=10))
 
 # the same with the tokenizer and generate(): the prompt and the item-ID constraint in one call
 inputs = model.generation_inputs([{example!r}])
-output = model.generate(**inputs, num_beams=10, num_return_sequences=10, max_new_tokens=inputs.max_new_tokens)
-print(model.decode_items(output))
+output = model.generate(**inputs, num_beams=10, num_return_sequences=10, length_penalty=0.0)
+print(model.decode_items(output, num_return_sequences=10))
 ```"""
     return f"""```python
 import hf_recsys  # registers the model types; without it pass trust_remote_code=True
