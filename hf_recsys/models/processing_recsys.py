@@ -417,6 +417,75 @@ class RecsysProcessor(PushToHubMixin):
                 out["user_features"] = torch.from_numpy(self.user_feature_matrix()[user_index])
         return out
 
+    def encode_for_export(
+        self,
+        histories: Sequence[Sequence[Any]],
+        users: Optional[Sequence[Any]] = None,
+        targets: Optional[Sequence[Any]] = None,
+        input_names: Optional[Sequence[str]] = None,
+        max_history: Optional[int] = None,
+        history_times: Optional[Sequence[Sequence[int]]] = None,
+        target_times: Optional[Sequence[int]] = None,
+    ) -> dict[str, np.ndarray]:
+        """The inputs of an exported graph (ONNX / ``torch.export``, see ``hf_recsys.export``)
+        from raw IDs, as numpy arrays keyed by input name.
+
+        Args:
+            histories: per row, raw item IDs, oldest first.
+            users: per row, a raw user ID, or ``None`` for an anonymous user; all anonymous
+                when omitted. An anonymous or unknown user is the unknown index 1 and, for
+                models with user profile fields (BST: ``user_features`` ``[B, 4]`` on
+                MovieLens), the unknown value 1 in every field.
+            targets: CTR graphs: per row, the raw item ID to score (repeat a history to score
+                several candidates).
+            input_names: the graph's inputs (``[i.name for i in session.get_inputs()]``); the
+                result holds exactly these. Default: every input this processor can build.
+            max_history: the history length (default ``self.max_history``; a graph exported
+                with a static length needs ``config.max_history``).
+            history_times / target_times: Unix seconds aligned with ``histories`` / ``targets``
+                for models that read times; 0 (no time information) when omitted.
+
+        Returns:
+            ``history_ids`` ``[B, L]`` int64 (left-padded with 0), ``history_mask`` ``[B, L]``
+            bool, ``user_ids`` ``[B]``, ``user_features`` ``[B, F]``, ``target_ids`` ``[B]``,
+            ``history_times`` ``[B, L]``, ``target_times`` ``[B]`` (int64), as asked.
+        """
+        length = int(max_history or self.max_history)
+        encoded = self(histories, max_history=length)
+        out: dict[str, np.ndarray] = {"history_ids": encoded["history_ids"].numpy(),
+                                      "history_mask": encoded["history_mask"].numpy()}
+        batch = len(histories)
+        if users is None:
+            user_index = np.full(batch, UNK_INDEX, dtype=np.int64)
+        else:
+            if len(users) != batch:
+                raise ValueError(f"users has {len(users)} entries for {batch} histories")
+            user_index = np.array([UNK_INDEX if u is None else i for u, i in
+                                   zip(users, self.encode_users(["" if u is None else u for u in users]))], dtype=np.int64)
+        out["user_ids"] = user_index
+        if self.user_feature_vocabs:
+            out["user_features"] = self.user_feature_matrix()[user_index]
+        if targets is not None:
+            if len(targets) != batch:
+                raise ValueError(f"targets has {len(targets)} entries for {batch} histories")
+            out["target_ids"] = self.encode_items(list(targets))
+        times = np.zeros((batch, length), dtype=np.int64)
+        if history_times is not None:
+            for row, row_times in enumerate(history_times):
+                row_times = list(row_times)[-length:]
+                if row_times:
+                    times[row, length - len(row_times):] = row_times
+        out["history_times"] = np.where(out["history_mask"], times, 0)
+        out["target_times"] = (np.asarray(target_times, dtype=np.int64) if target_times is not None
+                               else np.zeros(batch, dtype=np.int64))
+        if input_names is None:
+            return out
+        missing = [name for name in input_names if name not in out]
+        if missing:
+            hint = " (pass targets= for a CTR graph)" if "target_ids" in missing else ""
+            raise ValueError(f"cannot build the graph inputs {missing} from raw IDs{hint}")
+        return {name: out[name] for name in input_names}
+
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {
