@@ -3,6 +3,7 @@
     hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
+    hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
 """
 
 from __future__ import annotations
@@ -228,25 +229,47 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         prog="hf-recsys export",
         description="Export a saved model's scoring computation for serving: ONNX (onnxruntime) or a "
         "torch.export program (.pt2). CTR models: collator tensors -> logits [batch]; next-item models: "
-        "history -> scores [batch, num_items] (or the top K items).",
+        "history -> scores [batch, num_items] (or the top K items). P5 is not exported.",
     )
     parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
-    parser.add_argument("--output", required=True, help="file to write (.onnx or .pt2)")
+    parser.add_argument("--output", default=None, help="file to write (.onnx or .pt2); required unless --example")
     parser.add_argument("--format", choices=("onnx", "torch"), default="onnx")
     parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
     parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
     parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
+    parser.add_argument("--example", action="store_true",
+                        help="print the graph's inputs built from raw IDs (processor.encode_for_export) and exit "
+                        "unless --output is given")
     parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
     args = parser.parse_args(argv)
+    if args.output is None and not args.example:
+        parser.error("--output is required (or --example to print the graph's inputs)")
+    if args.top_k is not None and args.top_k < 1:
+        parser.error(f"--top-k must be positive, got {args.top_k}")
 
     import hf_recsys  # noqa: F401  (registers the model types)
-    from .export import export_onnx, export_program, load_model, program_input_names, verify_onnx
+    from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program, load_model,
+                         program_input_names, task_of, verify_onnx)
 
     from .hub import resolve_model_source
 
     model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
+    try:
+        task_of(model)
+    except ExportNotSupportedError as error:
+        parser.error(str(error))
+    report: dict = {}
+    if args.example:
+        inputs = example_from_raw_ids(model)
+        report["example_inputs"] = {name: value.tolist() for name, value in inputs.items()}
+        report["example_from"] = ("processor.encode_for_export(histories, users=None (anonymous), "
+                                  + ("targets=..., " if "target_ids" in inputs else "")
+                                  + f"input_names={list(inputs)}, max_history={model.config.max_history})")
+        if args.output is None:
+            print(json.dumps(report, indent=1))
+            return report
     options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
-    report: dict = {"path": args.output, "format": args.format}
+    report.update({"path": args.output, "format": args.format})
     if args.format == "torch":
         report["inputs"] = program_input_names(export_program(model, args.output, **options))
     else:
@@ -257,7 +280,13 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     return report
 
 
-COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main}
+def push_main(argv: Optional[Sequence[str]] = None) -> str:
+    from .hub import push_main as push
+
+    return push(list(argv) if argv is not None else None)
+
+
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

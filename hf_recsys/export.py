@@ -22,6 +22,10 @@ mode; where a training fast path does not trace (packed sequences, host-side len
 autograd functions) the model switches to an equivalent padded path while
 ``torch.compiler.is_exporting()``.
 
+Inputs from raw IDs: ``processor.encode_for_export(histories, users=..., targets=...,
+input_names=[i.name for i in session.get_inputs()])`` (``hf-recsys export --example`` prints
+them for a folder). P5 is not exported (:class:`ExportNotSupportedError`).
+
 Example::
 
     from hf_recsys.export import export_onnx, verify_onnx
@@ -64,16 +68,26 @@ ModelOrPath = Union[nn.Module, str, os.PathLike]
 
 
 # --------------------------------------------------------------------------- what is exported
+class ExportNotSupportedError(ValueError):
+    """The model type has no exported scoring graph (P5: a text-to-text model)."""
+
+
 def task_of(model: nn.Module) -> str:
-    """``"ctr"`` or ``"next_item"`` (the registry's task of the model's type)."""
+    """``"ctr"`` or ``"next_item"`` (the registry's task of the model's type); raises
+    :class:`ExportNotSupportedError` for a model type export does not cover."""
     if isinstance(model, NextItemPreTrainedModel):
         return "next_item"
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     for spec in MODEL_REGISTRY.values():
         if spec.config_class.model_type == model_type:
             if spec.task not in ("ctr", "next_item"):
-                raise ValueError(f"{model_type!r} ({spec.task}) is not a scoring model; export covers CTR and next-item models")
+                raise ExportNotSupportedError(
+                    f"export is not supported for {spec.name} models: it covers the CTR and next-item scoring "
+                    f"models; {spec.name} decodes item IDs with a constrained beam search, so serve it with "
+                    "model.recommend() or model.generate(**model.generation_inputs(histories), ...)")
             return spec.task
+    if model_type == "p5" or not hasattr(getattr(model, "config", None), "num_items"):
+        raise ExportNotSupportedError(f"export is not supported for {model_type} models (no item catalogue to score)")
     # remote-code classes are not the registered ones: next-item models have an item table
     return "next_item" if hasattr(model, "output_embeddings") else "ctr"
 
@@ -232,6 +246,7 @@ def export_program(
         the order :func:`program_input_names` gives.
     """
     model = load_model(model_or_path).eval()
+    task_of(model)  # refuses what export does not cover before anything reads the config
     inputs = _select_inputs(model, example_batch) if example_batch is not None else example_inputs(model)
     _check_example(inputs)
     inputs = inputs_read(model, inputs)
@@ -282,6 +297,30 @@ def inputs_read(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, 
     return {name: tensor for name, tensor in inputs.items() if name in recorder.read}
 
 
+def graph_input_names(model_or_path: ModelOrPath) -> list[str]:
+    """The inputs an exported graph of the model takes, in order (what
+    :func:`export_program` / :func:`export_onnx` put in its signature)."""
+    model = load_model(model_or_path).eval()
+    task_of(model)
+    return list(inputs_read(model, example_inputs(model)))
+
+
+def example_from_raw_ids(model_or_path: ModelOrPath, processor: Any = None, histories: Optional[list] = None,
+                         users: Optional[list] = None) -> dict[str, Any]:
+    """Inputs for the model's exported graph built from raw IDs with
+    ``processor.encode_for_export`` (the first items of the vocabulary and an anonymous user
+    when no history is given; CTR graphs score the next vocabulary item as the target)."""
+    model = load_model(model_or_path).eval()
+    names = graph_input_names(model)
+    processor = processor or model._get_processor(None)
+    tokens = processor.item_vocab.tokens
+    histories = histories or [tokens[:3], tokens[3:5]]
+    targets = [tokens[min(6, len(tokens) - 1)]] * len(histories) if "target_ids" in names else None
+    max_history = model.config.max_history
+    return processor.encode_for_export(histories, users=users, targets=targets, input_names=names,
+                                       max_history=max_history)
+
+
 # --------------------------------------------------------------------------- ONNX
 def export_onnx(
     model_or_path: ModelOrPath,
@@ -301,6 +340,7 @@ def export_onnx(
     item count are stored as metadata (``onnx.load(path).metadata_props``).
     """
     model = load_model(model_or_path).eval()
+    task_of(model)
     program = export_program(model, example_batch=example_batch, top_k=top_k, exclude_seen=exclude_seen)
     input_names = program_input_names(program)
     module = scoring_module(model, tuple(input_names), top_k, exclude_seen)
@@ -401,4 +441,7 @@ __all__ = [
     "program_input_names",
     "task_of",
     "inputs_read",
+    "ExportNotSupportedError",
+    "graph_input_names",
+    "example_from_raw_ids",
 ]

@@ -1,13 +1,18 @@
 """Model cards and Hub publishing.
 
-The card is generated from the run: metadata (library, tags, datasets, metrics and a
-``model-index`` with the held-out results), what the model is, how the data was split, the
-metrics next to the baseline's, and a usage snippet that loads and recommends.
+The card is generated from the run (or, on ``hf-recsys push``, from the saved folder): YAML
+metadata a Hub maintainer expects (``library_name``, ``license``, ``tags``, ``base_model`` for
+fine-tunes, ``datasets`` only for Hub dataset ids, a ``model-index`` named by the repo id whose
+metric names state the protocol), then what the model is (paper and BibTeX), intended use and
+limitations, the training data and protocol, the held-out metrics next to the baseline's, how
+to use it, and the training command. It never holds a local absolute path.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from typing import Any, Optional
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -15,15 +20,171 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .files import write_atomically
 
 METRIC_NAMES = {"auc": "AUC", "gauc": "GAUC", "logloss": "Log loss"}
+PACKAGE_LICENSE = "apache-2.0"
+
+#: Papers behind the model types: (citation line, BibTeX).
+PAPERS: dict[str, tuple[str, str]] = {
+    "bst": ("Chen et al., Behavior Sequence Transformer for E-commerce Recommendation in Alibaba, DLP-KDD 2019 "
+            "(arXiv:1905.06874)",
+            "@inproceedings{chen2019bst,\n  title={Behavior Sequence Transformer for E-commerce Recommendation in "
+            "Alibaba},\n  author={Chen, Qiwei and Zhao, Huan and Li, Wei and Huang, Pipei and Ou, Wenwu},\n  "
+            "booktitle={Proceedings of the 1st International Workshop on Deep Learning Practice for "
+            "High-Dimensional Sparse Data},\n  year={2019}\n}"),
+    "din": ("Zhou et al., Deep Interest Network for Click-Through Rate Prediction, KDD 2018 (arXiv:1706.06978)",
+            "@inproceedings{zhou2018din,\n  title={Deep Interest Network for Click-Through Rate Prediction},\n  "
+            "author={Zhou, Guorui and Zhu, Xiaoqiang and Song, Chenru and Fan, Ying and Zhu, Han and Ma, Xiao and "
+            "Yan, Yanghui and Jin, Junqi and Li, Han and Gai, Kun},\n  booktitle={KDD},\n  year={2018}\n}"),
+    "dien": ("Zhou et al., Deep Interest Evolution Network for Click-Through Rate Prediction, AAAI 2019 "
+             "(arXiv:1809.03672)",
+             "@inproceedings{zhou2019dien,\n  title={Deep Interest Evolution Network for Click-Through Rate "
+             "Prediction},\n  author={Zhou, Guorui and Mou, Na and Fan, Ying and Pi, Qi and Bian, Weijie and Zhou, "
+             "Chang and Zhu, Xiaoqiang and Gai, Kun},\n  booktitle={AAAI},\n  year={2019}\n}"),
+    "sasrec": ("Kang and McAuley, Self-Attentive Sequential Recommendation, ICDM 2018 (arXiv:1808.09781)",
+               "@inproceedings{kang2018sasrec,\n  title={Self-Attentive Sequential Recommendation},\n  "
+               "author={Kang, Wang-Cheng and McAuley, Julian},\n  booktitle={ICDM},\n  year={2018}\n}"),
+    "gru4rec": ("Hidasi et al., Session-based Recommendations with Recurrent Neural Networks, ICLR 2016 "
+                "(arXiv:1511.06939)",
+                "@inproceedings{hidasi2016gru4rec,\n  title={Session-based Recommendations with Recurrent Neural "
+                "Networks},\n  author={Hidasi, Bal{\\'a}zs and Karatzoglou, Alexandros and Baltrunas, Linas and "
+                "Tikk, Domonkos},\n  booktitle={ICLR},\n  year={2016}\n}"),
+    "caser": ("Tang and Wang, Personalized Top-N Sequential Recommendation via Convolutional Sequence Embedding, "
+              "WSDM 2018 (arXiv:1809.07426)",
+              "@inproceedings{tang2018caser,\n  title={Personalized Top-N Sequential Recommendation via "
+              "Convolutional Sequence Embedding},\n  author={Tang, Jiaxi and Wang, Ke},\n  booktitle={WSDM},\n  "
+              "year={2018}\n}"),
+    "p5": ("Geng et al., Recommendation as Language Processing (RLP): A Unified Pretrain, Personalized Prompt & "
+           "Predict Paradigm (P5), RecSys 2022 (arXiv:2203.13366)",
+           "@inproceedings{geng2022p5,\n  title={Recommendation as Language Processing (RLP): A Unified Pretrain, "
+           "Personalized Prompt \\& Predict Paradigm (P5)},\n  author={Geng, Shijie and Liu, Shuchang and Fu, "
+           "Zuohui and Ge, Yingqiang and Zhang, Yongfeng},\n  booktitle={RecSys},\n  year={2022}\n}"),
+    "ncf": ("He et al., Neural Collaborative Filtering, WWW 2017 (arXiv:1708.05031)",
+            "@inproceedings{he2017ncf,\n  title={Neural Collaborative Filtering},\n  author={He, Xiangnan and "
+            "Liao, Lizi and Zhang, Hanwang and Nie, Liqiang and Hu, Xia and Chua, Tat-Seng},\n  booktitle={WWW},\n"
+            "  year={2017}\n}"),
+    "fm": ("Rendle, Factorization Machines, ICDM 2010",
+           "@inproceedings{rendle2010fm,\n  title={Factorization Machines},\n  author={Rendle, Steffen},\n  "
+           "booktitle={ICDM},\n  year={2010}\n}"),
+    "fnn": ("Zhang et al., Deep Learning over Multi-field Categorical Data, ECIR 2016 (arXiv:1601.02376)",
+            "@inproceedings{zhang2016fnn,\n  title={Deep Learning over Multi-field Categorical Data},\n  "
+            "author={Zhang, Weinan and Du, Tianming and Wang, Jun},\n  booktitle={ECIR},\n  year={2016}\n}"),
+    "widedeep": ("Cheng et al., Wide & Deep Learning for Recommender Systems, DLRS 2016 (arXiv:1606.07792)",
+                 "@inproceedings{cheng2016widedeep,\n  title={Wide \\& Deep Learning for Recommender Systems},\n  "
+                 "author={Cheng, Heng-Tze and others},\n  booktitle={DLRS},\n  year={2016}\n}"),
+    "deepfm": ("Guo et al., DeepFM: A Factorization-Machine based Neural Network for CTR Prediction, IJCAI 2017 "
+               "(arXiv:1703.04247)",
+               "@inproceedings{guo2017deepfm,\n  title={DeepFM: A Factorization-Machine based Neural Network for CTR "
+               "Prediction},\n  author={Guo, Huifeng and Tang, Ruiming and Ye, Yunming and Li, Zhenguo and He, "
+               "Xiuqiang},\n  booktitle={IJCAI},\n  year={2017}\n}"),
+    "afm": ("Xiao et al., Attentional Factorization Machines, IJCAI 2017 (arXiv:1708.04617)",
+            "@inproceedings{xiao2017afm,\n  title={Attentional Factorization Machines: Learning the Weight of "
+            "Feature Interactions via Attention Networks},\n  author={Xiao, Jun and Ye, Hao and He, Xiangnan and "
+            "Zhang, Hanwang and Wu, Fei and Chua, Tat-Seng},\n  booktitle={IJCAI},\n  year={2017}\n}"),
+    "cnn": ("Liu et al., A Convolutional Click Prediction Model, CIKM 2015",
+            "@inproceedings{liu2015ccpm,\n  title={A Convolutional Click Prediction Model},\n  author={Liu, Qiang "
+            "and Yu, Feng and Wu, Shu and Wang, Liang},\n  booktitle={CIKM},\n  year={2015}\n}"),
+    "hstu": ("Zhai et al., Actions Speak Louder than Words: Trillion-Parameter Sequential Transducers for "
+             "Generative Recommendations, ICML 2024 (arXiv:2402.17152)",
+             "@inproceedings{zhai2024hstu,\n  title={Actions Speak Louder than Words: Trillion-Parameter Sequential "
+             "Transducers for Generative Recommendations},\n  author={Zhai, Jiaqi and others},\n  "
+             "booktitle={ICML},\n  year={2024}\n}"),
+}
+PAPERS["sumpool"] = PAPERS["din"]  # the DIN paper's base model
+
+#: Data licences by log name: (license id for the YAML, license_name, sentence for the card).
+_MOVIELENS = ("other", "movielens-research-only",
+              "MovieLens data (GroupLens, University of Minnesota) may be used for research only, not "
+              "commercially, under the GroupLens usage licence (https://grouplens.org/datasets/movielens/); "
+              "a model trained on it inherits that restriction. Check the licence before any other use.")
+DATA_LICENSES: dict[str, tuple[str, Optional[str], str]] = {
+    "ml-1m": _MOVIELENS, "ml-100k": _MOVIELENS, "ml-20m": _MOVIELENS, "ml-25m": _MOVIELENS,
+    "ml-latest": _MOVIELENS, "ml-latest-small": _MOVIELENS, "movielens": _MOVIELENS,
+    "amazon": ("other", "amazon-reviews-research",
+               "Amazon review data (McAuley et al.) is distributed for research; check its terms before any other use."),
+    "beauty": ("other", "amazon-reviews-research",
+               "The Beauty log is Amazon review data (McAuley et al.), distributed for research; check its terms "
+               "before any other use."),
+    "synthetic": (PACKAGE_LICENSE, None,
+                  "The training data is hf_recsys' seeded synthetic log: no third-party data, the package's licence "
+                  "(Apache-2.0) applies."),
+}
+
+#: Hub dataset ids for log names, where one is known to hold the same data.
+HUB_DATASETS: dict[str, str] = {}
 
 
 def _metric_type(key: str) -> str:
     return key.split("@")[0] if "@" in key else key
 
 
+def _protocol(task: str) -> str:
+    return "full ranking, leave-one-out" if task != "ctr" else "sampled negatives, leave-one-out"
+
+
+def _metric_label(key: str, task: str) -> str:
+    name = key.upper() if "@" in key else METRIC_NAMES.get(key, key)
+    return f"{name} ({_protocol(task)})"
+
+
+def data_license(dataset_name: str) -> tuple[str, Optional[str], str]:
+    """``(license, license_name, sentence)`` for a log name; unknown logs say so."""
+    key = str(dataset_name).strip().lower()
+    if key in DATA_LICENSES:
+        return DATA_LICENSES[key]
+    if key.startswith("ml-") or "movielens" in key:
+        return _MOVIELENS
+    return ("other", "training-data-terms",
+            f"The model was trained on the log {dataset_name!r}, whose licence hf_recsys does not know: the terms of "
+            "that data apply to the model.")
+
+
+_ABSOLUTE = re.compile(r"(?:(?<=^)|(?<=[\s'\"(=]))(?:/[^\s'\"),]+|[A-Za-z]:\\[^\s'\"),]+|~/[^\s'\"),]+)")
+
+
+def public_text(value: Any) -> str:
+    """``value`` as text with every local absolute path replaced by its last component."""
+    return _ABSOLUTE.sub(lambda m: os.path.basename(m.group(0).rstrip("/\\")) or "folder", str(value))
+
+
+def _is_repo_id(value: Optional[str]) -> bool:
+    return bool(value) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", str(value)) is not None \
+        and not os.path.exists(os.path.expanduser(str(value)))
+
+
+def _usage(task: str, model_type: str, load_from: str, example: list[str]) -> str:
+    if task == "seq2seq" or model_type == "p5":
+        return f"""```python
+import hf_recsys  # or pass trust_remote_code=True to from_pretrained where hf_recsys is not installed
+from transformers import AutoModelForSeq2SeqLM
+
+model = AutoModelForSeq2SeqLM.from_pretrained("{load_from}")
+# raw item IDs in (oldest first), raw item IDs out: constrained beam search over the item index
+print(model.recommend([{example!r}], k=10))
+
+# the same with the tokenizer and generate(): the prompt and the item-ID constraint in one call
+inputs = model.generation_inputs([{example!r}])
+output = model.generate(**inputs, num_beams=10, num_return_sequences=10, length_penalty=0.0)
+print(model.decode_items(output, num_return_sequences=10))
+```"""
+    return f"""```python
+import hf_recsys  # registers the model types; without it pass trust_remote_code=True
+from transformers import AutoModel, AutoProcessor, pipeline
+
+model = AutoModel.from_pretrained("{load_from}")
+# raw item IDs in (oldest first), raw item IDs out; the vocabularies live in recsys_processor.json
+print(model.recommend([{example!r}], k=10))
+
+# the processor maps raw IDs to the model's inputs (history_ids, history_mask, ...)
+processor = AutoProcessor.from_pretrained("{load_from}")
+inputs = processor([{example!r}])
+
+# the same as a pipeline: [{{"item_id": ..., "score": ...}}, ...]
+recommender = pipeline("recommendation", model="{load_from}")
+print(recommender({example!r}, k=10))
+```"""
+
+
 def build_model_card(
     *,
-    model_name: str,
     model_type: str,
     description: str,
     task: str,
@@ -32,20 +193,46 @@ def build_model_card(
     metrics: dict[str, float],
     baseline_metrics: dict[str, float],
     baseline_name: str,
+    model_name: Optional[str] = None,
     repo_id: Optional[str] = None,
     training_summary: Optional[dict[str, Any]] = None,
     example_items: Optional[list[str]] = None,
+    base_model: Optional[str] = None,
+    training_command: Optional[str] = None,
+    hub_dataset: Optional[str] = None,
+    license_dataset: Optional[str] = None,
 ) -> ModelCard:
-    """A model card with YAML metadata and a model-index for ``metrics`` (held-out, no prefix)."""
+    """A Hub model card for ``metrics`` (held-out, no ``eval_`` prefix).
+
+    Args:
+        model_type: the registry name (``bst``, ``sasrec``, ``p5``, ...): picks paper and usage.
+        task: ``ctr``, ``next_item`` or ``seq2seq``.
+        dataset_name: the log's name (picks the licence); ``hub_dataset`` a Hub dataset id for
+            the YAML ``datasets`` (default: :data:`HUB_DATASETS`, else none: a local log is no
+            Hub dataset).
+        model_name / repo_id: the title and ``model-index`` name is ``repo_id`` when given.
+        base_model: the model this one was fine-tuned from (a Hub repo id goes into the YAML;
+            a local folder is named in the text only). Default: the ``"initialised from"``
+            entry of ``training_summary``.
+        training_command: the command that trained it, shown in a bash block.
+        license_dataset: the log whose licence the model inherits (default ``dataset_name``).
+    """
+    training_summary = dict(training_summary or {})
+    if base_model is None:
+        base_model = training_summary.get("initialised from")
+    base_model = public_text(base_model).split("@")[0] if base_model else None
+    name = repo_id or public_text(model_name or model_type)
+    license_id, license_name, license_text = data_license(license_dataset or dataset_name)
+    hub_dataset = hub_dataset or HUB_DATASETS.get(str(dataset_name).lower())
     eval_results = [
         EvalResult(
-            task_type="recommendation" if task == "next_item" else "click-through-rate-prediction",
-            task_name="Next-item recommendation" if task == "next_item" else "Click-through-rate prediction",
-            dataset_type=dataset_name,
-            dataset_name=dataset_name,
+            task_type="recommendation" if task != "ctr" else "click-through-rate-prediction",
+            task_name="Next-item recommendation" if task != "ctr" else "Click-through-rate prediction",
+            dataset_type=hub_dataset or str(dataset_name),
+            dataset_name=str(dataset_name),
             dataset_split="test",
             metric_type=_metric_type(key),
-            metric_name=key.upper() if "@" in key else METRIC_NAMES.get(key, key),
+            metric_name=_metric_label(key, task),
             metric_value=round(float(value), 6),
         )
         for key, value in metrics.items()
@@ -53,60 +240,171 @@ def build_model_card(
     ]
     card_data = ModelCardData(
         library_name="transformers",
-        tags=["recommendation", "hf_recsys", model_type, task.replace("_", "-")],
-        datasets=[dataset_name],
-        metrics=sorted({_metric_type(k) for k in metrics}),
-        model_name=model_name,
+        license=license_id,
+        license_name=license_name,
+        tags=["recommendation", "recommender-system", "hf_recsys", model_type, task.replace("_", "-")]
+        + (["fine-tuned"] if base_model else []),
+        base_model=base_model if _is_repo_id(base_model) else None,
+        datasets=[hub_dataset] if hub_dataset else None,
+        metrics=sorted({_metric_type(k) for k in metrics}) or None,
+        model_name=name,
         eval_results=eval_results or None,
         pipeline_tag=None,
     )
-    load_from = repo_id or "path/to/this/folder"
+    load_from = repo_id or "ORG/NAME"
     example = [str(i) for i in (example_items or ["ITEM_ID_1", "ITEM_ID_2", "ITEM_ID_3"])]
     rows = "\n".join(
-        f"| {key} | {metrics[key]:.4f} | {baseline_metrics[key]:.4f} |"
-        if key in baseline_metrics
-        else f"| {key} | {metrics[key]:.4f} | – |"
+        f"| {_metric_label(key, task)} | {metrics[key]:.4f} | "
+        + (f"{baseline_metrics[key]:.4f} |" if key in baseline_metrics else "– |")
         for key in metrics
-    )
-    data_lines = "\n".join(f"- {k}: {v}" for k, v in data_summary.items())
-    train_lines = "\n".join(f"- {k}: {v}" for k, v in (training_summary or {}).items() if v is not None)
+        if isinstance(metrics[key], (int, float))
+    ) or "| (no held-out metrics recorded) | | |"
+    data_lines = "\n".join(f"- {k}: {public_text(v)}" for k, v in data_summary.items())
+    train_lines = "\n".join(f"- {k}: {public_text(v)}" for k, v in training_summary.items() if v is not None)
+    citation, bibtex = PAPERS.get(model_type, (None, None))
+    paper = f"Paper: {citation}." if citation else "A baseline of hf_recsys; it follows no single paper."
+    fine_tuned = (f"\n\nFine-tuned from `{base_model}` on a new log: the saved vocabularies were kept (known IDs keep "
+                  "their indices) and new IDs appended." if base_model else "")
+    if task == "ctr":
+        protocol = ("each user's last interaction (leave-one-out by time) is the held-out positive, scored against "
+                    "sampled negatives the user never interacted with (fixed by the seed); AUC, GAUC (per-user AUC "
+                    "weighted by impressions) and log loss")
+    else:
+        protocol = ("each user's last interaction (leave-one-out by time) is the held-out target, ranked against "
+                    "every item of the catalogue (full ranking, no sampled negatives, history items excluded); "
+                    "HR, NDCG and MRR at cut-off K")
+    intended = ("Recommending items of the catalogue it was trained on from a user's recent history of raw item "
+                "IDs (oldest first): research, benchmarking, and a starting point for fine-tuning on a log from "
+                "the same domain.")
+    limitations = ("It knows only the items and users of its training log: unknown item IDs in a history are "
+                   "read as one shared 'unknown' item and never recommended; new items need fine-tuning. Offline "
+                   "leave-one-out metrics do not measure the effect of recommendations on users (popularity bias, "
+                   "feedback loops). " + license_text)
+    command = f"\n## Training command\n\n```bash\n{public_text(training_command)}\n```\n" if training_command else ""
+    citation_block = f"\n## Citation\n\n```bibtex\n{bibtex}\n```\n" if bibtex else ""
     content = f"""---
 {card_data.to_yaml()}
 ---
 
-# {model_name}
+# {name}
 
-{description}, trained with `hf_recsys` and the `transformers` `Trainer`.
+{description}: a `{model_type}` recommender trained with `hf_recsys` and the `transformers` `Trainer`.
+{paper}{fine_tuned}
 
-## Data and split
+## Intended use and limitations
+
+{intended}
+
+{limitations}
+
+## Training data and protocol
 
 {data_lines}
 
-Held-out metrics come from the test split: each user's last interaction (leave-one-out by
-time) as the positive{", scored against sampled negatives the user never interacted with (fixed by the seed)" if task == "ctr" else ", ranked against every item (full ranking, no sampling)"}.
+Held-out metrics come from the test split: {protocol}.
 
-## Results (test split)
+## Evaluation (test split)
 
 | metric | {model_type} | {baseline_name} |
 |---|---|---|
 {rows}
 
+## How to use
+
+{_usage(task, model_type, load_from, example)}
+
 ## Training
 
 {train_lines}
-
-## Usage
-
-```python
-import hf_recsys  # registers the model types with the Auto classes
-from transformers import AutoModel
-
-model = AutoModel.from_pretrained("{load_from}")
-# raw item IDs in (oldest first), raw item IDs out; the vocabularies live in recsys_processor.json
-print(model.recommend([{example!r}], k=10))
-```
-"""
+{command}{citation_block}"""
     return ModelCard(content)
+
+
+def _training_command(run: dict) -> Optional[str]:
+    """``hf-recsys train ...`` from a saved ``run_config.json``'s ``run`` entry (paths shortened)."""
+    if not run or not run.get("model"):
+        return None
+    if run.get("command"):
+        return public_text(run["command"])
+    parts = ["hf-recsys train", f"--model {run['model']}"]
+    if run.get("dataset"):
+        parts.append(f"--dataset {run['dataset']}")
+    if run.get("data_path"):
+        parts.append(f"--data-path {os.path.basename(os.path.normpath(str(run['data_path'])))}")
+    flags = (("max_history", "--max-history"), ("epochs", "--epochs"), ("max_steps", "--max-steps"),
+             ("batch_size", "--batch-size"), ("learning_rate", "--learning-rate"), ("seed", "--seed"))
+    for key, flag in flags:
+        value = run.get(key)
+        if value is not None and not (key == "max_steps" and value <= 0):
+            parts.append(f"{flag} {value}")
+    if run.get("init_from"):
+        parts.append(f"--init-from {public_text(run['init_from'])}")
+    for key, value in (run.get("model_overrides") or {}).items():
+        parts.append(f"--set {key}={value}")
+    return " \\\n    ".join(parts)
+
+
+def card_for_folder(
+    folder: str,
+    repo_id: Optional[str] = None,
+    base_model: Optional[str] = None,
+    training_summary: Optional[dict[str, Any]] = None,
+) -> ModelCard:
+    """The model card of a saved folder, from what it holds: ``config.json``,
+    ``recsys_processor.json``, ``eval_results.json`` (``eval_*`` and ``eval_popularity_*``)
+    and ``run_config.json`` when present. ``hf-recsys push`` regenerates the card with this,
+    named by the repo id."""
+    from .models import MODEL_REGISTRY
+
+    def read(name: str) -> dict:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            return {}
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    config, processor, results, run_record = (read("config.json"), read("recsys_processor.json"),
+                                              read("eval_results.json"), read("run_config.json"))
+    model_type = config.get("model_type", "model")
+    spec = next((s for s in MODEL_REGISTRY.values() if s.config_class.model_type == model_type), None)
+    name = spec.name if spec else model_type
+    task = spec.task if spec else "next_item"
+    metrics, baseline, baseline_name = {}, {}, "popularity"
+    for key, value in results.items():
+        if not key.startswith("eval_") or not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        short = key[len("eval_"):]
+        if short.startswith(f"{baseline_name}_"):
+            baseline[short[len(baseline_name) + 1:]] = value
+        elif not any(s in short for s in ("runtime", "per_second", "loss", "epoch", "steps")) or short == "logloss":
+            metrics[short] = value
+    run = run_record.get("run", {})
+    summary = {"items": len(processor.get("items", [])), "users": len(processor.get("users", [])),
+               "max history": config.get("max_history")}
+    summary.update({k: v for k, v in (run_record.get("data") or {}).items() if k in ("split", "implicit_threshold", "seed")})
+    dataset_name = run.get("dataset") or processor.get("dataset_name") or "custom"
+    # a fine-tuned model was trained on both logs: the more restrictive licence is named
+    licence_of = next((d for d in (processor.get("dataset_name"), dataset_name)
+                       if d and data_license(d)[0] != PACKAGE_LICENSE), dataset_name)
+    return build_model_card(
+        model_type=name,
+        description=spec.description if spec else model_type,
+        task=task,
+        dataset_name=dataset_name,
+        data_summary={"dataset": dataset_name, **summary},
+        metrics=metrics,
+        baseline_metrics=baseline,
+        baseline_name=baseline_name,
+        model_name=os.path.basename(os.path.normpath(folder)),
+        repo_id=repo_id,
+        training_summary=training_summary if training_summary is not None else
+        {k.replace("_", " "): run.get(k) for k in ("trainer", "epochs", "max_steps", "steps", "batch_size",
+                                                   "learning_rate", "seed", "unknown_items") if run.get(k) is not None},
+        example_items=(processor.get("items") or [])[:3] or None,
+        base_model=base_model if base_model is not None else (run.get("init_from") or None),
+        training_command=_training_command(run),
+        license_dataset=licence_of,
+    )
 
 
 class ModelSourceError(ValueError):
@@ -149,7 +447,7 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        return snapshot_download(repo_id=source, revision=revision)
+        return snapshot_download(repo_id=source, revision=revision, endpoint=os.environ.get("HF_ENDPOINT") or None)
     except RevisionNotFoundError as error:
         raise ModelSourceError(f"{option} {source}: the Hub repo has no revision {revision!r}") from error
     except RepositoryNotFoundError as error:
@@ -161,6 +459,19 @@ def write_model_card(card: ModelCard, output_dir: str) -> str:
     return write_atomically(os.path.join(output_dir, "README.md"), card.save)
 
 
+#: never uploaded: checkpoints, TensorBoard runs, hidden and temporary files
+PUSH_IGNORE = ("checkpoint-*", "checkpoints/*", "runs/*", ".*", "*/.*", "*.tmp")
+
+
+def hub_api(token: Optional[str] = None) -> Any:
+    """An ``HfApi`` for the endpoint and token the environment names *now*: ``HF_ENDPOINT`` and
+    ``HF_TOKEN`` are read at call time, so a process that imported ``huggingface_hub`` before
+    setting them (e.g. to point at a local Hub) still talks to the Hub they name."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token or os.environ.get("HF_TOKEN") or None)
+
+
 def push_folder_to_hub(
     folder: str,
     repo_id: str,
@@ -169,20 +480,68 @@ def push_folder_to_hub(
     private: Optional[bool] = None,
     revision: Optional[str] = None,
     commit_message: str = "Upload hf_recsys model",
+    regenerate_card: bool = True,
 ) -> str:
-    """Create the repo if needed and upload the whole saved folder (weights, config,
-    processor, card) in one commit. Returns the commit URL."""
-    from huggingface_hub import HfApi
+    """Create the repo if needed and upload the saved folder (weights, config, processor and
+    its remote code, card, metrics) in one commit. The card is regenerated from the folder,
+    named by ``repo_id`` (``regenerate_card=False`` uploads README.md as it is); the folder
+    itself is not modified. Returns the commit URL."""
+    import fnmatch
 
-    api = HfApi(token=token)
+    from huggingface_hub import CommitOperationAdd
+
+    api = hub_api(token)
     api.create_repo(repo_id, private=private, exist_ok=True)
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)
-    info = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        revision=revision,
-        commit_message=commit_message,
-        ignore_patterns=["checkpoint-*", "checkpoints/*", "runs/*", ".*"],
-    )
+    operations = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, folder).replace(os.sep, "/")
+            if any(fnmatch.fnmatch(relative, pattern) for pattern in PUSH_IGNORE):
+                continue
+            if relative == "README.md" and regenerate_card:
+                continue
+            operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=path))
+    if regenerate_card and os.path.isfile(os.path.join(folder, "config.json")):
+        card = str(card_for_folder(folder, repo_id=repo_id))
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
+    info = api.create_commit(repo_id=repo_id, operations=operations, revision=revision,
+                             commit_message=commit_message)
     return str(info)
+
+
+def push_main(argv: Optional[list] = None) -> str:
+    """``hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys push",
+        description="Upload a saved model folder (written by `hf-recsys train`, `trainer.save_model` + "
+        "processor, or the fine-tuning example) to the Hub in one commit, with its model card regenerated "
+        "for the repo id. The Hub is the one HF_ENDPOINT names (default huggingface.co); the token is "
+        "--token, else HF_TOKEN, else the saved login.",
+    )
+    parser.add_argument("folder", help="the saved model folder (holds config.json)")
+    parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing)")
+    parser.add_argument("--revision", default=None, help="branch to push to (created from main if missing)")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    parser.add_argument("--commit-message", default="Upload hf_recsys model")
+    parser.add_argument("--keep-card", action="store_true", help="upload README.md as it is instead of regenerating it")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.repo_id):
+        parser.error(f"--repo-id {args.repo_id!r}: expected ORG/NAME")
+    folder = os.path.expanduser(args.folder)
+    if not os.path.isdir(folder):
+        parser.error(f"folder {args.folder}: no such folder")
+    if not os.path.isfile(os.path.join(folder, "config.json")):
+        parser.error(f"folder {args.folder}: has no config.json (not a saved model folder)")
+    url = push_folder_to_hub(folder, args.repo_id, token=args.token, private=args.private or None,
+                             revision=args.revision, commit_message=args.commit_message,
+                             regenerate_card=not args.keep_card)
+    print(f"[hf_recsys] pushed {args.folder} to {args.repo_id}" + (f"@{args.revision}" if args.revision else "")
+          + f": {url}")
+    return url

@@ -176,3 +176,71 @@ def test_cli_exports_and_verifies(tiny_data, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["path"] == str(tmp_path / "m.onnx")
     assert report["max_abs_diff"] <= 1e-5 * max(1.0, report["max_abs_score"]), report
+
+
+# --------------------------------------------------------------------------- inputs from raw IDs
+def test_onnx_top_k_from_raw_ids_equals_recommend(tiny_data, tmp_path):
+    """A next-item graph fed by processor.encode_for_export on raw histories returns the items
+    recommend() returns."""
+    model = build("sasrec", tiny_data.processor)
+    model.save_pretrained(tmp_path / "sasrec")
+    tiny_data.processor.save_pretrained(tmp_path / "sasrec")
+    path = export_onnx(str(tmp_path / "sasrec"), tmp_path / "top5.onnx", top_k=5)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    tokens = tiny_data.processor.item_vocab.tokens
+    histories = [tokens[:4], tokens[20:23] + ["never-seen"], tokens[40:41]]
+    inputs = tiny_data.processor.encode_for_export(histories, input_names=[i.name for i in session.get_inputs()],
+                                                   max_history=model.config.max_history)
+    _, indices = session.run(None, inputs)
+    got = [tiny_data.processor.decode_items(row) for row in indices]
+    assert got == model.recommend(histories, k=5, processor=tiny_data.processor)
+
+
+def test_ctr_graph_from_raw_ids_scores_like_recommend_for_an_anonymous_user(tiny_data, tmp_path):
+    """BST's graph takes user_features [B, 4]: an anonymous user is the unknown value in every
+    field, as recommend() without users. Scoring every item as the target through onnxruntime
+    ranks the catalogue as recommend() does."""
+    model = build("bst", tiny_data.processor)
+    path = export_onnx(model, tmp_path / "bst.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    processor = tiny_data.processor
+    assert "user_features" in names
+    catalogue = processor.item_vocab.tokens
+    history = catalogue[5:9]
+    inputs = processor.encode_for_export([history] * len(catalogue), targets=catalogue, input_names=names,
+                                         max_history=model.config.max_history)
+    assert inputs["user_features"].shape == (len(catalogue), len(processor.user_feature_names))
+    assert (inputs["user_features"] == 1).all()
+    (logits,) = session.run(None, inputs)
+    ranked = [catalogue[i] for i in (-logits).argsort(kind="stable") if catalogue[i] not in history][:5]
+    assert ranked == model.recommend([history], k=5, processor=processor)[0]
+
+
+def test_encode_for_export_names_what_it_cannot_build(tiny_data):
+    with pytest.raises(ValueError, match="target_ids.*targets="):
+        tiny_data.processor.encode_for_export([["1"]], input_names=["history_ids", "target_ids"])
+
+
+def test_cli_prints_example_inputs_and_refuses_p5_in_one_line(tiny_data, tmp_path, capsys):
+    from hf_recsys.cli import main
+    from hf_recsys.models import P5Config, P5ForConditionalGeneration
+
+    model = build("bst", tiny_data.processor)
+    model.save_pretrained(tmp_path / "bst")
+    tiny_data.processor.save_pretrained(tmp_path / "bst")
+    main(["export", "--model-dir", str(tmp_path / "bst"), "--example"])
+    report = json.loads(capsys.readouterr().out)
+    example = report["example_inputs"]
+    assert len(example["user_features"][0]) == len(tiny_data.processor.user_feature_names)
+    assert example["history_ids"][0][-3:] == tiny_data.processor.encode_items(tiny_data.processor.item_vocab.tokens[:3]).tolist()
+
+    p5 = P5ForConditionalGeneration(P5Config(d_model=16, d_kv=4, d_ff=16, num_heads=2, num_layers=1,
+                                             num_decoder_layers=1, vocab_size=64))
+    p5.save_pretrained(tmp_path / "p5")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--model-dir", str(tmp_path / "p5"), "--output", str(tmp_path / "p5.onnx")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "export is not supported for p5" in err and "Traceback" not in err
+    assert not (tmp_path / "p5.onnx").exists()

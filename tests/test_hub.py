@@ -149,3 +149,101 @@ def test_revisions_for_init_from_and_model_dir(hub_env, tmp_path):
     run_python(f"from hf_recsys.cli import train_main; train_main({args!r})", env)
     assert "initialised from: org/seq@v2" in (tuned / "README.md").read_text()
     assert json.loads((tuned / "config.json").read_text())["model_type"] == "sasrec"
+
+
+# --------------------------------------------------------------------------- the model card
+def _card(**overrides):
+    from hf_recsys.hub import build_model_card
+
+    arguments = dict(model_type="sasrec", description="SASRec causal Transformer (Kang & McAuley 2018)",
+                     task="next_item", dataset_name="ml-1m", data_summary={"dataset": "ml-1m", "items": 3706},
+                     metrics={"ndcg@10": 0.15, "hr@10": 0.28}, baseline_metrics={"ndcg@10": 0.05},
+                     baseline_name="popularity", model_name="sasrec-ml1m", repo_id="org/sasrec-ml1m",
+                     training_summary={"initialised from": "/home/someone/models/base", "steps": 10},
+                     example_items=["1", "2", "3"], training_command="hf-recsys train --data-path /data/ml-1m")
+    arguments.update(overrides)
+    return str(build_model_card(**arguments))
+
+
+def test_card_is_hub_grade():
+    card = _card()
+    meta = card.split("---")[1]
+    assert "library_name: transformers" in meta
+    assert "license: other" in meta and "license_name: movielens-research-only" in meta
+    assert "research only" in card  # MovieLens's licence, said in the text
+    assert "datasets:" not in meta  # a local log is no Hub dataset
+    assert "name: org/sasrec-ml1m" in meta and "# org/sasrec-ml1m" in card
+    assert "NDCG@10 (full ranking, leave-one-out)" in meta
+    assert "base_model" not in meta  # a local base model is never a YAML link
+    for section in ("## Intended use and limitations", "## Training data and protocol", "## Evaluation",
+                    "## How to use", "## Training command", "## Citation", "@inproceedings{kang2018sasrec"):
+        assert section in card, section
+    assert 'from_pretrained("org/sasrec-ml1m")' in card and "path/to/this/folder" not in card
+    assert 'pipeline("recommendation"' in card
+    assert "/home/someone" not in card and "/data/ml-1m" not in card  # no local absolute path, ever
+    assert "| NDCG@10 (full ranking, leave-one-out) | 0.1500 | 0.0500 |" in card
+
+
+def test_card_of_a_fine_tune_from_the_hub_names_its_base_model_and_synthetic_data_the_package_licence():
+    meta = _card(dataset_name="synthetic", training_summary={"initialised from": "org/base@v2"}).split("---")[1]
+    assert "base_model: org/base" in meta and "license: apache-2.0" in meta and "fine-tuned" in meta
+
+
+def test_p5_card_shows_the_tokenizer_and_generate():
+    card = _card(model_type="p5", task="seq2seq", description="P5")
+    assert "generation_inputs" in card and "model.generate(**inputs" in card and "decode_items" in card
+    assert "@inproceedings{geng2022p5" in card
+
+
+def _saved_folder(tiny_data, folder):
+    from hf_recsys.models import MODEL_REGISTRY
+
+    spec = MODEL_REGISTRY["sasrec"]
+    model = spec.model_class(spec.config_class.from_processor(tiny_data.processor, hidden_size=16, num_heads=2))
+    model.save_pretrained(folder)
+    tiny_data.processor.save_pretrained(folder)
+    (folder / "eval_results.json").write_text(json.dumps({"eval_ndcg@10": 0.2, "eval_popularity_ndcg@10": 0.1}))
+    (folder / "README.md").write_text("# a stale local card naming /tmp/somewhere\n")
+    return folder
+
+
+def test_push_reads_hf_endpoint_at_call_time_and_regenerates_the_card(tiny_data, tmp_path):
+    """Importing the local Hub (hence huggingface_hub) before setting HF_ENDPOINT used to send
+    the push to the public Hub; `hf-recsys push` now resolves the endpoint when it runs."""
+    folder = _saved_folder(tiny_data, tmp_path / "sasrec-local")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_TOKEN")}
+    env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
+    out = run_python(f"""
+        import json, os
+        from hf_recsys.testing.fake_hub import FakeHub  # imports huggingface_hub first
+        from hf_recsys.cli import main
+        with FakeHub() as hub:
+            os.environ["HF_ENDPOINT"] = hub.endpoint
+            os.environ["HF_TOKEN"] = "hf_test"
+            main(["push", {str(folder)!r}, "--repo-id", "org/sasrec-pushed", "--revision", "v1"])
+            tree = hub.repos["org/sasrec-pushed"].tree("v1")
+            print(json.dumps({{"files": sorted(tree), "card": tree["README.md"].decode()}}))
+    """, env)
+    pushed = json.loads(out.splitlines()[-1])
+    assert {"processing_recsys.py", "processor_config.json", "recsys_processor.json", "config.json",
+            "model.safetensors", "eval_results.json"} <= set(pushed["files"])
+    card = pushed["card"]
+    assert "# org/sasrec-pushed" in card and "name: org/sasrec-pushed" in card and "/tmp/" not in card
+    assert "| NDCG@10 (full ranking, leave-one-out) | 0.2000 | 0.1000 |" in card
+    assert (folder / "README.md").read_text().startswith("# a stale local card")  # the folder is not modified
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["push", "MISSING", "--repo-id", "org/x"], "no such folder"),
+    (["push", "EMPTY", "--repo-id", "org/x"], "has no config.json"),
+    (["push", "EMPTY", "--repo-id", "not-a-repo-id"], "expected ORG/NAME"),
+])
+def test_push_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
+    from hf_recsys.cli import main
+
+    (tmp_path / "EMPTY").mkdir()
+    argv = [str(tmp_path / a) if a in ("MISSING", "EMPTY") else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

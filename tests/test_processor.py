@@ -37,7 +37,8 @@ def test_processor_features_match_the_raw_tables(tiny_data, tiny_log):
 def test_save_and_load_round_trip_is_human_readable_and_atomic(tiny_data, tmp_path):
     processor = tiny_data.processor
     processor.save_pretrained(tmp_path)
-    assert sorted(os.listdir(tmp_path)) == [PROCESSOR_FILE]  # no temporary file left behind
+    # vocabularies, the AutoProcessor entry and the remote code; no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == ["processing_recsys.py", "processor_config.json", PROCESSOR_FILE]
     data = json.loads((tmp_path / PROCESSOR_FILE).read_text())
     assert data["items"][:3] == processor.item_vocab.tokens[:3]
     loaded = RecsysProcessor.from_pretrained(tmp_path)

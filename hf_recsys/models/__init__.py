@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, PreTrainedConfig, PreTrainedModel
 
 from .configuration_afm import AFMConfig
 from .configuration_bst import BSTConfig
@@ -60,6 +60,7 @@ from .modeling_sasrec import SASRecForNextItem
 from .modeling_sumpool import SumPoolForCTR
 from .modeling_utils import CTROutput, NextItemOutput, RecommenderMixin, RecsysPreTrainedModel
 from .modeling_widedeep import WideDeepForCTR
+from .processing_recsys import RecsysProcessor
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def register_model(spec: ModelSpec) -> None:
     model_type = spec.config_class.model_type
     AutoConfig.register(model_type, spec.config_class, exist_ok=True)
     AutoModel.register(spec.config_class, spec.model_class, exist_ok=True)
+    AutoProcessor.register(spec.config_class, RecsysProcessor, exist_ok=True)
     # Saved folders also carry the modeling code (auto_map + copied sibling modules), so
     # `AutoModel.from_pretrained(path, trust_remote_code=True)` works without hf_recsys installed.
     spec.config_class.register_for_auto_class()

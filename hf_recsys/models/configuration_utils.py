@@ -24,6 +24,9 @@ class RecsysConfig(PreTrainedConfig):
         user_feature_names: the names of those fields, in the same order.
         max_history: history length the model was trained with.
         initializer_range: std of the normal initialisation of embeddings and linear layers.
+        processor_fingerprint: per vocabulary of the processor the sizes came from, ``[number
+            of IDs, hash]`` (:meth:`RecsysProcessor.fingerprint`); training refuses data encoded
+            with other vocabularies. ``None``: not checked.
     """
 
     model_type = "recsys"
@@ -36,6 +39,7 @@ class RecsysConfig(PreTrainedConfig):
     max_history: int = 50
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
+    processor_fingerprint: dict | None = None
 
     @classmethod
     def from_processor(cls, processor: Any, **overrides: Any) -> "RecsysConfig":
@@ -47,6 +51,7 @@ class RecsysConfig(PreTrainedConfig):
             user_feature_sizes=processor.user_feature_sizes,
             user_feature_names=processor.user_feature_names,
             max_history=processor.max_history,
+            processor_fingerprint=processor.fingerprint(),
         )
         sizes.update(overrides)
         return cls(**sizes)

@@ -398,7 +398,10 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
 
         with open(cached_file(str(source), ITEM_INDEX_FILE), encoding="utf-8") as f:
             index = json.load(f)
-        self.set_item_index(index["items"], index["ids"], AutoTokenizer.from_pretrained(source))
+        # config= spares AutoTokenizer reading config.json itself: without hf_recsys, a p5 config
+        # is remote code, and reading it again would ask "Do you wish to run the custom code?"
+        tokenizer = AutoTokenizer.from_pretrained(source, config=self.config)
+        self.set_item_index(index["items"], index["ids"], tokenizer)
 
     @property
     def item_trie(self) -> ItemTrie:
@@ -466,6 +469,63 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
             item_scores.append(values)
         return items, item_scores
 
+    def _prompts(self, histories: Sequence[Sequence[Any]], exclude_seen: bool) -> tuple[list[str], list[list[int]]]:
+        """Per raw history, the ``config.recommend_template`` prompt and the item positions to
+        exclude (the history's, with ``exclude_seen``). Raw IDs the item index does not know are
+        left out of the prompt."""
+        self._ensure_item_index()
+        position = {raw: i for i, raw in enumerate(self._item_ids)}
+        prompts, exclusions = [], []
+        for history in histories:
+            known = [position[str(raw)] for raw in history if str(raw) in position]
+            exclusions.append(list(known) if exclude_seen else [])
+            known = known[-self.config.max_history :] if self.config.max_history > 0 else known
+            words = " ".join(self._item_texts[i] for i in known)
+            prompts.append(self.config.recommend_template.format(history=words))
+        return prompts, exclusions
+
+    def generation_inputs(self, histories: Sequence[Sequence[Any]], exclude_seen: bool = True) -> dict[str, Any]:
+        """Everything ``generate()`` needs to recommend for raw histories, in one call.
+
+        Returns a dict to pass as ``model.generate(**inputs, num_beams=K, num_return_sequences=K)``:
+        ``input_ids`` / ``attention_mask`` ``[B, L]`` (the ``config.recommend_template`` prompts,
+        tokenised), ``prefix_allowed_tokens_fn`` (the item trie's constraint, already built for
+        this batch: only valid item IDs, and none of the history's with ``exclude_seen``) and
+        ``max_new_tokens`` (the longest item ID). :meth:`decode_items` turns the output into raw
+        IDs. :meth:`recommend` is the same search, batched in a logits processor.
+        """
+        prompts, exclusions = self._prompts(histories, exclude_seen)
+        trie = self.item_trie
+        encoded = self._tokenizer(prompts, return_tensors="pt", padding=True)
+        excluded = [trie.excluded_counts(row) if row else None for row in exclusions] if exclude_seen else None
+        return {
+            "input_ids": encoded["input_ids"].to(self.device),
+            "attention_mask": encoded["attention_mask"].to(self.device),
+            "prefix_allowed_tokens_fn": trie.prefix_allowed_tokens_fn(self.config.eos_token_id, excluded),
+            "max_new_tokens": trie.max_length,
+        }
+
+    def decode_items(self, sequences: Any, num_return_sequences: Optional[int] = None) -> list[Any]:
+        """Raw item IDs of generated sequences (``generate()``'s output, or its ``.sequences``).
+
+        Without ``num_return_sequences``: one raw ID (or ``None``, not an item) per sequence.
+        With it: per prompt, the distinct raw IDs of its sequences, best first.
+        """
+        sequences = getattr(sequences, "sequences", sequences)
+        trie = self.item_trie
+        ids = [trie.item_of(row[1:]) for row in sequences.tolist()]
+        raw = [self._item_ids[i] if i >= 0 else None for i in ids]
+        if num_return_sequences is None:
+            return raw
+        grouped = []
+        for start in range(0, len(raw), num_return_sequences):
+            row = []
+            for item in raw[start : start + num_return_sequences]:
+                if item is not None and item not in row:
+                    row.append(item)
+            grouped.append(row)
+        return grouped
+
     @torch.no_grad()
     def recommend(
         self,
@@ -483,15 +543,7 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         no user in it, so a new user works too; ``users`` is accepted for API compatibility
         and not used). Raw IDs the item index does not know are left out of the prompt.
         """
-        self._ensure_item_index()
-        position = {raw: i for i, raw in enumerate(self._item_ids)}
-        prompts, exclusions = [], []
-        for history in histories:
-            known = [position[str(raw)] for raw in history if str(raw) in position]
-            known = known[-self.config.max_history :] if self.config.max_history > 0 else known
-            words = " ".join(self._item_texts[i] for i in known)
-            prompts.append(self.config.recommend_template.format(history=words))
-            exclusions.append([position[str(raw)] for raw in history if str(raw) in position] if exclude_seen else [])
+        prompts, exclusions = self._prompts(histories, exclude_seen)
         results: list[list[Any]] = []
         for start in range(0, len(prompts), batch_size):
             encoded = self._tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)

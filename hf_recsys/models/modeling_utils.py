@@ -454,10 +454,9 @@ class RecommenderMixin:
         cached = getattr(self, "_recsys_processor", None)
         if cached is not None:
             return cached
-        try:
-            from hf_recsys.data.processor import RecsysProcessor
-        except ImportError as error:  # pragma: no cover - remote-code use without the package
-            raise ImportError("recommend() on raw IDs needs the hf_recsys package for its processor") from error
+        # a sibling import: saved folders carry processing_recsys.py, so this works as remote code
+        from .processing_recsys import RecsysProcessor
+
         source = getattr(self.config, "_name_or_path", None) or getattr(self, "name_or_path", None)
         if not source:
             raise ValueError("this model was not loaded from a folder; pass processor=RecsysProcessor(...)")

@@ -1,12 +1,23 @@
-"""A minimal in-memory Hugging Face Hub API on loopback, for offline push/pull tests.
+"""A local Hugging Face Hub on loopback: check a publishing pipeline offline.
 
-It implements the calls ``huggingface_hub`` makes to create a repo, upload a folder (preupload
-with ``uploadMode: regular`` so file bytes arrive inline, then an NDJSON commit), create a
-branch, describe a revision, and resolve files for download. Enough for ``push_to_hub``,
-``upload_folder``, ``snapshot_download`` and ``from_pretrained("org/name")`` to run for real.
+It implements, in memory, the calls ``huggingface_hub`` makes to create a repo, upload a folder
+(preupload with ``uploadMode: regular`` so file bytes arrive inline, then an NDJSON commit),
+create a branch, describe a revision, and resolve files for download: enough for
+``hf-recsys push``, ``push_to_hub``, ``upload_folder``, ``snapshot_download`` and
+``from_pretrained("org/name")`` to run for real, with no network and no account.
 
-    with FakeHub() as hub:            # sets nothing globally; pass hub.endpoint to the client
-        ...
+    from hf_recsys.testing.fake_hub import FakeHub
+
+    with FakeHub() as hub:                      # sets nothing globally
+        env = dict(os.environ, HF_ENDPOINT=hub.endpoint, HF_TOKEN="hf_local")
+        subprocess.run(["hf-recsys", "push", "outputs/bst", "--repo-id", "me/bst"], env=env, check=True)
+        hub.repos["me/bst"].tree("main")        # {path: bytes} of what was pushed
+
+Point a process at it with ``HF_ENDPOINT=hub.endpoint``: ``hf-recsys push`` (and
+``hf_recsys.hub.push_folder_to_hub``) read ``HF_ENDPOINT`` when they run, but ``transformers``
+and ``huggingface_hub`` downloads read it when ``huggingface_hub`` is first imported, so load
+from it in a process started with the variable set (as above). The repos live as long as the
+``with`` block.
 """
 
 from __future__ import annotations

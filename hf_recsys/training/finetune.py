@@ -17,11 +17,14 @@ saved vocabularies lack are handled as ``--unknown-items`` says:
 from __future__ import annotations
 
 import copy
+import json
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from ..constants import IGNORE_INDEX, UNK_INDEX
 from ..data.log import InteractionLog
@@ -109,7 +112,7 @@ def grown_config(config: RecsysConfig, processor: RecsysProcessor) -> RecsysConf
     for klass in type(config).__mro__:
         if isinstance(klass, type) and issubclass(klass, RecsysConfig):
             for name in getattr(klass, "__annotations__", {}):
-                if name not in VOCABULARY_SIZE_FIELDS and hasattr(config, name):
+                if name not in VOCABULARY_SIZE_FIELDS and name != "processor_fingerprint" and hasattr(config, name):
                     architecture.setdefault(name, copy.deepcopy(getattr(config, name)))
     derived = type(config).from_processor(processor, **architecture)
     grown = copy.deepcopy(config)
@@ -119,6 +122,8 @@ def grown_config(config: RecsysConfig, processor: RecsysProcessor) -> RecsysConf
             if (np.asarray(new) < np.asarray(old)).any():
                 raise ValueError(f"{name} would shrink from {old} to {new}; the processor does not extend the saved one")
             setattr(grown, name, new)
+    if hasattr(config, "processor_fingerprint"):
+        grown.processor_fingerprint = derived.processor_fingerprint
     if list(grown.user_feature_names) != list(processor.user_feature_names):
         raise ValueError(f"user fields {processor.user_feature_names} do not match the model's {grown.user_feature_names}")
     # A one-shot initialisation directive (FNN from an FM) is already in the published weights.
@@ -244,6 +249,22 @@ def prepare_finetuning(
     if unknown_items not in UNKNOWN_ITEM_MODES:
         raise ValueError(f"--unknown-items must be one of {UNKNOWN_ITEM_MODES}, got {unknown_items!r}")
     published, saved = load_published(init_from, spec, overrides)
+    return finetuning_setup(published, saved, log, data_config, spec, unknown_items, init_from)
+
+
+def finetuning_setup(
+    published: torch.nn.Module,
+    saved: RecsysProcessor,
+    log: InteractionLog,
+    data_config: DataConfig,
+    spec: ModelSpec,
+    unknown_items: str = "grow",
+    source: str = "the published model",
+) -> FinetuneSetup:
+    """:func:`prepare_finetuning` for a model and processor already loaded."""
+    if unknown_items not in UNKNOWN_ITEM_MODES:
+        raise ValueError(f"unknown_items must be one of {UNKNOWN_ITEM_MODES}, got {unknown_items!r}")
+    saved.check_compatible(getattr(published.config, "processor_fingerprint", None), "the model")
     data_config.max_history = int(published.config.max_history)  # the model's window, not the flag's default
     data = prepare_data(log, data_config)  # fits a processor on the new log: its IDs and side features
     seen = {"items": saved.num_items - 2, "users": saved.num_users - 2}
@@ -263,7 +284,7 @@ def prepare_finetuning(
             action += "; unknown next items are not training targets or held-out items"
     new_values = {k[len("feature:"):]: v for k, v in counts.items() if k.startswith("feature:") and v}
     summary = (
-        f"fine-tuning {spec.name} from {init_from}: the new log has {counts['items']:,} items and "
+        f"fine-tuning {spec.name} from {source}: the new log has {counts['items']:,} items and "
         f"{counts['users']:,} users the saved vocabularies lack (they hold {seen['items']:,} / {seen['users']:,})"
         + (f", new feature values {new_values}" if new_values else "")
         + f"; --unknown-items {unknown_items}: {action}"
@@ -284,4 +305,226 @@ __all__ = [
     "load_published",
     "model_name_for",
     "prepare_finetuning",
+    "finetuning_setup",
+    "TrainerKit",
+    "VocabularyCallback",
+    "trainer_kit",
 ]
+
+
+# --------------------------------------------------------------------------- your own Trainer
+class VocabularyCallback(TrainerCallback):
+    """The :class:`TrainerKit`'s callback.
+
+    * At ``Trainer`` creation it keeps the kit's dataset columns (``remove_unused_columns=False``):
+      the samples are pointers (``row``, ``target``, ...) that the kit's collator expands into
+      model inputs, and ``Trainer`` would otherwise drop them as names ``forward`` does not take.
+    * At train start it refuses a model whose vocabularies are not the ones the data was encoded
+      with (``config.processor_fingerprint`` against the kit's processor).
+    """
+
+    def __init__(self, processor: RecsysProcessor):
+        self.processor = processor
+
+    def on_init_end(self, args, state, control, **kwargs):
+        if args.remove_unused_columns:
+            args.remove_unused_columns = False
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            self.processor.check_compatible(getattr(model.config, "processor_fingerprint", None), "the model")
+
+
+def _collator_needing_rows(collator: Callable) -> Callable:
+    """``collator``, with a clear error when ``Trainer`` dropped the pointer columns."""
+
+    def collate(features):
+        if features and "row" not in features[0] and "target" not in features[0]:
+            raise ValueError(
+                f"the batch has only the columns {sorted(features[0])}: Trainer removed the sample pointers "
+                "(row, target, ...) that this collator expands. Pass callbacks=kit.callbacks to Trainer, or "
+                "TrainingArguments(remove_unused_columns=False)"
+            )
+        return collator(features)
+
+    return collate
+
+
+@dataclass
+class TrainerKit:
+    """What a plain ``transformers.Trainer`` needs to fine-tune a saved hf_recsys model on a new
+    log; built by :func:`trainer_kit`. Pass the fields to ``Trainer`` by name::
+
+        trainer = Trainer(model=kit.model, args=args, train_dataset=kit.train_dataset,
+                          eval_dataset=kit.eval_dataset, data_collator=kit.data_collator,
+                          compute_metrics=kit.compute_metrics, processing_class=kit.processor,
+                          callbacks=kit.callbacks)
+
+    Attributes:
+        model: the saved model, its tables grown for the new log's IDs (``unknown_items="grow"``).
+        processor: the saved processor (grown likewise); ``trainer.save_model`` saves it.
+        train_dataset / eval_dataset / test_dataset: ``datasets.Dataset`` splits of the new log
+            (leave-one-out by time: validation is each user's second-to-last interaction).
+        data_collator: turns a list of samples into the model's input tensors.
+        compute_metrics: the model family's held-out metrics for ``eval_dataset`` (AUC/GAUC/log
+            loss for CTR models, full-ranking HR/NDCG/MRR for next-item models).
+        preprocess_logits_for_metrics: for next-item models, turns scores into ranks per batch.
+        callbacks: pass to ``Trainer``: keeps the sample columns and checks the vocabularies.
+        summary: how the new log's IDs were handled, in one line.
+    """
+
+    model: torch.nn.Module
+    processor: RecsysProcessor
+    train_dataset: Any
+    eval_dataset: Any
+    test_dataset: Any
+    data_collator: Callable
+    compute_metrics: Callable
+    preprocess_logits_for_metrics: Optional[Callable]
+    callbacks: list
+    summary: str
+    task: Any
+    spec: ModelSpec
+    source: Optional[str] = None
+    log_name: str = "custom"
+    unknown_items: str = "grow"
+
+    def model_init(self, trial: Any = None) -> torch.nn.Module:
+        """A fresh copy of :attr:`model` as it was before training: ``Trainer(model_init=...)``
+        for ``hyperparameter_search``, each trial starting from the saved weights."""
+        return copy.deepcopy(self._initial_model)
+
+    def __post_init__(self) -> None:
+        self._initial_model = copy.deepcopy(self.model)
+
+    def evaluate(self, trainer: Any) -> dict[str, float]:
+        """Held-out test metrics of ``trainer.model`` (``eval_*``) next to the popularity
+        baseline's on the same samples (``eval_popularity_*``)."""
+        previous = trainer.compute_metrics
+        trainer.compute_metrics = self.task.compute_metrics("test")
+        try:
+            metrics = dict(trainer.evaluate(self.test_dataset, metric_key_prefix="eval"))
+        finally:
+            trainer.compute_metrics = previous
+        baseline = self.task.baseline_metrics("test")
+        metrics.update({f"eval_{self.task.baseline_name}_{k}": v for k, v in baseline.items()})
+        metrics["eval_split"] = "test"
+        return metrics
+
+    def save(self, trainer: Any, output_dir: str, metrics: Optional[dict] = None, repo_id: Optional[str] = None,
+             command: Optional[str] = None) -> str:
+        """``trainer.save_model(output_dir)`` (weights, config, processor), ``eval_results.json``
+        (``metrics``, by default :meth:`evaluate`'s), ``run_config.json`` (what was fine-tuned
+        from what) and the model card (README.md; ``command`` is shown as the training command)."""
+        from ..data.pipeline import data_config_dict
+        from ..files import write_text_atomically
+        from ..hub import card_for_folder, write_model_card
+
+        metrics = self.evaluate(trainer) if metrics is None else metrics
+        trainer.save_model(output_dir)
+        write_text_atomically(os.path.join(output_dir, "eval_results.json"),
+                              json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        args = trainer.args
+        run = {"model": self.spec.name, "dataset": self.log_name, "init_from": self.source,
+               "unknown_items": self.unknown_items, "max_steps": args.max_steps,
+               "epochs": args.num_train_epochs if args.max_steps <= 0 else None,
+               "batch_size": args.per_device_train_batch_size, "learning_rate": args.learning_rate,
+               "seed": args.seed, "steps": trainer.state.global_step, "command": command,
+               "trainer": "transformers.Trainer with hf_recsys.training.trainer_kit"}
+        write_text_atomically(os.path.join(output_dir, "run_config.json"), json.dumps(
+            {"run": run, "data": data_config_dict(self.task.data.config)}, indent=2, default=str))
+        write_model_card(card_for_folder(output_dir, repo_id=repo_id), output_dir)
+        return output_dir
+
+
+def _spec_of(model: torch.nn.Module) -> ModelSpec:
+    for spec in MODEL_REGISTRY.values():
+        if isinstance(model, spec.model_class) and spec.config_class.model_type == model.config.model_type:
+            return spec
+    raise ValueError(f"{type(model).__name__} is not an hf_recsys model (import hf_recsys before loading it, "
+                     "without trust_remote_code)")
+
+
+def trainer_kit(
+    model: Any,
+    processor: Optional[RecsysProcessor] = None,
+    log: Optional[InteractionLog] = None,
+    *,
+    unknown_items: str = "grow",
+    data_config: Optional[DataConfig] = None,
+) -> TrainerKit:
+    """Everything a plain ``transformers.Trainer`` needs to fine-tune a saved model on ``log``.
+
+    The log is encoded with the *saved* vocabularies (``processor``), never freshly fitted ones:
+    every known ID keeps the index the model learned it under. IDs the vocabularies lack are
+    appended and the model's tables grown (``unknown_items="grow"``, new rows initialised as
+    the model initialises a fresh table) or mapped to the unknown index 1 (``"unknown"``).
+
+    Args:
+        model: a loaded hf_recsys model (``AutoModel.from_pretrained(folder_or_repo)``), or the
+            folder / Hub repo id itself.
+        processor: its processor (``AutoProcessor.from_pretrained`` of the same source);
+            loaded from the model's source when omitted.
+        log: the new interactions (an ``InteractionLog``, e.g. from
+            ``hf_recsys.data.readers.load_log``).
+        unknown_items: ``"grow"`` or ``"unknown"`` (see above).
+        data_config: split, filtering and negatives of the new log (``DataConfig()``); its
+            ``max_history`` is the model's.
+
+    Raises:
+        VocabularyMismatchError: ``processor`` is not the model's (another fingerprint).
+        ValueError: a P5 model (fine-tune it with ``hf-recsys train --model p5 --init-from``),
+            or a bad ``unknown_items``.
+    """
+    from transformers import AutoModel
+
+    from .tasks import TASKS
+    from . import next_item  # noqa: F401  (registers the next-item task)
+
+    if log is None:
+        raise ValueError("trainer_kit needs the new log: trainer_kit(model, processor, log)")
+    source = None
+    if isinstance(model, (str, os.PathLike)):
+        from ..hub import check_model_source
+
+        source = check_model_source(os.fspath(model), "model")
+        model = AutoModel.from_pretrained(source)
+    else:
+        source = getattr(model, "name_or_path", None) or getattr(model.config, "_name_or_path", None) or None
+    spec = _spec_of(model)
+    if spec.task not in TASKS:
+        raise ValueError(f"trainer_kit covers the CTR and next-item models; fine-tune {spec.name} with "
+                         f"`hf-recsys train --model {spec.name} --init-from DIR`")
+    if processor is None:
+        if not source:
+            raise ValueError("pass the model's processor: trainer_kit(model, processor, log)")
+        processor = RecsysProcessor.from_pretrained(source)
+    setup = finetuning_setup(model, processor, log, data_config or DataConfig(), spec, unknown_items,
+                             _public_name(source))
+    task = TASKS[spec.task](setup.data, setup.model)
+    return TrainerKit(
+        model=setup.model,
+        processor=setup.processor,
+        train_dataset=task.dataset("train"),
+        eval_dataset=task.dataset("valid"),
+        test_dataset=task.dataset("test"),
+        data_collator=_collator_needing_rows(setup.wrap_collator(task.collator())),
+        compute_metrics=task.compute_metrics("valid"),
+        preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
+        callbacks=[VocabularyCallback(setup.data.processor), *(task.callbacks() if hasattr(task, "callbacks") else [])],
+        summary=setup.summary,
+        task=task,
+        spec=spec,
+        source=_public_name(source),
+        log_name=log.name,
+        unknown_items=unknown_items,
+    )
+
+
+def _public_name(source: Optional[str]) -> Optional[str]:
+    """A Hub repo id as it is; a local folder as its name only (never an absolute path)."""
+    if not source:
+        return None
+    if os.path.isdir(os.path.expanduser(source)) or source.startswith(("/", ".", "~")):
+        return os.path.basename(os.path.normpath(source)) or None
+    return source

@@ -100,6 +100,8 @@ class Task:
     budget_warmup = 0.0
 
     def __init__(self, data: PreparedData, model: torch.nn.Module):
+        # a model trained with other vocabularies would read every index as another ID
+        data.processor.check_compatible(getattr(model.config, "processor_fingerprint", None), "the model")
         self.data = data
         self.model = model
         self.processor = data.processor

@@ -1,0 +1,193 @@
+"""Fine-tuning a saved model with your own `transformers.Trainer` (hf_recsys.training.trainer_kit),
+the example script, publishing the result and loading it back where hf_recsys is not installed."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from transformers import AutoModel, AutoProcessor, Trainer, TrainingArguments
+
+import hf_recsys  # noqa: F401
+from hf_recsys.data.pipeline import DataConfig, prepare_data
+from hf_recsys.data.processor import VocabularyMismatchError
+from hf_recsys.data.synthetic import generate_synthetic_log
+from hf_recsys.models import MODEL_REGISTRY
+from hf_recsys.testing.fake_hub import FakeHub
+from hf_recsys.training import trainer_kit
+from hf_recsys.training.tasks import CTRTask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = {"bst": dict(hidden_size=16, num_heads=2, ffn_dim=16, mlp_hidden_sizes=[8]),
+         "sasrec": dict(hidden_size=16, num_heads=2)}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small(config_class, name):
+    fields = getattr(config_class, "__dataclass_fields__", {})
+    return {k: v for k, v in SMALL[name].items() if k in fields}
+
+
+def save_base(tiny_data, folder, name="bst"):
+    """A saved model folder (model + processor), as `hf-recsys train` leaves it."""
+    spec = MODEL_REGISTRY[name]
+    torch.manual_seed(0)
+    model = spec.model_class(spec.config_class.from_processor(tiny_data.processor, **small(spec.config_class, name)))
+    model.load_item_features(tiny_data.processor)
+    model.save_pretrained(folder)
+    tiny_data.processor.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def new_log():
+    return generate_synthetic_log(num_users=50, num_items=110, mean_length=10, min_length=4, max_length=20, seed=11)
+
+
+def args(tmp_path, **kwargs):
+    return TrainingArguments(output_dir=str(tmp_path / "trainer"), max_steps=3, per_device_train_batch_size=16,
+                             report_to="none", save_strategy="no", use_cpu=True, **kwargs)
+
+
+def make_trainer(kit, training_args, **kwargs):
+    return Trainer(model=kit.model, args=training_args, train_dataset=kit.train_dataset,
+                   eval_dataset=kit.eval_dataset, data_collator=kit.data_collator,
+                   compute_metrics=kit.compute_metrics,
+                   preprocess_logits_for_metrics=kit.preprocess_logits_for_metrics,
+                   processing_class=kit.processor, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["bst", "sasrec"])
+def test_kit_encodes_with_the_saved_vocabularies_and_trains_with_default_arguments(name, tiny_data, new_log, tmp_path):
+    base = save_base(tiny_data, tmp_path / "base", name)
+    kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), new_log)
+    saved = tiny_data.processor.item_vocab.tokens
+    assert kit.processor.item_vocab.tokens[: len(saved)] == saved  # known IDs keep their indices
+    assert kit.processor.num_items > tiny_data.processor.num_items  # new items appended ...
+    assert kit.model.config.num_items == kit.processor.num_items  # ... and the model grown
+    # remove_unused_columns is left at its default (True): the kit's callback keeps the columns
+    trainer = make_trainer(kit, args(tmp_path), callbacks=kit.callbacks)
+    trainer.train()
+    metrics = kit.evaluate(trainer)
+    assert "eval_popularity_" + ("auc" if name == "bst" else "ndcg@10") in metrics
+    out = tmp_path / "out"
+    kit.save(trainer, str(out), metrics)
+    assert {"README.md", "eval_results.json", "recsys_processor.json", "processor_config.json", "config.json",
+            "model.safetensors"} <= set(os.listdir(out))
+    reloaded = AutoProcessor.from_pretrained(out)
+    assert reloaded.item_vocab.tokens == kit.processor.item_vocab.tokens
+    history = new_log.interactions["item_id"].astype(str).tolist()[:4]
+    model = AutoModel.from_pretrained(out).eval()
+    assert model.recommend([history], k=3) == trainer.model.eval().recommend([history], k=3, processor=kit.processor)
+
+
+def test_without_the_callbacks_the_dropped_columns_are_explained(tiny_data, new_log, tmp_path):
+    base = save_base(tiny_data, tmp_path / "base")
+    kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), new_log)
+    trainer = make_trainer(kit, args(tmp_path))  # no callbacks, remove_unused_columns=True
+    with pytest.raises(ValueError, match="remove_unused_columns=False"):
+        trainer.train()
+
+
+def test_a_freshly_fitted_vocabulary_is_refused(tiny_data, new_log, tmp_path):
+    """The README's prepare_data route with a published model: the data's indices would mean
+    other IDs than the model's. That is an error now, at the task and at train start."""
+    base = save_base(tiny_data, tmp_path / "base")
+    model = AutoModel.from_pretrained(base)
+    fresh = prepare_data(new_log, DataConfig(max_history=model.config.max_history))
+    with pytest.raises(VocabularyMismatchError, match="items"):
+        CTRTask(fresh, model)
+    kit = trainer_kit(model, AutoProcessor.from_pretrained(base), new_log)
+    other = AutoModel.from_pretrained(base)  # the published model, not the kit's grown one ...
+    other.config.processor_fingerprint = fresh.processor.fingerprint()  # ... claiming another vocabulary
+    trainer = Trainer(model=other, args=args(tmp_path), train_dataset=kit.train_dataset,
+                      data_collator=kit.data_collator, callbacks=kit.callbacks)
+    with pytest.raises(VocabularyMismatchError):
+        trainer.train()
+    with pytest.raises(VocabularyMismatchError):
+        trainer_kit(model, fresh.processor, new_log)  # a processor that is not the model's
+
+
+def test_hyperparameter_search_runs_two_optuna_trials(tiny_data, new_log, tmp_path):
+    pytest.importorskip("optuna")
+    base = save_base(tiny_data, tmp_path / "base")
+    kit = trainer_kit(base, None, new_log)  # a folder works too
+    trainer = Trainer(model_init=kit.model_init, args=args(tmp_path, eval_strategy="no"),
+                      train_dataset=kit.train_dataset, eval_dataset=kit.eval_dataset,
+                      data_collator=kit.data_collator, compute_metrics=kit.compute_metrics,
+                      processing_class=kit.processor, callbacks=kit.callbacks)
+    best = trainer.hyperparameter_search(
+        direction="maximize", backend="optuna", n_trials=2,
+        hp_space=lambda trial: {"learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True)},
+        compute_objective=lambda metrics: metrics["eval_auc"],
+    )
+    assert 1e-4 <= best.hyperparameters["learning_rate"] <= 1e-2
+    assert isinstance(best.objective, float)
+
+
+def _run(code: str, env: dict, cwd: str = ROOT, blocked: bool = False) -> subprocess.CompletedProcess:
+    prelude = textwrap.dedent("""
+        import sys
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "hf_recsys" or name.startswith("hf_recsys."):
+                    raise ImportError("hf_recsys is blocked")
+        sys.meta_path.insert(0, _Block())
+    """) if blocked else ""
+    result = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                            cwd=cwd, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Do you wish" not in result.stdout + result.stderr
+    return result
+
+
+def test_example_script_then_push_then_load_without_the_package(tiny_data, new_log, tmp_path):
+    """The docs' path: fine-tune a saved model with the example's Trainer on a new log, push
+    with `hf-recsys push` to a local Hub, load it back with trust_remote_code=True in a Python
+    where hf_recsys cannot be imported: the same recommendations from raw IDs."""
+    base = save_base(tiny_data, tmp_path / "base")
+    new_log.interactions[["user_id", "item_id", "timestamp"]].to_csv(tmp_path / "new_log.csv", index=False)
+    out = tmp_path / "finetuned"
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "finetune_with_trainer.py"), "--model-dir", base,
+                    "--dataset", "csv", "--data-path", str(tmp_path / "new_log.csv"), "--output-dir", str(out),
+                    "--max-steps", "3", "--batch-size", "16"], check=True, cwd=str(tmp_path), env=env, timeout=300,
+                   capture_output=True)
+    assert AutoProcessor.from_pretrained(out).item_vocab.tokens[:5] == tiny_data.processor.item_vocab.tokens[:5]
+    card = (out / "README.md").read_text()
+    assert str(tmp_path) not in card and "base_model" not in card  # a local base is named, never its path
+    history = new_log.interactions["item_id"].astype(str).tolist()[-6:]
+    expected = AutoModel.from_pretrained(out).eval().recommend([history], k=5)
+
+    with FakeHub() as hub:
+        hub_env = dict(env, HF_ENDPOINT=hub.endpoint, HF_TOKEN="hf_test", HF_HUB_DISABLE_TELEMETRY="1",
+                       HF_HUB_DISABLE_XET="1", HF_HOME=str(tmp_path / "fresh"))
+        hub_env.pop("HF_HUB_OFFLINE", None)
+        _run(f"from hf_recsys.cli import main; main(['push', {str(out)!r}, '--repo-id', 'org/bst-finetuned'])", hub_env)
+        stored = hub.repos["org/bst-finetuned"].tree("main")
+        assert {"processing_recsys.py", "processor_config.json", "recsys_processor.json", "modeling_bst.py"} <= set(stored)
+        pushed_card = stored["README.md"].decode()
+        assert "# org/bst-finetuned" in pushed_card and "name: org/bst-finetuned" in pushed_card
+        assert 'from_pretrained("org/bst-finetuned")' in pushed_card
+        no_package = dict(hub_env)
+        no_package.pop("PYTHONPATH", None)
+        result = _run(f"""
+            import json
+            from transformers import AutoModel, AutoProcessor
+            model = AutoModel.from_pretrained("org/bst-finetuned", trust_remote_code=True).eval()
+            processor = AutoProcessor.from_pretrained("org/bst-finetuned", trust_remote_code=True)
+            print(json.dumps({{"recs": model.recommend([{history!r}], k=5), "items": processor.num_items}}))
+        """, no_package, cwd=str(tmp_path), blocked=True)
+    got = json.loads(result.stdout.splitlines()[-1])
+    assert got["recs"] == expected
+    assert got["items"] == AutoProcessor.from_pretrained(out).num_items
