@@ -124,11 +124,17 @@ def train_ours(
             compute_metrics=task.compute_metrics("valid"),
             callbacks=[TrainingClock()],
         )
-        trainer.train()
+        cpu_started = time.process_time()
+        output = trainer.train()
+        cpu_seconds = time.process_time() - cpu_started
         clock = TrainingClock.of(trainer).metrics()
+        samples = output.global_step * args.per_device_train_batch_size
         result: dict[str, Any] = {
             "train_seconds": clock["train_runtime_s"],
             "train_samples_per_second": clock["train_samples_per_second"],
+            # CPU seconds of this process: a shared machine slows wall time, not this
+            "train_cpu_seconds": cpu_seconds,
+            "train_samples_per_cpu_second": samples / max(cpu_seconds, 1e-9),
             "training": options,
             "overrides": dict(overrides or {}),
         }
@@ -161,8 +167,9 @@ def train_peer(
             subprocess.run(command, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
         with open(os.path.join(folder, "run.json")) as f:
             run = json.load(f)
-        result = {"train_seconds": run["train_seconds"], "train_samples_per_second": run["train_samples_per_second"],
-                  "peer": run["settings"]}
+        result = {key: run[key] for key in ("train_seconds", "train_samples_per_second", "train_cpu_seconds",
+                                             "train_samples_per_cpu_second") if key in run}
+        result["peer"] = run["settings"]
         for split in ("valid", "test"):
             arrays = np.load(os.path.join(export_dir, f"{split}.npz"))
             probabilities = np.clip(np.load(os.path.join(folder, f"{split}_predictions.npy")).astype(np.float64), 1e-7, 1 - 1e-7)
@@ -178,7 +185,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for split, metric in keys:
         values = np.array([run[split][metric] for run in runs])
         out[f"{split}_{metric}"] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
-    for key in ("train_seconds", "train_samples_per_second"):
+    for key in ("train_seconds", "train_samples_per_second", "train_cpu_seconds", "train_samples_per_cpu_second"):
+        if not all(key in run for run in runs):
+            continue
         values = np.array([run[key] for run in runs])
         out[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
     return out
@@ -226,9 +235,11 @@ def main(argv: Optional[list[str]] = None) -> dict:
     ).items() if v is not None}
 
     started = time.perf_counter()
-    data = prepare_from_args(args)
     export_dir = args.export_dir or tempfile.mkdtemp(prefix="ctr_peers_")
-    if not os.path.exists(os.path.join(export_dir, "meta.json")):
+    exported = os.path.exists(os.path.join(export_dir, "meta.json"))
+    # the peer reads only the export: an existing one spares preparing the log again
+    data = prepare_from_args(args) if "ours" in args.libraries or not exported else None
+    if not exported:
         export_ctr_samples(data, export_dir, args.max_history, {"user_fraction": args.user_fraction})
     with open(os.path.join(export_dir, "meta.json")) as f:
         meta = json.load(f)

@@ -128,10 +128,10 @@ def main() -> None:
     model.compile(optimizer, "binary_crossentropy", metrics=[])
 
     train = np.load(os.path.join(args.data, "train.npz"))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.fit(model_inputs(train, names), train["label"], batch_size=args.batch_size, epochs=args.epochs,
               verbose=2, shuffle=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     os.makedirs(args.output, exist_ok=True)
     for split in ("valid", "test"):
         arrays = np.load(os.path.join(args.data, f"{split}.npz"))
@@ -140,6 +140,7 @@ def main() -> None:
     samples = len(train["label"]) * args.epochs
     with open(os.path.join(args.output, "run.json"), "w") as f:
         json.dump({"settings": settings, "train_seconds": seconds, "train_samples_per_second": samples / seconds,
+                   "train_cpu_seconds": cpu_seconds, "train_samples_per_cpu_second": samples / cpu_seconds,
                    "threads": args.threads, "torch": torch.__version__}, f, indent=2)
     print(f"{args.model} seed {args.seed}: trained {samples} samples in {seconds:.1f}s", flush=True)
 
