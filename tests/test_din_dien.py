@@ -449,3 +449,22 @@ def test_dien_trains_under_bf16_autocast(gru_type):
     assert torch.isfinite(loss) and loss.item() == pytest.approx(reference.item(), rel=3e-2)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     assert model.embeddings.item_embeddings.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["din", "dien", "sumpool"])
+def test_behaviour_ctr_models_ask_for_a_constant_learning_rate(name, tmp_path):
+    """DIN, DIEN and sum pooling are tuned for a constant learning rate (the linear decay to zero
+    of Trainer's default left them far from converged after two epochs). The request lives on the
+    config class, is a valid ``TrainingArguments`` setting, and is not written into config.json."""
+    from transformers import TrainingArguments
+
+    from hf_recsys.models import MODEL_REGISTRY
+
+    config_class = MODEL_REGISTRY[name].config_class
+    defaults = dict(config_class.training_defaults)
+    assert defaults == {"lr_scheduler_type": "constant"}
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", **defaults)
+    assert args.lr_scheduler_type == "constant"
+    assert "training_defaults" not in config_class().to_dict()
+    with pytest.raises(TypeError):
+        config_class.training_defaults["lr_scheduler_type"] = "linear"  # shared by the three: read-only

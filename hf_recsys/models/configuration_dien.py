@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
+from .configuration_din import CTR_TRAINING_DEFAULTS
 from .configuration_utils import RecsysConfig
 
 GRU_TYPES = ("augru", "aigru", "agru")
@@ -46,6 +47,8 @@ class DIENConfig(RecsysConfig):
 
     model_type = "dien"
     keys_to_ignore_at_inference = ["attention_weights", "aux_loss"]
+    #: training options this model is tuned for (not saved in ``config.json``)
+    training_defaults = CTR_TRAINING_DEFAULTS
 
     item_embedding_dim: int = 32
     category_embedding_dim: int = 32

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import field
+from types import MappingProxyType
 
 from .configuration_utils import RecsysConfig
+
+#: ``TrainingArguments`` values the behaviour-sequence CTR models (DIN, DIEN, sum pooling) are
+#: tuned for; a training run uses them for every option the user leaves unset. A constant
+#: learning rate: Adam's step sizes already adapt per parameter, and ``Trainer``'s default
+#: linear decay to zero stops a two-epoch run before the embeddings and the activation unit
+#: have fitted (see ``docs/experiments/ctr-quality.md``).
+CTR_TRAINING_DEFAULTS = MappingProxyType({"lr_scheduler_type": "constant"})
 
 
 class DINConfig(RecsysConfig):
@@ -30,6 +38,8 @@ class DINConfig(RecsysConfig):
 
     model_type = "din"
     keys_to_ignore_at_inference = ["attention_weights", "aux_loss"]
+    #: training options this model is tuned for (not saved in ``config.json``)
+    training_defaults = CTR_TRAINING_DEFAULTS
 
     item_embedding_dim: int = 32
     category_embedding_dim: int = 32

@@ -1,0 +1,86 @@
+"""Markdown tables from the JSON files of ``ctr_peers.py`` and ``ablate.py``.
+
+    python benchmarks/peers/table.py benchmarks/results/ctr_peers/*.json
+
+Peer-comparison files give one row per (dataset, model, library): test AUC, GAUC and logloss
+as mean ± std over the seeds, training seconds and samples per second. Ablation files give one
+row per variant: validation AUC and logloss, mean ± std.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctr_peers import summarise  # noqa: E402
+
+
+def cell(summary: dict, key: str, digits: int = 4) -> str:
+    entry = summary.get(key)
+    if entry is None:
+        return "–"
+    return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
+
+
+def merge_runs(reports: list[dict]) -> dict:
+    """(dataset, "model/library") -> {"runs", "summary"}, the runs of every file together (a
+    seed measured twice keeps its later run), so a benchmark may be run in pieces."""
+    runs: dict = defaultdict(dict)
+    for report in reports:
+        for key, entry in report["results"].items():
+            for run in entry["runs"]:
+                runs[(report["dataset"], key)][run["seed"]] = run
+    return {key: {"runs": list(by_seed.values()), "summary": summarise(list(by_seed.values()))}
+            for key, by_seed in runs.items()}
+
+
+def peer_rows(reports: list[dict]) -> list[str]:
+    merged = merge_runs(reports)
+    lines = [
+        "| data | model | library | seeds | test AUC | test GAUC | test logloss | train s (wall) | samples/s (wall) "
+        "| samples per CPU-s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, key), entry in sorted(merged.items()):
+        model, library = key.split("/")
+        s = entry["summary"]
+        lines.append(
+            f"| {dataset} | {model} | {'DeepCTR-Torch' if library == 'deepctr' else 'hf_recsys'} | "
+            f"{len(entry['runs'])} | {cell(s, 'test_auc')} | {cell(s, 'test_gauc')} | {cell(s, 'test_logloss')} | "
+            f"{s['train_seconds']['mean']:.0f} | {s['train_samples_per_second']['mean']:.0f} | "
+            f"{cell(s, 'train_samples_per_cpu_second', 0)} |"
+        )
+    return lines
+
+
+def ablation_rows(report: dict) -> list[str]:
+    lines = [
+        f"{report['dataset']}, {report['model']}, seeds {report['seeds']} (validation split)",
+        "",
+        "| variant | change | valid AUC | valid logloss | samples/s |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entry in report["variants"].items():
+        change = {**entry["overrides"], **entry["training"]}
+        s = entry["summary"]
+        lines.append(f"| {name} | `{json.dumps(change)}` | {cell(s, 'valid_auc')} | {cell(s, 'valid_logloss')} | "
+                     f"{s['train_samples_per_second']['mean']:.0f} |")
+    return lines
+
+
+def main(paths: list[str]) -> None:
+    reports = [json.load(open(path)) for path in paths]
+    peers = [r for r in reports if "results" in r]
+    if peers:
+        print("\n".join(peer_rows(peers)))
+    for report in reports:
+        if "variants" in report:
+            print()
+            print("\n".join(ablation_rows(report)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,64 @@
+"""The peer harness' exporter writes the samples our CTR collator builds, re-aligned to right
+padding, with DIEN's history negatives and a user cut that keeps whole users."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "peers"))
+
+from export_ctr_samples import export_ctr_samples, right_align, sample_users  # noqa: E402
+
+from hf_recsys.training.collators import CTRCollator  # noqa: E402
+
+
+def test_right_align_moves_valid_entries_first_in_order():
+    history = np.array([[0, 0, 3, 4], [5, 6, 7, 8], [0, 0, 0, 0]])
+    negatives = np.array([[0, 0, 30, 40], [50, 60, 70, 80], [0, 0, 0, 0]])
+    aligned, moved = right_align(history, negatives)
+    assert aligned.tolist() == [[3, 4, 0, 0], [5, 6, 7, 8], [0, 0, 0, 0]]
+    assert moved.tolist() == [[30, 40, 0, 0], [50, 60, 70, 80], [0, 0, 0, 0]]
+
+
+def test_export_matches_the_collator(tiny_data, tmp_path):
+    meta = export_ctr_samples(tiny_data, str(tmp_path), max_history=10)
+    assert json.load(open(tmp_path / "meta.json"))["samples"] == meta["samples"]
+    collator = CTRCollator(tiny_data.sequences, 10, user_feature_matrix=tiny_data.processor.user_feature_matrix(),
+                           negative_history=True, num_items=tiny_data.processor.num_items, seed=tiny_data.config.seed)
+    for split in ("train", "valid", "test"):
+        arrays = np.load(tmp_path / f"{split}.npz")
+        samples = tiny_data.ctr_dataset(split)
+        assert len(arrays["label"]) == len(samples) == meta["samples"][split]
+        batch = collator([samples[i] for i in range(len(samples))])
+        left = batch["history_ids"].numpy()
+        expected, expected_negatives = right_align(left, batch["history_negatives"].numpy())
+        np.testing.assert_array_equal(arrays["hist_item_id"], expected)
+        np.testing.assert_array_equal(arrays["neg_hist_item_id"], expected_negatives)
+        np.testing.assert_array_equal(arrays["seq_length"], (left != 0).sum(1))
+        np.testing.assert_array_equal(arrays["item_id"], batch["target_ids"].numpy())
+        np.testing.assert_array_equal(arrays["label"], batch["labels"].numpy())
+        # right padding: every valid step before every padded one
+        valid = arrays["hist_item_id"] != 0
+        assert (valid[:, 1:] <= valid[:, :-1]).all()
+        categories = tiny_data.processor.item_category_table()
+        np.testing.assert_array_equal(arrays["cate_id"], categories[arrays["item_id"]])
+        np.testing.assert_array_equal(arrays["hist_cate_id"][valid], categories[arrays["hist_item_id"][valid]])
+        features = batch["user_features"].numpy()
+        for j, name in enumerate(tiny_data.processor.user_feature_names):
+            np.testing.assert_array_equal(arrays[f"user_{name}"], features[:, j])
+
+
+def test_sample_users_keeps_whole_users(tiny_log):
+    cut = sample_users(tiny_log, 0.25, seed=1)
+    users = set(cut.interactions["user_id"])
+    assert len(users) == 20
+    full_counts = tiny_log.interactions["user_id"].value_counts()
+    cut_counts = cut.interactions["user_id"].value_counts()
+    assert all(cut_counts[u] == full_counts[u] for u in users)
+    assert set(cut.users["user_id"]) == users
+    assert sample_users(tiny_log, 0.25, seed=1).interactions.equals(cut.interactions)
+    with pytest.raises(ValueError, match="--user-fraction"):
+        sample_users(tiny_log, 0.0, seed=1)
