@@ -457,7 +457,10 @@ def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
             best = max(rows, key=lambda r: r["quality"].get(key) or 0)
             dataset = DATASET_NAMES.get(best.get("dataset"), best.get("dataset"))
             second = "hr@10" if key != "hr@10" else "ndcg@10"
-            lines.append(f"| {dataset} | ours: {best['name']} | {title} {_number(best['quality'].get(key))} · "
+            settings = best.get("settings", {})
+            length = (f"{settings['max_steps']} steps" if settings.get("max_steps", -1) and settings.get("max_steps", -1) > 0
+                      else f"{settings.get('epochs', '?')} epochs")
+            lines.append(f"| {dataset} | ours: {best['name']} ({length}, seed {settings.get('seed', '?')}) | {title} {_number(best['quality'].get(key))} · "
                          f"HR@10 {_number(best['quality'].get(second))} | {spec['protocol']} |")
             baseline = best.get("baseline") or {}
             if baseline.get(key) is not None:
@@ -468,8 +471,19 @@ def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def declared_headline_rows(entries: list[dict[str, Any]]) -> list[str]:
+    """Rows a result file declares itself: a top-level ``"headline"`` list of
+    ``{"data", "model", "test", "protocol"}`` (e.g. a peer library on our samples)."""
+    lines = []
+    for entry in entries:
+        data = entry["data"]
+        for row in (data.get("headline") or []) if isinstance(data, dict) else []:
+            lines.append("| " + " | ".join(_cell(str(row.get(k, "–"))) for k in ("data", "model", "test", "protocol")) + " |")
+    return lines
+
+
 def headline_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
-    rows = headline_rows(entries)
+    rows = headline_rows(entries) + declared_headline_rows(entries)
     if not rows:
         return "No result file with published figures yet."
     return "\n".join(["| data | model | test | protocol / source |", "|---|---|---|---|"] + rows
