@@ -135,7 +135,10 @@ def config_fields(config_class: type) -> list[dict[str, str]]:
             descriptions.update(_docstring_args(klass))
         if not klass.__module__.startswith("hf_recsys"):
             continue
-        descriptions.update(_docstring_args(klass))
+        for name, text in _docstring_args(klass).items():
+            # a subclass line that only points back ("see NextItemConfig") keeps the base's text
+            if not (name in descriptions and text.lower().startswith("see ")):
+                descriptions[name] = text
         for name in klass.__dict__.get("__annotations__", {}):
             if name not in own and not name.startswith("_") and name != "model_type":
                 own.append(name)
