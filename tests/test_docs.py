@@ -242,6 +242,10 @@ def test_marker_blocks_are_replaced_in_place():
     text = "intro\n<!-- generated:x -->\nold\n<!-- /generated:x -->\noutro\n"
     assert builder.fill_blocks(text, {"x": "new"}) == "intro\n<!-- generated:x -->\nnew\n<!-- /generated:x -->\noutro\n"
     assert "## Configuration\n\n<!-- generated:y -->\nbody" in builder.fill_blocks("page\n", {"y": "body"}, {"y": "## Configuration"})
+    # a hand-written section of that name gets the block as its body; the next section stays
+    page = "# M\n\n## Configuration\n\n| hand | table |\n\n## Results\n\nprose\n"
+    assert builder.fill_blocks(page, {"c": "generated"}, {"c": "## Configuration"}) == (
+        "# M\n\n## Configuration\n\n<!-- generated:c -->\ngenerated\n<!-- /generated:c -->\n\n## Results\n\nprose\n")
     with pytest.raises(KeyError):
         builder.fill_blocks(text, {"z": "new"})
 
