@@ -262,15 +262,28 @@ def run_note(entry: dict[str, Any], anchor: str) -> str:
     return "\n".join(lines)
 
 
+def _length(settings: dict[str, Any]) -> str:
+    steps, epochs = settings.get("max_steps", -1), settings.get("epochs")
+    if steps and steps > 0:
+        return f"{steps} steps"
+    return f"{epochs:g} epochs" if isinstance(epochs, (int, float)) else "–"
+
+
 def _family(row: dict[str, Any]) -> str:
     return row.get("family") or "ctr"
+
+
+def has_quality_rows(data: Any) -> bool:
+    """Rows in the suites' shape (``family`` + a ``quality`` dict), whatever the file's layout."""
+    rows = _rows_of(data)
+    return bool(rows) and all(isinstance(r.get("quality"), dict) and r.get("family") in FAMILIES for r in rows)
 
 
 def suite_quality_tables(entry: dict[str, Any], anchor: str) -> list[str]:
     data = entry["data"]
     out = []
     for family, spec in FAMILIES.items():
-        rows = [row for row in data["models"] if _family(row) == family]
+        rows = [row for row in _rows_of(data) or [] if _family(row) == family]
         published = [row for row in data.get("published", []) if _family(row) == family]
         if not rows:
             continue
@@ -282,10 +295,7 @@ def suite_quality_tables(entry: dict[str, Any], anchor: str) -> list[str]:
             "|---|---|---|" + "---|" * len(columns) + "---|",
         ]
         for row in rows:
-            settings = row.get("settings", {})
-            length = (f"{settings['max_steps']} steps" if settings.get("max_steps", -1) and settings.get("max_steps", -1) > 0
-                      else f"{settings.get('epochs', '?')} epochs")
-            lines.append(f"| {row['name']} | {row.get('dataset', '–')} | {length} | "
+            lines.append(f"| {row['name']} | {row.get('dataset', '–')} | {_length(row.get('settings', {}))} | "
                          + " | ".join(_number(row["quality"].get(key)) for key, _ in columns) + f" | [{anchor}](#{anchor}) |")
         baseline = rows[0].get("baseline") or {}
         if any(v is not None for v in baseline.values()):
@@ -388,6 +398,7 @@ def _anchor(entry: dict[str, Any]) -> str:
 AREA_TITLES = {
     "quick": "Quick suite: every model family on the embedded default",
     "beauty": "Amazon Beauty: next-item models",
+    "classic": "Classic feature-field CTR models on the embedded default",
 }
 
 
@@ -415,7 +426,10 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
             lines += [f"## `{os.path.basename(entry['path'])}`", ""]
             if isinstance(data, dict) and data.get("description"):
                 lines += [_cell(str(data["description"])), ""]
-            if rows:
+            if has_quality_rows(data):
+                for part in suite_quality_tables(entry, anchor):
+                    lines += [part, ""]
+            elif rows:
                 lines += [generic_table(rows, anchor), ""]
             else:
                 lines += ["(no list of rows in this file)", ""]
@@ -456,11 +470,11 @@ def model_results_block(entries: list[dict[str, Any]], model: str, family: str) 
                 "Train and evaluate it as above: the command prints the test metrics next to popularity's.")
     columns = FAMILIES[family]["metrics"]
     lines = [f"Protocol: {FAMILIES[family]['protocol']}.", "",
-             "| dataset | run | " + " | ".join(t for _, t in columns) + " | popularity " + columns[1][1] + " | command | commit |",
+             "| dataset | run | " + " | ".join(t for _, t in columns) + " | popularity " + FAMILIES[family]["headline"][1] + " | command | commit |",
              "|---|---|" + "---|" * len(columns) + "---|---|---|"]
     for entry, row in rows:
         baseline = (row.get("baseline") or row.get("popularity") or {})
-        baseline = baseline.get(columns[1][0]) if isinstance(baseline, dict) else None
+        baseline = baseline.get(FAMILIES[family]["headline"][0]) if isinstance(baseline, dict) else None
         area_link = f"../results/{entry['area'].replace('/', '-')}.md#{_anchor(entry)}"
         data = entry["data"] if isinstance(entry["data"], dict) else {}
         command = row.get("command") or data.get("command", "?")
@@ -488,8 +502,7 @@ def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
             dataset = DATASET_NAMES.get(best.get("dataset"), best.get("dataset"))
             second = "hr@10" if key != "hr@10" else "ndcg@10"
             settings = best.get("settings", {})
-            length = (f"{settings['max_steps']} steps" if settings.get("max_steps", -1) and settings.get("max_steps", -1) > 0
-                      else f"{settings.get('epochs', '?')} epochs")
+            length = _length(settings)
             lines.append(f"| {dataset} | ours: {best['name']} ({length}, seed {settings.get('seed', '?')}) | {title} {_number(best['quality'].get(key))} · "
                          f"HR@10 {_number(best['quality'].get(second))} | {spec['protocol']} |")
             baseline = best.get("baseline") or {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -235,6 +236,20 @@ def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
     assert "| a | 12.5 | [new-area-runs](#new-area-runs) |" in page
     assert "python bench.py" in page and "fff0000" in page
     assert "(no list of rows in this file)" in page
+
+
+def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "sasrec.json").write_text(json.dumps({
+        "command": "python zoo.py", "git_commit": "1234567",
+        "rows": [{"model": "sasrec", "name": "sasrec ml-1m", "dataset": "ml-1m",
+                  "metrics": {"hr@10": [0.30, 0.32], "ndcg@10": 0.18}, "baseline": {"ndcg@10": 0.02}},
+                 {"model": "gru4rec", "metrics": {"ndcg@10": 0.1}}]}))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
+    assert "| MovieLens-1M | [sasrec ml-1m](../results/zoo.md#zoo-sasrec) | 0.3100 ± 0.0141 (n=2) | 0.1800 | – | – | 0.0200 | `python zoo.py` | `1234567` |" in block
+    assert "gru4rec" not in block
 
 
 def test_marker_blocks_are_replaced_in_place():
