@@ -316,7 +316,8 @@ def suite_speed_table(entry: dict[str, Any], anchor: str) -> Optional[str]:
         "**Speed** (training throughput through `Trainer`, data loading included; one training step "
         "against a float32 matmul of the step's dominant product shape, timed in the same process)",
         "",
-        "| model | train /s | unit | eval /s | GFLOP per step | step (ms) | achieved GFLOP/s | matmul peak GFLOP/s | of peak | time in matrix kernels | run |",
+        "| model | train /s | unit | eval /s | GFLOP per step | step (ms) | achieved GFLOP/s "
+        "| matmul peak GFLOP/s | of peak | time in matrix kernels | run |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -368,8 +369,9 @@ def generic_table(rows: list[dict[str, Any]], anchor: str) -> str:
     for index, (row, original) in enumerate(zip(flat, rows), start=1):
         ref = f"[{anchor}](#{anchor})"
         if original.get("command"):
+            commit = original.get("git_commit") or original.get("commit")
             commands.append(f"{index}. `{original['command']}`"
-                            + (f" (commit `{original.get('git_commit') or original.get('commit')}`)" if original.get("git_commit") or original.get("commit") else "")
+                            + (f" (commit `{commit}`)" if commit else "")
                             + (f"; {machine_text(original['machine'])}" if original.get("machine") else ""))
             ref = f"{ref}, row {index}"
         lines.append("| " + " | ".join(_number(row.get(key)) for key in columns) + f" | {ref} |")
@@ -470,7 +472,8 @@ def model_results_block(entries: list[dict[str, Any]], model: str, family: str) 
                 "Train and evaluate it as above: the command prints the test metrics next to popularity's.")
     columns = FAMILIES[family]["metrics"]
     lines = [f"Protocol: {FAMILIES[family]['protocol']}.", "",
-             "| dataset | run | " + " | ".join(t for _, t in columns) + " | popularity " + FAMILIES[family]["headline"][1] + " | command | commit |",
+             "| dataset | run | " + " | ".join(t for _, t in columns)
+             + " | popularity " + FAMILIES[family]["headline"][1] + " | command | commit |",
              "|---|---|" + "---|" * len(columns) + "---|---|---|"]
     for entry, row in rows:
         baseline = (row.get("baseline") or row.get("popularity") or {})
@@ -479,7 +482,8 @@ def model_results_block(entries: list[dict[str, Any]], model: str, family: str) 
         data = entry["data"] if isinstance(entry["data"], dict) else {}
         command = row.get("command") or data.get("command", "?")
         commit = row.get("git_commit") or row.get("commit") or data.get("git_commit") or data.get("commit") or "?"
-        lines.append(f"| {DATASET_NAMES.get(row.get('dataset'), row.get('dataset') or '–')} | [{row.get('name', row['model'])}]({area_link}) | "
+        dataset = DATASET_NAMES.get(row.get("dataset"), row.get("dataset") or "–")
+        lines.append(f"| {dataset} | [{row.get('name', row['model'])}]({area_link}) | "
                      + " | ".join(_number(_quality(row).get(k)) for k, _ in columns)
                      + f" | {_number(baseline)} | `{command}` | `{commit}` |")
     return "\n".join(lines)
@@ -503,11 +507,13 @@ def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
             second = "hr@10" if key != "hr@10" else "ndcg@10"
             settings = best.get("settings", {})
             length = _length(settings)
-            lines.append(f"| {dataset} | ours: {best['name']} ({length}, seed {settings.get('seed', '?')}) | {title} {_number(best['quality'].get(key))} · "
+            ours = f"ours: {best['name']} ({length}, seed {settings.get('seed', '?')})"
+            lines.append(f"| {dataset} | {ours} | {title} {_number(best['quality'].get(key))} · "
                          f"HR@10 {_number(best['quality'].get(second))} | {spec['protocol']} |")
             baseline = best.get("baseline") or {}
             if baseline.get(key) is not None:
-                lines.append(f"| {dataset} | popularity | {title} {_number(baseline.get(key))} · HR@10 {_number(baseline.get(second))} | the same test users |")
+                lines.append(f"| {dataset} | popularity | {title} {_number(baseline.get(key))} · "
+                             f"HR@10 {_number(baseline.get(second))} | the same test users |")
             for row in published:
                 lines.append(f"| {dataset} | published: {_cell(row['model'])} | {title} {_number(row.get(key))} · "
                              f"HR@10 {_number(row.get(second))} | {_cell(row.get('source', ''))} |")
@@ -588,7 +594,8 @@ def outputs() -> dict[str, bytes | str]:
     index = os.path.join(DOCS, "results", "index.md")
     if os.path.exists(index):
         with open(index, encoding="utf-8") as f:
-            wanted[index] = fill_blocks(f.read(), {"headline": headline_table(entries, "#pages").replace("[results](#pages)", "the pages below")})
+            headline = headline_table(entries, "#pages").replace("[results](#pages)", "the pages below")
+            wanted[index] = fill_blocks(f.read(), {"headline": headline})
     models_index = os.path.join(DOCS, "models", "index.md")
     if os.path.exists(models_index):
         with open(models_index, encoding="utf-8") as f:

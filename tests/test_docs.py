@@ -9,7 +9,7 @@ Conventions for code blocks in ``README.md`` and ``docs/**/*.md``:
 * A page's blocks run in order in one namespace (a later block may use an earlier one's names),
   in a fresh temporary working directory, on one torch thread. Blocks make their own tiny data
   (e.g. ``generate_synthetic_log(num_users=100, num_items=200)``) and take a few seconds.
-* Trained model folders: a page that mentions one of the paths in ``MODEL_FIXTURES`` (e.g.
+* Trained model folders: a page whose Python blocks name one of the paths in ``MODEL_FIXTURES`` (e.g.
   ``outputs/bst-synthetic``, the folder the getting-started command writes) finds a tiny model
   of that kind at that path in its working directory. Each is trained once per test session
   with the command line (a few steps on a small embedded default log), so its metrics mean
@@ -56,7 +56,8 @@ def code_blocks(path: Path) -> list[tuple[str, str, int]]:
     for match in FENCE.finditer(text):
         line = text.count("\n", 0, match.start()) + 2
         indent = match.group("indent")
-        body = "".join(l[len(indent):] if l.startswith(indent) else l for l in match.group("body").splitlines(True))
+        body = "".join(text_line[len(indent):] if text_line.startswith(indent) else text_line
+                       for text_line in match.group("body").splitlines(True))
         blocks.append((match.group("lang").strip(), body, line))
     return blocks
 
@@ -100,7 +101,7 @@ def test_python_blocks_run(page: Path, tmp_path, monkeypatch, trained_models):
     import torch
 
     torch.set_num_threads(1)
-    text = page.read_text(encoding="utf-8")
+    text = "".join(code for code, _ in runnable_blocks(page))
     for relative in MODEL_FIXTURES:
         if relative in text:
             target = tmp_path / relative
@@ -248,7 +249,8 @@ def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, mo
                  {"model": "gru4rec", "metrics": {"ndcg@10": 0.1}}]}))
     monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
     block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
-    assert "| MovieLens-1M | [sasrec ml-1m](../results/zoo.md#zoo-sasrec) | 0.3100 ± 0.0141 (n=2) | 0.1800 | – | – | 0.0200 | `python zoo.py` | `1234567` |" in block
+    assert ("| MovieLens-1M | [sasrec ml-1m](../results/zoo.md#zoo-sasrec) | 0.3100 ± 0.0141 (n=2) | 0.1800 | – | – "
+            "| 0.0200 | `python zoo.py` | `1234567` |") in block
     assert "gru4rec" not in block
 
 
