@@ -25,9 +25,9 @@ import torch
 
 from transformers.utils import PushToHubMixin, cached_file
 
-PAD_INDEX = 0
-UNK_INDEX = 1
-NUM_SPECIAL = 2
+PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX
+UNK_INDEX = 1  # Copied from hf_recsys.constants.UNK_INDEX
+NUM_SPECIAL = 2  # Copied from hf_recsys.constants.NUM_SPECIAL
 PROCESSOR_FILE = "recsys_processor.json"
 #: what ``AutoProcessor`` reads: the class name and, for remote code, ``auto_map``
 PROCESSOR_CONFIG_FILE = "processor_config.json"

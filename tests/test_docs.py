@@ -1,0 +1,280 @@
+"""The documentation cannot rot: its code runs, its tables come from the code, every model has a page.
+
+Conventions for code blocks in ``README.md`` and ``docs/**/*.md``:
+
+* Every ```` ```python ```` block runs here, unless its first line is ``# illustrative`` (then
+  it is shown, not run: code that needs a GPU, the network, a real dataset or minutes).
+  ```` ```bash ```` and other languages are shown only. A Python block must be tagged
+  ``python`` exactly (not ``py``), so that none escapes this test.
+* A page's blocks run in order in one namespace (a later block may use an earlier one's names),
+  in a fresh temporary working directory, on one torch thread. Blocks make their own tiny data
+  (e.g. ``generate_synthetic_log(num_users=100, num_items=200)``) and take a few seconds.
+* Trained model folders: a page whose Python blocks name one of the paths in ``MODEL_FIXTURES`` (e.g.
+  ``outputs/bst-synthetic``, the folder the getting-started command writes) finds a tiny model
+  of that kind at that path in its working directory. Each is trained once per test session
+  with the command line (a few steps on a small embedded default log), so its metrics mean
+  nothing; its files, processor and API are the real ones. Add a path here to offer another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+#: path a page mentions -> extra arguments of scripts/train.py for the tiny model placed there
+MODEL_FIXTURES = {
+    "outputs/bst-synthetic": ["--model", "bst"],
+    "outputs/sasrec-synthetic": ["--model", "sasrec"],
+}
+TINY_RUN = ["--max-steps", "3", "--synthetic-users", "200", "--synthetic-items", "100", "--batch-size", "32", "--no-progress"]
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[^\n`]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M)
+#: languages a fenced block may declare; ``python`` runs, the rest are shown
+SHOWN_LANGUAGES = {"bash", "console", "text", "json", "yaml", "toml", "ini", "csv", "markdown", "diff", "python"}
+
+
+def markdown_pages() -> list[Path]:
+    return [ROOT / "README.md"] + sorted(DOCS.rglob("*.md"))
+
+
+def code_blocks(path: Path) -> list[tuple[str, str, int]]:
+    """``(language, code, first line number)`` of every fenced block of a page."""
+    text = path.read_text(encoding="utf-8")
+    blocks = []
+    for match in FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 2
+        indent = match.group("indent")
+        body = "".join(text_line[len(indent):] if text_line.startswith(indent) else text_line
+                       for text_line in match.group("body").splitlines(True))
+        blocks.append((match.group("lang").strip(), body, line))
+    return blocks
+
+
+def runnable_blocks(path: Path) -> list[tuple[str, int]]:
+    return [(code, line) for lang, code, line in code_blocks(path)
+            if lang == "python" and not code.lstrip().startswith("# illustrative")]
+
+
+def _page_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+PAGES_WITH_CODE = [p for p in markdown_pages() if runnable_blocks(p)]
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """Train each fixture model on first use; ``get(path)`` returns its folder."""
+    root = tmp_path_factory.mktemp("doc-models")
+    made: dict[str, Path] = {}
+
+    def get(relative: str) -> Path:
+        if relative not in made:
+            folder = root / relative.replace("/", "_")
+            env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+            result = subprocess.run(
+                [sys.executable, str(ROOT / "scripts" / "train.py"), *MODEL_FIXTURES[relative], *TINY_RUN,
+                 "--output-dir", str(folder)],
+                env=env, capture_output=True, text=True, timeout=600,
+            )
+            assert result.returncode == 0, f"training the docs fixture {relative} failed:\n{result.stderr[-3000:]}"
+            made[relative] = folder
+        return made[relative]
+
+    return get
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=_page_id)
+def test_python_blocks_run(page: Path, tmp_path, monkeypatch, trained_models):
+    import torch
+
+    torch.set_num_threads(1)
+    text = "".join(code for code, _ in runnable_blocks(page))
+    for relative in MODEL_FIXTURES:
+        if relative in text:
+            target = tmp_path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(trained_models(relative), target)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    for code, line in runnable_blocks(page):
+        try:
+            exec(compile(code, f"{_page_id(page)}:{line}", "exec"), namespace)
+        except Exception as error:  # name the page and line of the block that failed
+            raise AssertionError(f"the python block at {_page_id(page)}:{line} failed: {error!r}") from error
+
+
+@pytest.mark.parametrize("page", markdown_pages(), ids=_page_id)
+def test_every_code_block_is_run_or_marked(page: Path):
+    """A block is run (``python``), marked ``# illustrative``, or in a language that is shown only;
+    a Python-looking block under another tag or none would silently escape the run."""
+    for lang, code, line in code_blocks(page):
+        where = f"{_page_id(page)}:{line}"
+        assert lang in SHOWN_LANGUAGES, f"{where}: fence language {lang!r}; use one of {sorted(SHOWN_LANGUAGES)}"
+        if lang != "python":
+            first = code.lstrip().split("\n", 1)[0]
+            assert not re.match(r"(import \w|from [\w.]+ import )", first), (
+                f"{where}: Python code under ```{lang}: tag it ```python (it then runs) or mark it # illustrative"
+            )
+
+
+def test_block_parser_reads_languages_markers_and_indented_fences(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "text\n```python\nx = 1\n```\n\n* item\n\n    ```python\n    y = x + 1\n    ```\n"
+        "```python\n# illustrative\nraise SystemExit\n```\n```bash\nls\n```\n",
+        encoding="utf-8",
+    )
+    assert [(lang, line) for lang, _, line in code_blocks(page)] == [("python", 3), ("python", 9), ("python", 12), ("bash", 16)]
+    assert [code for code, _ in runnable_blocks(page)] == ["x = 1\n", "y = x + 1\n"]
+
+
+# --------------------------------------------------------------------------- model pages
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("build_docs_pages", ROOT / "scripts" / "build_docs_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _registry():
+    from hf_recsys.models import MODEL_REGISTRY
+
+    return MODEL_REGISTRY
+
+
+@pytest.mark.parametrize("name", sorted(_registry()))
+def test_every_registered_model_has_a_page_with_every_config_field(name):
+    page = DOCS / "models" / f"{name}.md"
+    assert page.exists(), f"model {name!r} is registered but has no page docs/models/{name}.md"
+    text = page.read_text(encoding="utf-8")
+    for heading in ("## What it does", "## Where we depart from the paper", "## Train it", "## Configuration", "## Results"):
+        assert heading in text, f"docs/models/{name}.md lacks the template's section {heading!r}"
+    builder = _builder()
+    fields = [row["name"] for row in builder.config_fields(_registry()[name].config_class)]
+    assert fields, name
+    missing = [f for f in fields if f"| `{f}` |" not in text]
+    assert not missing, f"docs/models/{name}.md lacks config fields {missing} (run python scripts/build_docs_pages.py)"
+    assert f"--model {name}" in text, f"docs/models/{name}.md shows no training command"
+
+
+def test_config_fields_include_the_base_class_fields_and_descriptions():
+    from hf_recsys.models import BSTConfig, SASRecConfig
+
+    rows = {row["name"]: row for row in _builder().config_fields(SASRecConfig)}
+    assert {"num_items", "max_history", "loss_type", "num_negatives"} <= set(rows)
+    assert "return_dict" not in rows  # transformers' own PreTrainedConfig fields are not listed
+    # SASRec's own docstring only points back ("see NextItemConfig"): the base's text is kept
+    assert "sampled_softmax" in rows["loss_type"]["description"]
+    bst = {row["name"]: row for row in _builder().config_fields(BSTConfig)}
+    # "dropout / attention_dropout:" in the docstring describes both fields
+    assert bst["attention_dropout"]["description"] == bst["dropout"]["description"] != ""
+    assert bst["mlp_hidden_sizes"]["default"] == repr(BSTConfig().mlp_hidden_sizes)
+    assert [f.name for f in dataclasses.fields(BSTConfig) if f.name == "num_heads"] == ["num_heads"]
+
+
+def test_generated_docs_are_up_to_date():
+    stale = _builder().stale_outputs()
+    assert not stale, f"generated docs are stale: {stale}; run: python scripts/build_docs_pages.py"
+
+
+def test_a_changed_config_field_makes_the_pages_stale(monkeypatch):
+    builder = _builder()
+    from hf_recsys.models import BSTConfig
+
+    original = builder.config_fields
+
+    def with_extra_field(config_class):
+        rows = original(config_class)
+        if config_class is BSTConfig:
+            rows = rows + [{"name": "new_field", "type": "int", "default": "1", "description": "new."}]
+        return rows
+
+    monkeypatch.setattr(builder, "config_fields", with_extra_field)
+    assert "docs/models/bst.md" in builder.stale_outputs()
+
+
+# --------------------------------------------------------------------------- results generator
+
+
+def test_generic_results_table_shows_rows_seeds_and_commands():
+    builder = _builder()
+    rows = [
+        {"model": "din", "auc": [0.80, 0.82, 0.84], "command": "python x.py --seed S", "git_commit": "abc1234",
+         "machine": {"cpu": "AMD EPYC", "usable_cores": 2, "torch": "2.13.0"}},
+        {"model": "peer", "metrics": {"auc": 0.81}},
+    ]
+    table = builder.generic_table(rows, "area-file")
+    assert "| model | auc | metrics.auc | run |" in table
+    assert "0.8200 ± 0.0200 (n=3)" in table
+    assert "`python x.py --seed S` (commit `abc1234`); AMD EPYC, 2 cores, torch 2.13.0" in table
+    assert "| peer | – | 0.8100 |" in table
+
+
+def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "new_area").mkdir()
+    (tmp_path / "new_area" / "runs.json").write_text(
+        '{"command": "python bench.py", "git_commit": "fff0000", "rows": [{"name": "a", "steps_per_s": 12.5}]}')
+    (tmp_path / "new_area" / "odd.json").write_text('{"just": "a value"}')
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    entries = builder.load_results()
+    page = builder.area_page("new_area", entries)
+    assert "| a | 12.5 | [new-area-runs](#new-area-runs) |" in page
+    assert "python bench.py" in page and "fff0000" in page
+    assert "(no list of rows in this file)" in page
+
+
+def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "sasrec.json").write_text(json.dumps({
+        "command": "python zoo.py", "git_commit": "1234567",
+        "rows": [{"model": "sasrec", "name": "sasrec ml-1m", "dataset": "ml-1m",
+                  "metrics": {"hr@10": [0.30, 0.32], "ndcg@10": 0.18}, "baseline": {"ndcg@10": 0.02}},
+                 {"model": "gru4rec", "metrics": {"ndcg@10": 0.1}}]}))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
+    assert ("| MovieLens-1M | [sasrec ml-1m](../results/zoo.md#zoo-sasrec) | 0.3100 ± 0.0141 (n=2) | 0.1800 | – | – "
+            "| 0.0200 | `python zoo.py` | `1234567` |") in block
+    assert "gru4rec" not in block
+
+
+def test_marker_blocks_are_replaced_in_place():
+    builder = _builder()
+    text = "intro\n<!-- generated:x -->\nold\n<!-- /generated:x -->\noutro\n"
+    assert builder.fill_blocks(text, {"x": "new"}) == "intro\n<!-- generated:x -->\nnew\n<!-- /generated:x -->\noutro\n"
+    assert "## Configuration\n\n<!-- generated:y -->\nbody" in builder.fill_blocks("page\n", {"y": "body"}, {"y": "## Configuration"})
+    # a hand-written section of that name gets the block as its body; the next section stays
+    page = "# M\n\n## Configuration\n\n| hand | table |\n\n## Results\n\nprose\n"
+    assert builder.fill_blocks(page, {"c": "generated"}, {"c": "## Configuration"}) == (
+        "# M\n\n## Configuration\n\n<!-- generated:c -->\ngenerated\n<!-- /generated:c -->\n\n## Results\n\nprose\n")
+    with pytest.raises(KeyError):
+        builder.fill_blocks(text, {"z": "new"})
+
+
+# --------------------------------------------------------------------------- README
+
+
+def test_readme_is_short_and_ci_runs_its_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert "python -m pytest -q tests\n" in readme
+    assert "python scripts/train.py --output-dir outputs/bst-synthetic" in readme
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pytest -q tests\n" in ci
+    assert "mkdocs build --strict" in ci
