@@ -63,3 +63,12 @@ def test_only_the_p5_task_and_the_model_registry_name_the_seq2seq_task():
                 if hits and relative not in allowed:
                     found.append(f"{relative}:{hits}")
     assert found == []
+
+
+def test_result_tables_read_each_family_s_evaluation_speed_from_its_task():
+    """``benchmarks.suite.run_model`` asks the model's task class, not a family name."""
+    assert CTRTask.evaluation_speed({"eval_samples_per_second": 300.0, "eval_runtime": 2.0}) == {
+        "eval_per_s": 300.0, "eval_runtime_s": 2.0}
+    assert P5Task.evaluation_speed({"eval_users": 50, "eval_eval_seconds": 4.0, "train_steps": 7}) == {
+        "eval_per_s": 12.5, "eval_runtime_s": 4.0, "eval_users": 50, "train_steps": 7}
+    assert P5Task.evaluation_speed({})["eval_per_s"] is None

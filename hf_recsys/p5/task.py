@@ -234,7 +234,8 @@ class P5Task(Task):
         print(f"  training: {metrics['train_steps']} steps in {metrics['train_runtime_s']:.0f} s{sittings}; "
               f"evaluation {seen['eval_seconds']:.0f} s\n")
 
-    def evaluation_speed(self, metrics: dict[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def evaluation_speed(cls, metrics: dict[str, Any]) -> dict[str, Any]:
         users, seconds = metrics.get("eval_users"), metrics.get("eval_eval_seconds")
         return {"eval_per_s": users / seconds if users and seconds else None, "eval_runtime_s": seconds,
                 "eval_users": users, "train_steps": metrics.get("train_steps")}

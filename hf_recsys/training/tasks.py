@@ -210,7 +210,8 @@ class Task:
                 print(f"  {key:>10}: {ours:.4f}   {self.baseline_name}: {value:.4f}")
         print(f"  training throughput: {metrics['train_samples_per_second']:.0f} samples/s\n")
 
-    def evaluation_speed(self, metrics: dict[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def evaluation_speed(cls, metrics: dict[str, Any]) -> dict[str, Any]:
         """Evaluation throughput of a finished run's metrics, for result tables: ``eval_per_s``,
         ``eval_runtime_s`` (and what else the task measures)."""
         return {"eval_per_s": metrics.get("eval_samples_per_second"), "eval_runtime_s": metrics.get("eval_runtime")}
