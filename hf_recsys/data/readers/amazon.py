@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..log import DataFormatError, InteractionLog
+from ..log import DataFormatError, DataOptionError, InteractionLog
 from ._common import (
     PathLike,
     _as_path,
@@ -262,8 +262,8 @@ def read_amazon(
     else:
         cols = list(csv_columns)
         if sorted(cols) != ["item_id", "rating", "timestamp", "user_id"]:
-            raise ValueError(f"csv_columns must order user_id, item_id, rating, timestamp; "
-                             f"got {cols}")
+            raise DataOptionError(f"csv_columns: must order user_id, item_id, rating, timestamp; "
+                                  f"got {cols}", option="csv_columns")
         _decode(p, raw, None, "CSV")
         df = _read_delimited(p, raw, ",", cols, {"rating": "float", "timestamp": "int"},
                              required=("user_id", "item_id"))

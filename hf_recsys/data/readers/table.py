@@ -49,7 +49,7 @@ logger = logging.getLogger("hf_recsys.data.readers")
 
 #: File suffixes (after an optional ``.gz``) and the table format each means.
 TABLE_SUFFIXES = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
 }
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
