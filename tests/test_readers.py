@@ -817,11 +817,14 @@ def test_duplicates_policy(tmp_path: Path, caplog) -> None:
     assert u["item_id"].tolist() == ["a", "b", "c"]  # valid b, test c: no longer c and c
     kept = prepare_data(log, DataConfig(duplicates="keep"))
     assert len(kept.frame) == 7 and kept.duplicates_dropped == 0
-    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate.*user 'u', item 'c', timestamp 3"):
+    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate interaction\(s\) \(same user_id, item_id, timestamp\), e\.g\. user 'u', item 'c', timestamp 3"):
         prepare_data(log, DataConfig(duplicates="error"))
-    # a repeated row of a log without timestamps is a repeated interaction, not a duplicate
-    again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,a\nu,a\n"))
-    assert prepare_data(again, DataConfig(duplicates="error")).describe()["interactions"] == 4
+    # without timestamps, positions do not tell rows apart: same user and item is a duplicate
+    again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,c\nu,c\nv,a\nv,b\n"))
+    assert prepare_data(again, DataConfig()).duplicates_dropped == 1
+    assert prepare_data(again, DataConfig(duplicates="keep")).describe()["interactions"] == 6
+    with pytest.raises(DataFormatError, match=r"n: 1 exact duplicate.*user 'u', item 'c' \(the log has no"):
+        prepare_data(again, DataConfig(duplicates="error"))
 
 
 def test_extra_columns_are_named_or_become_features(tmp_path: Path, caplog) -> None:
