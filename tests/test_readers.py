@@ -825,6 +825,9 @@ def test_duplicates_policy(tmp_path: Path, caplog) -> None:
     assert prepare_data(again, DataConfig(duplicates="keep")).describe()["interactions"] == 6
     with pytest.raises(DataFormatError, match=r"n: 1 exact duplicate.*user 'u', item 'c' \(the log has no"):
         prepare_data(again, DataConfig(duplicates="error"))
+    # a sequence file lists each interaction once: a repeated item is a repeated interaction
+    seq = read_sequences(write(tmp_path / "s.txt", "u a b c c\nv a b c\n"))
+    assert prepare_data(seq, DataConfig(duplicates="error")).describe()["interactions"] == 7
 
 
 def test_extra_columns_are_named_or_become_features(tmp_path: Path, caplog) -> None:

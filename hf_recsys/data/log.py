@@ -132,9 +132,11 @@ def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str =
     """Exact duplicate interactions under ``policy``; returns the rows kept and the count found.
 
     Two rows are exact duplicates when user, item, timestamp and rating (where the log has
-    one) are all equal. In a log without real timestamps (``attrs["has_timestamps"]`` False)
-    the positions do not count: rows with the same user, item and rating are duplicates, as
-    nothing in the file tells them apart (``"keep"`` keeps repeated interactions).
+    one) are all equal. In a table without real timestamps (``attrs["has_timestamps"]``
+    False) the positions do not count: rows with the same user, item and rating are
+    duplicates, as nothing in the file tells them apart (``"keep"`` keeps repeated
+    interactions). A sequence file (``attrs["one_line_per_user"]``) lists each interaction
+    once, in order: an item repeated there is a repeated interaction, never a duplicate.
 
     * ``"drop"``: keep the first of each group (a warning gives the count and an example);
     * ``"keep"``: keep them all;
@@ -143,7 +145,7 @@ def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str =
     if policy not in DUPLICATE_POLICIES:
         raise DataOptionError(f"duplicates: must be one of {', '.join(DUPLICATE_POLICIES)}, "
                               f"got {policy!r}", option="duplicates")
-    if policy == "keep":
+    if policy == "keep" or interactions.attrs.get("one_line_per_user", False):
         return interactions, 0
     timed = interactions.attrs.get("has_timestamps", True)
     cols = [c for c in ("user_id", "item_id", "timestamp", "rating")
