@@ -84,8 +84,9 @@ def _check_defined(path: Path, ids: pd.Series, known: pd.Series, defined_in: Pat
     missing = ~ids.isin(known).to_numpy()
     if missing.any():
         k = int(np.argmax(missing))
+        n = int(missing.sum())
         raise _fail(path, f"{what} {ids.iloc[k]!r} is not defined in {defined_in.name} "
-                          f"({int(missing.sum()):,} rows name {what}s it lacks)",
+                          f"({n:,} such row{'s' if n != 1 else ''} in the file)",
                     line=line_of(k))
 
 

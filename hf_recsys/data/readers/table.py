@@ -443,6 +443,9 @@ def check_ids(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> No
             ok = _is_integer_like(values).to_numpy()
             if not ok.all():
                 k = int(np.argmax(~ok))
+                if np.isnan(values.iloc[k]):
+                    raise _fail(path, f"column '{src}' ({col}) is empty", line=loaded.line_of(k),
+                                unit=loaded.unit, column=src)
                 raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
                                   f"number), got {values.iloc[k].item()!r}", line=loaded.line_of(k),
                             unit=loaded.unit, column=src)
@@ -505,7 +508,12 @@ def timestamps_to_seconds(path: Path, col: pd.Series, source: str, line_of: Call
     """int64 seconds from integer / float / datetime / datetime-string timestamps."""
     def fail(mask, why: str) -> DataFormatError:
         k = int(np.asarray(mask).argmax())
-        return _fail(path, f"column '{source}' (timestamp) {why}, got {col.iloc[k]!r}",
+        raw = col.iloc[k]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
+        if raw is None or (isinstance(raw, float) and raw != raw):
+            return _fail(path, f"column '{source}' (timestamp) is empty or NaN", line=line_of(k),
+                         unit=unit, column=source)
+        return _fail(path, f"column '{source}' (timestamp) {why}, got {raw!r}",
                      line=line_of(k), unit=unit, column=source)
 
     limit = 2.0**62
