@@ -17,9 +17,9 @@ from ._common import (
     PathLike,
     _as_path,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
-    _lines,
     _looks_binary,
     _read_bytes,
     _read_delimited,
@@ -88,8 +88,7 @@ def _diagnose_json_lines(path: Path, types: Mapping[str, tuple], required: Seque
 
 def _nonblank_line_numbers(path: Path) -> np.ndarray:
     """1-based line numbers of the non-blank lines of a (maybe gzipped) text file."""
-    lines = _lines(_read_bytes(path).decode("utf-8", errors="replace"))
-    return (lines.index[lines.str.strip() != ""] + 1).to_numpy()
+    return _data_line_numbers(_read_bytes(path).decode("utf-8", errors="replace"))
 
 
 def _read_amazon_reviews_json(path: Path) -> pd.DataFrame:

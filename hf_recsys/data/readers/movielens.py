@@ -22,6 +22,7 @@ from ._common import (
     PathLike,
     _check_header,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
     _folder,
@@ -49,14 +50,6 @@ ML100K_GENRES = (
 #: The rating scale of each release: (lowest, highest, whole stars only).
 ML_RATING_SCALE = {"ml-1m": (1.0, 5.0, True), "ml-100k": (1.0, 5.0, True),
                    "csv": (0.5, 5.0, False)}
-
-
-def _data_line_numbers(text: str, sep: Optional[str] = None, header: bool = False) -> np.ndarray:
-    """1-based line numbers of the data rows of ``text`` (blank lines skipped, as the parser
-    does; the header line too when ``header``). Error path only."""
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
-    return numbers[1:] if header else numbers
 
 
 def _check_ml_rows(path: Path, df: pd.DataFrame, text: str, release: str, *,

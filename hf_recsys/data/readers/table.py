@@ -36,10 +36,10 @@ from ._common import (
     PathLike,
     _as_path,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
     _is_integer_like,
-    _lines,
     _looks_binary,
     _read_bytes,
     _shorten,
@@ -227,13 +227,6 @@ def choose_separator(path: Path, first_line: str, fmt: str, sep: Optional[str]) 
     return default
 
 
-def _delimited_line_numbers(text: str, header: bool) -> np.ndarray:
-    """1-based line numbers of the data rows of ``text`` (blank lines skipped as pandas does)."""
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
-    return numbers[1:] if header else numbers
-
-
 def _first_nonblank(text: str) -> str:
     start = 0
     while start < len(text):
@@ -257,7 +250,7 @@ def _load_delimited(path: Path, fmt: str, options: TableOptions) -> LoadedFrame:
 
     def line_of(k: int) -> int:
         if "lines" not in cache:
-            cache["lines"] = _delimited_line_numbers(text, options.header)
+            cache["lines"] = _data_line_numbers(text, options.header)
         return int(cache["lines"][k])
 
     # ID and feature columns are read as text, exactly as written ("007" stays "007", "NA" is
@@ -324,8 +317,7 @@ def _load_json_lines(path: Path, options: TableOptions) -> LoadedFrame:
     text = _decode(path, data, options.encoding, "JSON lines")
     if not text or text.isspace():
         raise DataFormatError(f"{path}: file is empty", path=path)
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
+    numbers = _data_line_numbers(text)
     try:
         # dtype=False: no dtype guessing and no date conversion of "timestamp"-like columns
         df = pd.read_json(io.StringIO(text), lines=True, dtype=False)
