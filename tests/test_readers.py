@@ -723,6 +723,15 @@ def test_sep_option_and_detection(tmp_path: Path, caplog) -> None:
     assert read_table(tabbed, sep="\\t").interactions["item_id"].tolist() == ["2"]
 
 
+def test_missing_columns_hint(tmp_path: Path) -> None:
+    ml = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n")
+    with pytest.raises(DataFormatError, match=r"missing column\(s\) 'user_id', 'item_id'.*dataset ml-latest"):
+        read_table(ml)
+    assert read_table(ml, columns="user_id=userId,item_id=movieId").interactions["item_id"].tolist() == ["2"]
+    with pytest.raises(DataFormatError, match=r"the file has columns \['uid', 'iid'\]; say which is which"):
+        read_table(write(tmp_path / "x.csv", "uid,iid\n1,2\n"))
+
+
 def test_truncated_and_overlong_lines(tmp_path: Path) -> None:
     short = write(tmp_path / "short.csv", "user_id,item_id,timestamp\n1,2,3\n4\n")
     with pytest.raises(DataFormatError, match=r"short\.csv: line 3: column 'item_id'.*empty.*cut short"):

@@ -400,8 +400,14 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
         if options.header:
             named = ", ".join(f"{wanted[k]!r} (for {k})" if wanted[k] != k else repr(k)
                               for k in missing)
+            hint = ""
+            if {"userId", "movieId"} <= set(found):
+                hint = ("; a MovieLens ratings.csv is read from its folder (dataset ml-latest) "
+                        "or with columns user_id=userId,item_id=movieId")
+            elif options.columns == {} and len(found) >= 2:
+                hint = "; say which is which with columns, e.g. user_id=COLUMN,item_id=COLUMN"
             raise DataFormatError(f"{path}: missing column(s) {named}; the file has columns "
-                                  f"{found}", path=path, column=str(wanted[missing[0]]))
+                                  f"{found}{hint}", path=path, column=str(wanted[missing[0]]))
         named = ", ".join(f"position {wanted[k]} (for {k})" for k in missing)
         raise DataFormatError(f"{path}: no column at {named}; the file has {df.shape[1]} "
                               f"column(s) (positions 0-{df.shape[1] - 1})", path=path)
