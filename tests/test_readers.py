@@ -826,7 +826,8 @@ def test_duplicates_policy(tmp_path: Path, caplog) -> None:
     assert u["item_id"].tolist() == ["a", "b", "c"]  # valid b, test c: no longer c and c
     kept = prepare_data(log, DataConfig(duplicates="keep"))
     assert len(kept.frame) == 7 and kept.duplicates_dropped == 0
-    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate interaction\(s\) \(same user_id, item_id, timestamp\), e\.g\. user 'u', item 'c', timestamp 3"):
+    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate interaction\(s\) \(same user_id, "
+                                              r"item_id, timestamp\), e\.g\. user 'u', item 'c', timestamp 3"):
         prepare_data(log, DataConfig(duplicates="error"))
     # without timestamps, positions do not tell rows apart: same user and item is a duplicate
     again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,c\nu,c\nv,a\nv,b\n"))
