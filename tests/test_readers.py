@@ -723,6 +723,15 @@ def test_sep_option_and_detection(tmp_path: Path, caplog) -> None:
     assert read_table(tabbed, sep="\\t").interactions["item_id"].tolist() == ["2"]
 
 
+def test_missing_columns_hint(tmp_path: Path) -> None:
+    ml = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,4\n")
+    with pytest.raises(DataFormatError, match=r"missing column\(s\) 'user_id', 'item_id'.*dataset ml-latest"):
+        read_table(ml)
+    assert read_table(ml, columns="user_id=userId,item_id=movieId").interactions["item_id"].tolist() == ["2"]
+    with pytest.raises(DataFormatError, match=r"the file has columns \['uid', 'iid'\]; say which is which"):
+        read_table(write(tmp_path / "x.csv", "uid,iid\n1,2\n"))
+
+
 def test_truncated_and_overlong_lines(tmp_path: Path) -> None:
     short = write(tmp_path / "short.csv", "user_id,item_id,timestamp\n1,2,3\n4\n")
     with pytest.raises(DataFormatError, match=r"short\.csv: line 3: column 'item_id'.*empty.*cut short"):
@@ -817,11 +826,18 @@ def test_duplicates_policy(tmp_path: Path, caplog) -> None:
     assert u["item_id"].tolist() == ["a", "b", "c"]  # valid b, test c: no longer c and c
     kept = prepare_data(log, DataConfig(duplicates="keep"))
     assert len(kept.frame) == 7 and kept.duplicates_dropped == 0
-    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate.*user 'u', item 'c', timestamp 3"):
+    with pytest.raises(DataFormatError, match=r"d: 1 exact duplicate interaction\(s\) \(same user_id, "
+                                              r"item_id, timestamp\), e\.g\. user 'u', item 'c', timestamp 3"):
         prepare_data(log, DataConfig(duplicates="error"))
-    # a repeated row of a log without timestamps is a repeated interaction, not a duplicate
-    again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,a\nu,a\n"))
-    assert prepare_data(again, DataConfig(duplicates="error")).describe()["interactions"] == 4
+    # without timestamps, positions do not tell rows apart: same user and item is a duplicate
+    again = read_table(write(tmp_path / "n.csv", "user_id,item_id\nu,a\nu,b\nu,c\nu,c\nv,a\nv,b\n"))
+    assert prepare_data(again, DataConfig()).duplicates_dropped == 1
+    assert prepare_data(again, DataConfig(duplicates="keep")).describe()["interactions"] == 6
+    with pytest.raises(DataFormatError, match=r"n: 1 exact duplicate.*user 'u', item 'c' \(the log has no"):
+        prepare_data(again, DataConfig(duplicates="error"))
+    # a sequence file lists each interaction once: a repeated item is a repeated interaction
+    seq = read_sequences(write(tmp_path / "s.txt", "u a b c c\nv a b c\n"))
+    assert prepare_data(seq, DataConfig(duplicates="error")).describe()["interactions"] == 7
 
 
 def test_extra_columns_are_named_or_become_features(tmp_path: Path, caplog) -> None:

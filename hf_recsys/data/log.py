@@ -132,8 +132,11 @@ def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str =
     """Exact duplicate interactions under ``policy``; returns the rows kept and the count found.
 
     Two rows are exact duplicates when user, item, timestamp and rating (where the log has
-    one) are all equal. A log without real timestamps (``attrs["has_timestamps"]`` False) has
-    none: its positions differ, and a repeated item is a repeated interaction.
+    one) are all equal. In a table without real timestamps (``attrs["has_timestamps"]``
+    False) the positions do not count: rows with the same user, item and rating are
+    duplicates, as nothing in the file tells them apart (``"keep"`` keeps repeated
+    interactions). A sequence file (``attrs["one_line_per_user"]``) lists each interaction
+    once, in order: an item repeated there is a repeated interaction, never a duplicate.
 
     * ``"drop"``: keep the first of each group (a warning gives the count and an example);
     * ``"keep"``: keep them all;
@@ -142,21 +145,23 @@ def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str =
     if policy not in DUPLICATE_POLICIES:
         raise DataOptionError(f"duplicates: must be one of {', '.join(DUPLICATE_POLICIES)}, "
                               f"got {policy!r}", option="duplicates")
-    if policy == "keep" or not interactions.attrs.get("has_timestamps", True):
+    if policy == "keep" or interactions.attrs.get("one_line_per_user", False):
         return interactions, 0
-    cols = [c for c in ("user_id", "item_id", "timestamp", "rating") if c in interactions]
+    timed = interactions.attrs.get("has_timestamps", True)
+    cols = [c for c in ("user_id", "item_id", "timestamp", "rating")
+            if c in interactions and (timed or c != "timestamp")]
     dup = interactions.duplicated(cols, keep="first").to_numpy()
     count = int(dup.sum())
     if count == 0:
         return interactions, 0
     first = interactions.iloc[int(dup.argmax())]
-    example = (f"user {first['user_id']!r}, item {first['item_id']!r}, timestamp "
-               f"{first['timestamp']}")
+    example = f"user {first['user_id']!r}, item {first['item_id']!r}" + (
+        f", timestamp {first['timestamp']}" if timed else " (the log has no timestamps)")
     if policy == "error":
         raise DataFormatError(
-            f"{name}: {count:,} exact duplicate interaction(s) (same user, item, timestamp"
-            f"{', rating' if 'rating' in cols else ''}), e.g. {example}; duplicates=drop removes "
-            "them, duplicates=keep keeps them", option="duplicates")
+            f"{name}: {count:,} exact duplicate interaction(s) (same {', '.join(cols)}), e.g. "
+            f"{example}; duplicates=drop removes them, duplicates=keep keeps them",
+            option="duplicates")
     logger.warning("%s: dropped %s exact duplicate interaction(s) (e.g. %s); duplicates=keep "
                    "keeps them, duplicates=error refuses the log", name, f"{count:,}", example)
     return interactions[~dup], count

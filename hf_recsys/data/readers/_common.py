@@ -74,6 +74,14 @@ def _lines(text: str) -> pd.Series:
     return pd.Series(lines, dtype=object).str.rstrip("\r")
 
 
+def _data_line_numbers(text: str, header: bool = False) -> np.ndarray:
+    """1-based line numbers of the data rows of ``text``: its non-blank lines (the parsers skip
+    blank ones), less the header line when ``header``. Error paths only."""
+    lines = _lines(text)
+    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
+    return numbers[1:] if header else numbers
+
+
 def _is_integer_like(values: pd.Series) -> pd.Series:
     """True where ``values`` (numeric, maybe NaN) is a finite whole number."""
     arr = values.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -12,14 +12,14 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..log import DataFormatError, InteractionLog
+from ..log import DataFormatError, DataOptionError, InteractionLog
 from ._common import (
     PathLike,
     _as_path,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
-    _lines,
     _looks_binary,
     _read_bytes,
     _read_delimited,
@@ -88,8 +88,7 @@ def _diagnose_json_lines(path: Path, types: Mapping[str, tuple], required: Seque
 
 def _nonblank_line_numbers(path: Path) -> np.ndarray:
     """1-based line numbers of the non-blank lines of a (maybe gzipped) text file."""
-    lines = _lines(_read_bytes(path).decode("utf-8", errors="replace"))
-    return (lines.index[lines.str.strip() != ""] + 1).to_numpy()
+    return _data_line_numbers(_read_bytes(path).decode("utf-8", errors="replace"))
 
 
 def _read_amazon_reviews_json(path: Path) -> pd.DataFrame:
@@ -262,8 +261,8 @@ def read_amazon(
     else:
         cols = list(csv_columns)
         if sorted(cols) != ["item_id", "rating", "timestamp", "user_id"]:
-            raise ValueError(f"csv_columns must order user_id, item_id, rating, timestamp; "
-                             f"got {cols}")
+            raise DataOptionError(f"csv_columns: must order user_id, item_id, rating, timestamp; "
+                                  f"got {cols}", option="csv_columns")
         _decode(p, raw, None, "CSV")
         df = _read_delimited(p, raw, ",", cols, {"rating": "float", "timestamp": "int"},
                              required=("user_id", "item_id"))

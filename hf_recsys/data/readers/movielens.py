@@ -22,6 +22,7 @@ from ._common import (
     PathLike,
     _check_header,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
     _folder,
@@ -51,14 +52,6 @@ ML_RATING_SCALE = {"ml-1m": (1.0, 5.0, True), "ml-100k": (1.0, 5.0, True),
                    "csv": (0.5, 5.0, False)}
 
 
-def _data_line_numbers(text: str, sep: Optional[str] = None, header: bool = False) -> np.ndarray:
-    """1-based line numbers of the data rows of ``text`` (blank lines skipped, as the parser
-    does; the header line too when ``header``). Error path only."""
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
-    return numbers[1:] if header else numbers
-
-
 def _check_ml_rows(path: Path, df: pd.DataFrame, text: str, release: str, *,
                    user_col: str = "user_id", item_col: str = "item_id",
                    header: bool = False) -> None:
@@ -84,8 +77,9 @@ def _check_defined(path: Path, ids: pd.Series, known: pd.Series, defined_in: Pat
     missing = ~ids.isin(known).to_numpy()
     if missing.any():
         k = int(np.argmax(missing))
+        n = int(missing.sum())
         raise _fail(path, f"{what} {ids.iloc[k]!r} is not defined in {defined_in.name} "
-                          f"({int(missing.sum()):,} rows name {what}s it lacks)",
+                          f"({n:,} such row{'s' if n != 1 else ''} in the file)",
                     line=line_of(k))
 
 

@@ -69,4 +69,5 @@ def read_sequences(path: PathLike, name: str = "sequences") -> InteractionLog:
         "timestamp": positions.astype(np.int64),
     })
     df.attrs["has_timestamps"] = False
+    df.attrs["one_line_per_user"] = True  # an item repeated in a line is a repeated interaction
     return InteractionLog(df, name=name)

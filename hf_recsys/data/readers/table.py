@@ -36,10 +36,10 @@ from ._common import (
     PathLike,
     _as_path,
     _check_numbers,
+    _data_line_numbers,
     _decode,
     _fail,
     _is_integer_like,
-    _lines,
     _looks_binary,
     _read_bytes,
     _shorten,
@@ -49,7 +49,7 @@ logger = logging.getLogger("hf_recsys.data.readers")
 
 #: File suffixes (after an optional ``.gz``) and the table format each means.
 TABLE_SUFFIXES = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
 }
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
@@ -227,13 +227,6 @@ def choose_separator(path: Path, first_line: str, fmt: str, sep: Optional[str]) 
     return default
 
 
-def _delimited_line_numbers(text: str, header: bool) -> np.ndarray:
-    """1-based line numbers of the data rows of ``text`` (blank lines skipped as pandas does)."""
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
-    return numbers[1:] if header else numbers
-
-
 def _first_nonblank(text: str) -> str:
     start = 0
     while start < len(text):
@@ -257,7 +250,7 @@ def _load_delimited(path: Path, fmt: str, options: TableOptions) -> LoadedFrame:
 
     def line_of(k: int) -> int:
         if "lines" not in cache:
-            cache["lines"] = _delimited_line_numbers(text, options.header)
+            cache["lines"] = _data_line_numbers(text, options.header)
         return int(cache["lines"][k])
 
     # ID and feature columns are read as text, exactly as written ("007" stays "007", "NA" is
@@ -324,8 +317,7 @@ def _load_json_lines(path: Path, options: TableOptions) -> LoadedFrame:
     text = _decode(path, data, options.encoding, "JSON lines")
     if not text or text.isspace():
         raise DataFormatError(f"{path}: file is empty", path=path)
-    lines = _lines(text)
-    numbers = (lines.index[lines.str.strip() != ""] + 1).to_numpy()
+    numbers = _data_line_numbers(text)
     try:
         # dtype=False: no dtype guessing and no date conversion of "timestamp"-like columns
         df = pd.read_json(io.StringIO(text), lines=True, dtype=False)
@@ -408,8 +400,14 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
         if options.header:
             named = ", ".join(f"{wanted[k]!r} (for {k})" if wanted[k] != k else repr(k)
                               for k in missing)
+            hint = ""
+            if {"userId", "movieId"} <= set(found):
+                hint = ("; a MovieLens ratings.csv is read from its folder (dataset ml-latest) "
+                        "or with columns user_id=userId,item_id=movieId")
+            elif options.columns == {} and len(found) >= 2:
+                hint = "; say which is which with columns, e.g. user_id=COLUMN,item_id=COLUMN"
             raise DataFormatError(f"{path}: missing column(s) {named}; the file has columns "
-                                  f"{found}", path=path, column=str(wanted[missing[0]]))
+                                  f"{found}{hint}", path=path, column=str(wanted[missing[0]]))
         named = ", ".join(f"position {wanted[k]} (for {k})" for k in missing)
         raise DataFormatError(f"{path}: no column at {named}; the file has {df.shape[1]} "
                               f"column(s) (positions 0-{df.shape[1] - 1})", path=path)
@@ -443,6 +441,9 @@ def check_ids(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> No
             ok = _is_integer_like(values).to_numpy()
             if not ok.all():
                 k = int(np.argmax(~ok))
+                if np.isnan(values.iloc[k]):
+                    raise _fail(path, f"column '{src}' ({col}) is empty", line=loaded.line_of(k),
+                                unit=loaded.unit, column=src)
                 raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
                                   f"number), got {values.iloc[k].item()!r}", line=loaded.line_of(k),
                             unit=loaded.unit, column=src)
@@ -505,7 +506,12 @@ def timestamps_to_seconds(path: Path, col: pd.Series, source: str, line_of: Call
     """int64 seconds from integer / float / datetime / datetime-string timestamps."""
     def fail(mask, why: str) -> DataFormatError:
         k = int(np.asarray(mask).argmax())
-        return _fail(path, f"column '{source}' (timestamp) {why}, got {col.iloc[k]!r}",
+        raw = col.iloc[k]
+        raw = raw.item() if isinstance(raw, np.generic) else raw
+        if raw is None or (isinstance(raw, float) and raw != raw):
+            return _fail(path, f"column '{source}' (timestamp) is empty or NaN", line=line_of(k),
+                         unit=unit, column=source)
+        return _fail(path, f"column '{source}' (timestamp) {why}, got {raw!r}",
                      line=line_of(k), unit=unit, column=source)
 
     limit = 2.0**62
