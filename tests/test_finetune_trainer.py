@@ -122,7 +122,14 @@ def test_hyperparameter_search_runs_two_optuna_trials(tiny_data, new_log, tmp_pa
     pytest.importorskip("optuna")
     base = save_base(tiny_data, tmp_path / "base")
     kit = trainer_kit(base, None, new_log)  # a folder works too
-    trainer = Trainer(model_init=kit.model_init, args=args(tmp_path, eval_strategy="no"),
+    config = kit.model.config  # the grown config: its vocabulary sizes and fingerprint are the kit's
+
+    def model_init(trial=None):  # built from a config, as for a search from scratch
+        model = type(kit.model)(config)
+        model.load_item_features(kit.processor)
+        return model
+
+    trainer = Trainer(model_init=model_init, args=args(tmp_path, eval_strategy="no"),
                       train_dataset=kit.train_dataset, eval_dataset=kit.eval_dataset,
                       data_collator=kit.data_collator, compute_metrics=kit.compute_metrics,
                       processing_class=kit.processor, callbacks=kit.callbacks)
