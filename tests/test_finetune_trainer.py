@@ -198,3 +198,15 @@ def test_example_script_then_push_then_load_without_the_package(tiny_data, new_l
     got = json.loads(result.stdout.splitlines()[-1])
     assert got["recs"] == expected
     assert got["items"] == AutoProcessor.from_pretrained(out).num_items
+
+
+def test_kit_with_unknown_items_keeps_the_model_and_its_vocabularies(tiny_data, new_log, tmp_path):
+    base = save_base(tiny_data, tmp_path / "base")
+    model = AutoModel.from_pretrained(base)
+    kit = trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="unknown")
+    assert kit.model is model and kit.model.config.num_items == tiny_data.processor.num_items
+    assert kit.processor.item_vocab.tokens == tiny_data.processor.item_vocab.tokens
+    trainer = make_trainer(kit, args(tmp_path), callbacks=kit.callbacks)
+    trainer.train()
+    with pytest.raises(ValueError, match="unknown_items"):
+        trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="drop")
