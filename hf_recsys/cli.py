@@ -260,13 +260,16 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         parser.error(str(error))
     report: dict = {}
     if args.example:
-        inputs = example_from_raw_ids(model)
+        example = example_from_raw_ids(model)
+        inputs = example["inputs"]
         report["example_inputs"] = {name: value.tolist() for name, value in inputs.items()}
-        report["example_from"] = ("processor.encode_for_export(histories, users=None (anonymous), "
-                                  + ("targets=..., " if "target_ids" in inputs else "")
-                                  + f"input_names={list(inputs)}, max_history={model.config.max_history})")
-        if args.output is None:
-            print(json.dumps(report, indent=1))
+        report["example_from"] = (f"processor.encode_for_export({example['histories']!r}, users=None, "
+                                  + (f"targets={example['targets']!r}, " if example["targets"] else "")
+                                  + f"input_names={list(inputs)}, max_history={model.config.max_history})"
+                                  + " (users=None: anonymous)")
+        if args.output is None:  # one line per input: JSON, readable
+            rows = ",\n".join(f"  {json.dumps(name)}: {json.dumps(value)}" for name, value in report["example_inputs"].items())
+            print(f'{{"example_inputs": {{\n{rows}\n}},\n "example_from": {json.dumps(report["example_from"])}}}')
             return report
     options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
     report.update({"path": args.output, "format": args.format})

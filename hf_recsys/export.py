@@ -309,7 +309,9 @@ def example_from_raw_ids(model_or_path: ModelOrPath, processor: Any = None, hist
                          users: Optional[list] = None) -> dict[str, Any]:
     """Inputs for the model's exported graph built from raw IDs with
     ``processor.encode_for_export`` (the first items of the vocabulary and an anonymous user
-    when no history is given; CTR graphs score the next vocabulary item as the target)."""
+    when no history is given; CTR graphs score the seventh vocabulary item as the target).
+
+    Returns ``{"histories", "users", "targets", "inputs"}``: the raw IDs and the arrays."""
     model = load_model(model_or_path).eval()
     names = graph_input_names(model)
     processor = processor or model._get_processor(None)
@@ -317,8 +319,9 @@ def example_from_raw_ids(model_or_path: ModelOrPath, processor: Any = None, hist
     histories = histories or [tokens[:3], tokens[3:5]]
     targets = [tokens[min(6, len(tokens) - 1)]] * len(histories) if "target_ids" in names else None
     max_history = model.config.max_history
-    return processor.encode_for_export(histories, users=users, targets=targets, input_names=names,
-                                       max_history=max_history)
+    inputs = processor.encode_for_export(histories, users=users, targets=targets, input_names=names,
+                                         max_history=max_history)
+    return {"histories": histories, "users": users, "targets": targets, "inputs": inputs}
 
 
 # --------------------------------------------------------------------------- ONNX

@@ -122,7 +122,14 @@ def test_hyperparameter_search_runs_two_optuna_trials(tiny_data, new_log, tmp_pa
     pytest.importorskip("optuna")
     base = save_base(tiny_data, tmp_path / "base")
     kit = trainer_kit(base, None, new_log)  # a folder works too
-    trainer = Trainer(model_init=kit.model_init, args=args(tmp_path, eval_strategy="no"),
+    config = kit.model.config  # the grown config: its vocabulary sizes and fingerprint are the kit's
+
+    def model_init(trial=None):  # built from a config, as for a search from scratch
+        model = type(kit.model)(config)
+        model.load_item_features(kit.processor)
+        return model
+
+    trainer = Trainer(model_init=model_init, args=args(tmp_path, eval_strategy="no"),
                       train_dataset=kit.train_dataset, eval_dataset=kit.eval_dataset,
                       data_collator=kit.data_collator, compute_metrics=kit.compute_metrics,
                       processing_class=kit.processor, callbacks=kit.callbacks)
@@ -191,3 +198,15 @@ def test_example_script_then_push_then_load_without_the_package(tiny_data, new_l
     got = json.loads(result.stdout.splitlines()[-1])
     assert got["recs"] == expected
     assert got["items"] == AutoProcessor.from_pretrained(out).num_items
+
+
+def test_kit_with_unknown_items_keeps_the_model_and_its_vocabularies(tiny_data, new_log, tmp_path):
+    base = save_base(tiny_data, tmp_path / "base")
+    model = AutoModel.from_pretrained(base)
+    kit = trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="unknown")
+    assert kit.model is model and kit.model.config.num_items == tiny_data.processor.num_items
+    assert kit.processor.item_vocab.tokens == tiny_data.processor.item_vocab.tokens
+    trainer = make_trainer(kit, args(tmp_path), callbacks=kit.callbacks)
+    trainer.train()
+    with pytest.raises(ValueError, match="unknown_items"):
+        trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="drop")
