@@ -12,7 +12,8 @@ What it writes:
 * ``docs/results/*.md``: one page per result area under ``benchmarks/results/`` (a suite file
   gets quality, speed and scale tables; any other JSON with a list of rows gets a generic
   table), and the headline table of ``docs/results/index.md``;
-* the model table and the headline results table of ``README.md``.
+* the model table and the headline results table of ``README.md``, the model table of
+  ``docs/models/index.md`` and the per-model entries of the API reference.
 
 A generated part sits between ``<!-- generated:KEY -->`` and ``<!-- /generated:KEY -->``; the
 text around it is written by hand. A model page without the markers gets them appended.
@@ -602,6 +603,13 @@ def outputs() -> dict[str, bytes | str]:
     if os.path.exists(models_index):
         with open(models_index, encoding="utf-8") as f:
             wanted[models_index] = fill_blocks(f.read(), {"models": model_table(entries, "")})
+    api_models = os.path.join(DOCS, "api", "models.md")
+    if os.path.exists(api_models):
+        directives = "\n\n".join(f"::: {spec.config_class.__module__}.{spec.config_class.__name__}\n\n"
+                                   f"::: {spec.model_class.__module__}.{spec.model_class.__name__}"
+                                   for spec in MODEL_REGISTRY.values())
+        with open(api_models, encoding="utf-8") as f:
+            wanted[api_models] = fill_blocks(f.read(), {"api-models": directives})
     readme = os.path.join(ROOT, "README.md")
     with open(readme, encoding="utf-8") as f:
         text = f.read()
