@@ -13,7 +13,8 @@ What it writes:
   gets quality, speed and scale tables; any other JSON with a list of rows gets a generic
   table), and the headline table of ``docs/results/index.md``;
 * the model table and the headline results table of ``README.md``, the model table of
-  ``docs/models/index.md`` and the per-model entries of the API reference.
+  ``docs/models/index.md``, the headline of ``docs/index.md`` and the per-model entries of the
+  API reference.
 
 A generated part sits between ``<!-- generated:KEY -->`` and ``<!-- /generated:KEY -->``; the
 text around it is written by hand. A model page without the markers gets them appended.
@@ -603,6 +604,10 @@ def outputs() -> dict[str, bytes | str]:
     if os.path.exists(models_index):
         with open(models_index, encoding="utf-8") as f:
             wanted[models_index] = fill_blocks(f.read(), {"models": model_table(entries, "")})
+    landing = os.path.join(DOCS, "index.md")
+    if os.path.exists(landing):
+        with open(landing, encoding="utf-8") as f:
+            wanted[landing] = fill_blocks(f.read(), {"headline": headline_table(entries, "results/index.md")})
     api_models = os.path.join(DOCS, "api", "models.md")
     if os.path.exists(api_models):
         directives = "\n\n".join(f"::: {spec.config_class.__module__}.{spec.config_class.__name__}\n\n"
