@@ -234,7 +234,7 @@ def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
     monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
     entries = builder.load_results()
     page = builder.area_page("new_area", entries)
-    assert "| a | 12.5 | [new-area-runs](#new-area-runs) |" in page
+    assert "| a | 12.5 | [run](#new-area-runs) |" in page
     assert "python bench.py" in page and "fff0000" in page
     assert "(no list of rows in this file)" in page
 
