@@ -3,19 +3,14 @@ constrained-beam-search evaluation -> a folder that loads with the Auto classes.
 
 ``run_training`` (what ``scripts/train.py --model p5`` calls) hands P5 runs to
 :func:`run_p5_training`. P5 options are config fields, set with ``--set KEY=VALUE``
-(``item_indexing``, ``tasks``, ``d_model``, ...); a few options of the evaluation only are read
-from the same ``--set`` and not stored in the config:
-
-* ``eval_users=N``: evaluate a seeded subset of N test users (default: every test user);
-* ``eval_unseen_template=False``: skip the second evaluation with a held-out template;
-* ``eval_exclude_seen=True``: never recommend an item of the user's history;
-* ``eval_valid_every=E``: evaluate on validation users every E epochs and at the end, and keep
-  the best weights (``eval_valid_users=N``, default 2,000; ``eval_restore_best=False`` keeps the
-  last weights); see :mod:`.validation`.
+(``item_indexing``, ``tasks``, ``d_model``, ...). The evaluation's options are
+``RunConfig.seq2seq_eval`` (``--eval-users``, ``--eval-valid-every``, ...; see
+:class:`~hf_recsys.training.arguments.Seq2SeqEvaluationArguments` and :mod:`.validation`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -48,9 +43,9 @@ from .validation import ValidationCallback
 
 logger = logging.getLogger(__name__)
 
-#: ``--set`` keys that steer the evaluation and are not config fields
-EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_seen": False,
-                "eval_valid_every": 0, "eval_valid_users": 2000, "eval_restore_best": True}
+#: options of the evaluation (``RunConfig.seq2seq_eval``), not config fields
+EVAL_OPTIONS = ("eval_users", "eval_unseen_template", "eval_exclude_seen", "eval_valid_every", "eval_valid_users",
+                "eval_restore_best")
 
 
 def beauty_recipe(method: str) -> dict[str, Any]:
@@ -177,20 +172,6 @@ def save_p5(folder: str, model: P5ForConditionalGeneration, tokenizer, index: It
         processor.save_pretrained(folder)
 
 
-def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    config_overrides = {k: v for k, v in overrides.items() if k not in EVAL_OPTIONS}
-    eval_options = {k: overrides.get(k, default) for k, default in EVAL_OPTIONS.items()}
-    # checked here, before the data is read
-    every = eval_options["eval_valid_every"]
-    if isinstance(every, bool) or not isinstance(every, (int, float)) or every < 0:
-        raise ValueError(f"--set eval_valid_every={every!r}: expected a number of epochs >= 0 (0: no validation)")
-    for key in ("eval_users", "eval_valid_users"):
-        users = eval_options[key]
-        if users is not None and (isinstance(users, bool) or not isinstance(users, int) or users < 1):
-            raise ValueError(f"--set {key}={users!r}: expected a number of users >= 1 (or None: every user)")
-    return config_overrides, eval_options
-
-
 def run_p5_training(run) -> dict[str, float]:
     """Train and evaluate P5 for a :class:`~hf_recsys.training.run.RunConfig`; save the folder.
 
@@ -209,7 +190,7 @@ def run_p5_training(run) -> dict[str, float]:
     from ..training.time_budget import apply_time_budget
 
     resume_from = resolve_checkpoint(run)  # a missing checkpoint or bad option fails before the data is prepared
-    config_overrides, eval_options = _split_overrides(run.model_overrides)
+    config_overrides, eval_options = dict(run.model_overrides), dataclasses.asdict(run.seq2seq_eval)
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -267,7 +248,7 @@ def run_p5_training(run) -> dict[str, float]:
         trainer.add_callback(validation)
     tasks = dict(zip(*np.unique(setup.train_prompts["task"], return_counts=True)))
     if trainer.is_world_process_zero():
-        print(f"[hf_recsys] {log.summary()}; {len(setup.train_dataset):,} training prompts "
+        print(f"[hf_recsys] {data.summary()}; {len(setup.train_dataset):,} training prompts "
               f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {index.method} item indexing; "
               f"tokenizer of {len(tokenizer):,} tokens; {model.num_parameters():,} parameters")
     if validation and resume_from:
