@@ -289,6 +289,17 @@ def quiet(no_progress: Optional[bool]) -> Iterator[None]:
             (hub_utils.disable_progress_bars if was[2] else hub_utils.enable_progress_bars)()
 
 
+@contextlib.contextmanager
+def one_line_warnings(command: str) -> Iterator[None]:
+    """Warnings shown as ``hf-recsys COMMAND: warning: MESSAGE`` (no source line) within the block."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"hf-recsys {command}: warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 #: one function per subcommand: ``hf-recsys NAME ARGS`` calls ``COMMANDS[NAME](ARGS)``
 COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main}
 
@@ -310,7 +321,8 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     from .hub import ModelSourceError
 
     try:
-        return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
+        with one_line_warnings(command):
+            return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
     except (DataFormatError, ModelSourceError) as error:
         print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)

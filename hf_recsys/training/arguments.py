@@ -111,8 +111,8 @@ def _first_line(path: Path) -> str:
             for raw in f:
                 if raw.strip():
                     return raw.decode("utf-8", errors="replace").strip()
-    except OSError as error:
-        raise DataFormatError(f"{path}: cannot read: {error}") from None
+    except (OSError, EOFError):  # not gzip after all, unreadable: the reader reports it
+        return ""
     return ""
 
 
@@ -342,9 +342,9 @@ class RunConfig:
         self.data.seed = self.seed
         legacy = {k: self.model_overrides[k] for k in _SEQ2SEQ_EVAL_NAMES if k in self.model_overrides}
         if legacy:
-            warnings.warn("--set " + ", ".join(f"{k}=" for k in legacy) + " are evaluation options, not model config "
-                          "fields: use " + ", ".join(f"--{k.replace('_', '-')}" for k in legacy)
-                          + " (the --set form will stop working in a future release)", FutureWarning, stacklevel=4)
+            warnings.warn(f"{', '.join(f'--set {k}={v!r}' for k, v in legacy.items())}: evaluation options are no "
+                          f"longer model config fields; use {', '.join(_seq2seq_flag(k, v) for k, v in legacy.items())} "
+                          f"(the --set form will stop working in a future release)", FutureWarning, stacklevel=3)
             self.model_overrides = {k: v for k, v in self.model_overrides.items() if k not in legacy}
             for key, value in legacy.items():
                 setattr(self.seq2seq_eval, key, value)
@@ -398,6 +398,16 @@ class RunConfig:
         if isinstance(known.get("data"), dict):
             known["data"].pop("timings", None)
         return cls(**known)
+
+
+def _seq2seq_flag(name: str, value: Any) -> str:
+    """The command-line form of the evaluation option ``name=value`` (for the ``--set`` warning)."""
+    from ..dataclass_parser import flag_of
+
+    option = next(f for f in dataclasses.fields(Seq2SeqEvaluationArguments) if f.name == name)
+    if isinstance(option.default, bool):
+        return flag_of(option, bool) if value != option.default else f"nothing (it is the default of {name})"
+    return f"{flag_of(option, type(option.default))} {value}"
 
 
 _SEQ2SEQ_EVAL_NAMES = tuple(f.name for f in dataclasses.fields(Seq2SeqEvaluationArguments))
