@@ -37,13 +37,13 @@ __all__ = ["DataclassArgumentParser", "check_fields", "check_value", "flag_of", 
 _MISSING = dataclasses.MISSING
 
 
-def flag_of(field: dataclasses.Field, field_type: Any = None) -> str:
+def flag_of(field: dataclasses.Field) -> str:
     """The option string of ``field``: ``metadata["flag"]``, else ``--name-with-dashes`` (a bool
     defaulting to True: ``--no-name``)."""
     if "flag" in field.metadata:
         return field.metadata["flag"]
     name = field.name.replace("_", "-")
-    if _strip_optional(field_type)[0] is bool and field.default is True:
+    if field.default is True:  # a switch that is on by default
         return f"--no-{name}"
     return f"--{name}"
 
@@ -89,13 +89,13 @@ def check_fields(obj: Any) -> None:
             check_fields(value)
             continue
         kind, _ = _strip_optional(hints.get(field.name))
-        if value is not None and kind in (int, float) and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and isinstance(value, float))):
+        not_a_number = isinstance(value, bool) or not isinstance(value, (int, float))
+        if value is not None and kind in (int, float) and (not_a_number or (kind is int and isinstance(value, float))):
             problem = f"expects {'an integer' if kind is int else 'a number'}, got {value!r}"
         else:
             problem = check_value(field, value)
         if problem:
-            raise ValueError(f"{field.name} ({flag_of(field, hints.get(field.name))}) {problem}")
+            raise ValueError(f"{field.name} ({flag_of(field)}) {problem}")
 
 
 class DataclassArgumentParser(argparse.ArgumentParser):
@@ -142,7 +142,7 @@ class DataclassArgumentParser(argparse.ArgumentParser):
             kwargs = _argparse_kwargs(field, field_type)
             if field.default is _MISSING and field.default_factory is _MISSING:  # type: ignore[misc]
                 kwargs["required"] = True
-            group.add_argument(flag_of(field, field_type), dest=field.name, default=argparse.SUPPRESS,
+            group.add_argument(flag_of(field), dest=field.name, default=argparse.SUPPRESS,
                                help=_help_text(field), **kwargs)
 
     # ---- parsing
@@ -274,7 +274,8 @@ def _number_parser(field: dataclasses.Field, kind: type) -> Callable[[str], Any]
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expects {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+            expected = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expects {expected}, got {text!r}") from None
         problem = check_value(field, value)
         if problem:
             raise argparse.ArgumentTypeError(problem)

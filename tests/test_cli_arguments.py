@@ -36,7 +36,7 @@ def test_every_field_is_an_option_with_its_help_text(parser, cls):
     fields = list(_cli_fields(cls))
     assert len(fields) > (30 if cls is RunConfig else 5)
     for f, tp in fields:
-        assert flag_of(f, tp) in text, f.name
+        assert flag_of(f) in text, f.name
         assert _squeezed(f.metadata["help"]).replace("%%", "%") in text, f.name
 
 
@@ -223,7 +223,8 @@ def test_the_dataset_is_inferred_from_the_data_path(tmp_path):
     assert infer_dataset(_write(tmp_path / "ml" / "ratings.dat", "1::2::3::4\n").parent) == "ml-1m"
     assert infer_dataset(tmp_path / "ml" / "ratings.dat") == "ml-1m"
     assert infer_dataset(_write(tmp_path / "ml-100k" / "u.data", "1\t2\t3\t4\n").parent) == "ml-100k"
-    assert infer_dataset(_write(tmp_path / "ml-25m" / "ratings.csv", "userId,movieId,rating,timestamp\n").parent) == "ml-25m"
+    movielens_csv = _write(tmp_path / "ml-25m" / "ratings.csv", "userId,movieId,rating,timestamp\n")
+    assert infer_dataset(movielens_csv.parent) == "ml-25m"
     assert infer_dataset(tmp_path / "ml-25m" / "ratings.csv") == "ml-25m"
     assert infer_dataset(_write(tmp_path / "mine" / "ratings.csv", "uid,iid\n1,2\n")) == "csv"  # not MovieLens
     assert infer_dataset(_write(tmp_path / "beauty" / "user_sequence.txt", "u1 i1 i2\n").parent) == "beauty"

@@ -124,7 +124,8 @@ def test_the_printed_summary_matches_the_card_with_an_implicit_threshold(tmp_pat
     summary = re.search(r"\[hf_recsys\] synthetic: ([\d,]+) interactions, ([\d,]+) users, ([\d,]+) items", printed)
     assert summary, printed
     card = (out / "README.md").read_text()
-    from_card = [int(re.search(rf"^- {key}: (\d+)$", card, re.M).group(1)) for key in ("interactions", "users", "items")]
+    from_card = [int(re.search(rf"^- {key}: (\d+)$", card, re.M).group(1))
+                 for key in ("interactions", "users", "items")]
     assert [int(n.replace(",", "")) for n in summary.groups()] == from_card
     # the filter removed something: the numbers are those of the filtered log
     all_rows = json.loads((out / "run_config.json").read_text())

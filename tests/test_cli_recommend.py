@@ -63,7 +63,8 @@ def test_unknown_items_in_a_history_are_named_and_left_out(folders, capsys):
 def test_an_unknown_user_is_an_error_for_a_model_with_a_user_input(folders, capsys):
     code, err = failing(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "stranger")
     assert code == 2 and "argument --user" in err and "stranger" in err
-    out, _ = recommend(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "usér-3", "--k", "2")
+    out, _ = recommend(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "usér-3",
+                       "--k", "2")
     assert len(json.loads(out)) == 2
 
 

@@ -189,8 +189,8 @@ class DataSourceArguments:
 
     dataset: Optional[str] = field(default=None, metadata={
         "help": "format of --data-path: a MovieLens folder (ml-1m, ml-100k, ml-20m, ...), an Amazon review dump "
-                "(amazon), a P5 user_sequence.txt (beauty, sequences) or any table (csv: .csv/.tsv/.parquet/.jsonl with "
-                "columns user_id, item_id and optionally timestamp, rating). Default: inferred from --data-path; "
+                "(amazon), a P5 user_sequence.txt (beauty, sequences) or any table (csv: .csv/.tsv/.parquet/.jsonl "
+                "with columns user_id, item_id and optionally timestamp, rating). Default: inferred from --data-path; "
                 "without --data-path, 'synthetic', the embedded seeded MovieLens-1M-shaped log",
         "choices": dataset_choices, "metavar": "NAME"})
     data_path: Optional[str] = field(default=None, metadata={
@@ -228,9 +228,9 @@ class TrainingOptions:
     save_total_limit: Optional[int] = field(default=None, metadata={
         "help": "keep only the newest N checkpoints (default: all)", "gt": 0})
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={
-        "help": "continue an interrupted run from a checkpoint folder, or from the newest one in OUTPUT_DIR/checkpoints "
-                "('latest', also what the bare flag means); give the same flags as the interrupted run and it ends "
-                "with the same weights", "nargs": "?", "const": "latest", "metavar": "PATH|latest"})
+        "help": "continue an interrupted run from a checkpoint folder, or from the newest one in "
+                "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as the "
+                "interrupted run and it ends with the same weights", "nargs": "?", "const": "latest", "metavar": "PATH|latest"})
     time_budget_minutes: Optional[float] = field(default=None, metadata={
         "help": "train for M minutes of wall clock: the learning rate decays linearly to zero at M minutes (time, not "
                 "steps) and training stops there, or earlier at --epochs/--max-steps. For borrowed or shared hardware "
@@ -342,9 +342,10 @@ class RunConfig:
         self.data.seed = self.seed
         legacy = {k: self.model_overrides[k] for k in _SEQ2SEQ_EVAL_NAMES if k in self.model_overrides}
         if legacy:
-            warnings.warn(f"{', '.join(f'--set {k}={v!r}' for k, v in legacy.items())}: evaluation options are no "
-                          f"longer model config fields; use {', '.join(_seq2seq_flag(k, v) for k, v in legacy.items())} "
-                          f"(the --set form will stop working in a future release)", FutureWarning, stacklevel=3)
+            old = ", ".join(f"--set {k}={v!r}" for k, v in legacy.items())
+            new = ", ".join(_seq2seq_flag(k, v) for k, v in legacy.items())
+            warnings.warn(f"{old}: evaluation options are no longer model config fields; use {new} (the --set form "
+                          f"will stop working in a future release)", FutureWarning, stacklevel=3)
             self.model_overrides = {k: v for k, v in self.model_overrides.items() if k not in legacy}
             for key, value in legacy.items():
                 setattr(self.seq2seq_eval, key, value)
@@ -406,8 +407,8 @@ def _seq2seq_flag(name: str, value: Any) -> str:
 
     option = next(f for f in dataclasses.fields(Seq2SeqEvaluationArguments) if f.name == name)
     if isinstance(option.default, bool):
-        return flag_of(option, bool) if value != option.default else f"nothing (it is the default of {name})"
-    return f"{flag_of(option, type(option.default))} {value}"
+        return flag_of(option) if value != option.default else f"nothing (it is the default of {name})"
+    return f"{flag_of(option)} {value}"
 
 
 _SEQ2SEQ_EVAL_NAMES = tuple(f.name for f in dataclasses.fields(Seq2SeqEvaluationArguments))
