@@ -230,7 +230,8 @@ class TrainingOptions:
     resume_from_checkpoint: Optional[str] = field(default=None, metadata={
         "help": "continue an interrupted run from a checkpoint folder, or from the newest one in "
                 "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as the "
-                "interrupted run and it ends with the same weights", "nargs": "?", "const": "latest", "metavar": "PATH|latest"})
+                "interrupted run and it ends with the same weights",
+        "nargs": "?", "const": "latest", "metavar": "PATH|latest"})
     time_budget_minutes: Optional[float] = field(default=None, metadata={
         "help": "train for M minutes of wall clock: the learning rate decays linearly to zero at M minutes (time, not "
                 "steps) and training stops there, or earlier at --epochs/--max-steps. For borrowed or shared hardware "
