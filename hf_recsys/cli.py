@@ -59,8 +59,11 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
     """The checks of ``hf-recsys train`` that look at the disk: the output folder's policy and
     the checkpoint to resume from; a failure is a usage error."""
     from .training.output_dir import check_output_dir
-    from .training.run import resolve_checkpoint
+    from .training.run import resolve_checkpoint, trains_on_cpu
 
+    if run.fp16 and trains_on_cpu(run):
+        parser.error("--fp16 needs a CUDA GPU" + (" (and --use-cpu is given)" if run.use_cpu else "")
+                     + "; use --bf16 for mixed precision on the CPU")
     try:
         check_output_dir(run.output_dir, run.overwrite_output_dir, bool(run.resume_from_checkpoint))
         resolve_checkpoint(run)

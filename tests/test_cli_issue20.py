@@ -157,3 +157,20 @@ def test_no_progress_silences_every_bar(tmp_path, capfd):
     captured = capfd.readouterr()
     for text in (captured.err, captured.out):
         assert "it/s]" not in text and "Writing model shards" not in text and "%|" not in text
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--fp16", "--use-cpu"], "--fp16 needs a CUDA GPU"),
+    (["--resume-from-checkpoint"], "no checkpoint-N folder"),
+    (["--resume-from-checkpoint", "nowhere"], "no folder nowhere"),
+])
+def test_device_and_checkpoint_checks_are_usage_errors_before_any_work(argv, words, tmp_path, capsys):
+    code, err = exit_code(["train", "--output-dir", str(tmp_path / "out"), *argv], capsys)
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "model").write_text("not a folder")
+    code, err = exit_code(["train", "--output-dir", str(tmp_path / "model")], capsys)
+    assert code == 2 and "is a file" in err
