@@ -255,13 +255,10 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
 # quiet output, dispatch
 # ---------------------------------------------------------------------------------------------
 
-#: third-party warnings that tell a command-line user nothing they can act on
+#: third-party warnings that tell a command-line user nothing they can act on (category, message regex)
 QUIET_WARNINGS = (
-    # Trainer / accelerate on a CPU-only machine
-    (UserWarning, r".*pin_memory.*no accelerator.*"),
-    (UserWarning, r".*'pin_memory' argument is set as true but no accelerator.*"),
-    # datasets / pyarrow internals
-    (FutureWarning, r".*`resume_download` is deprecated.*"),
+    # torch's DataLoader when Trainer asks for pinned memory on a machine without an accelerator
+    (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
 )
 
 

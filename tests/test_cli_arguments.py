@@ -262,3 +262,26 @@ def test_data_path_with_the_synthetic_dataset_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         build_train_parser().parse_dataclass(["--data-path", str(tmp_path / "nope.csv")])
     assert f"--data-path {tmp_path / 'nope.csv'}: no such file" in capsys.readouterr().err
+
+
+def test_quiet_filters_noise_and_restores_the_progress_bars():
+    import datasets
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    from hf_recsys.cli import quiet
+
+    before = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+              hub_utils.are_progress_bars_disabled())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet(True):
+            assert not datasets.is_progress_bar_enabled() and not transformers_logging.is_progress_bar_enabled()
+            assert hub_utils.are_progress_bars_disabled()
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned "
+                          "memory won't be used.", UserWarning)
+            warnings.warn("something a user should read", UserWarning)
+    assert [str(w.message) for w in seen] == ["something a user should read"]
+    after = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+             hub_utils.are_progress_bars_disabled())
+    assert after == before
