@@ -222,6 +222,8 @@ def _help_text(field: dataclasses.Field) -> str:
         choices = choices()
     if isinstance(choices, dict):
         text += ": " + ", ".join(f"{name} ({about})" if about else name for name, about in choices.items())
+    elif choices is not None and "metavar" in field.metadata:  # the usage line does not list them
+        text += f" (one of: {', '.join(map(str, choices))})"
     default = _default_of(field)
     if not isinstance(default, bool) and default not in (None, {}, [], ()) and "(default" not in text:
         text += f" (default: {default})"
