@@ -285,3 +285,19 @@ def test_quiet_filters_noise_and_restores_the_progress_bars():
     after = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
              hub_utils.are_progress_bars_disabled())
     assert after == before
+
+
+def test_scripts_train_and_hf_recsys_train_print_the_same_generated_help():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "COLUMNS": "100"}
+    script = subprocess.run([sys.executable, "scripts/train.py", "--help"], capture_output=True, text=True, cwd=root,
+                            env=env)
+    command = subprocess.run([sys.executable, "-m", "hf_recsys.cli", "train", "--help"], capture_output=True,
+                             text=True, cwd=root, env=env)
+    assert script.returncode == command.returncode == 0
+    assert script.stdout == command.stdout
+    assert all(flag_of(f) in _squeezed(script.stdout) for f, _ in _cli_fields(RunConfig))
