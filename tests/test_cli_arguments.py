@@ -301,3 +301,21 @@ def test_scripts_train_and_hf_recsys_train_print_the_same_generated_help():
     assert script.returncode == command.returncode == 0
     assert script.stdout == command.stdout
     assert all(flag_of(f) in _squeezed(script.stdout) for f, _ in _cli_fields(RunConfig))
+
+
+def test_the_summary_line_counts_the_filtered_data_and_the_users_in_training_only():
+    import pandas as pd
+
+    from hf_recsys.data.log import InteractionLog
+    from hf_recsys.data.pipeline import prepare_data
+
+    rows = [(u, f"i{(u + j) % 9}", j, 5.0 if j % 2 else 1.0) for u in range(10) for j in range(8)]
+    rows += [(100, "i1", 0, 5.0), (100, "i2", 1, 5.0)]  # two positives: too short to hold out
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating"]).astype(
+        {"user_id": str, "item_id": str})
+    data = prepare_data(InteractionLog(frame, name="mine"), DataConfig(implicit_threshold=4.0))
+    described = data.describe()
+    assert described["interactions"] == 10 * 4 + 2 and described["users"] == 11
+    assert described["train_only_users"] == data.train_only_users == 1
+    assert data.summary() == ("mine: 42 interactions, 11 users, 9 items (train 22 / valid 10 / test 10; "
+                              "1 users in training only)")
