@@ -50,8 +50,11 @@ def run_config_from_args(args: argparse.Namespace, parser: Optional[DataclassArg
         from .hub import resolve_model_source
         from .training.finetune import model_name_for
 
-        given["model"] = model_name_for(resolve_model_source(given["init_from"], "--init-from",
-                                                             given.get("init_revision")))
+        source = resolve_model_source(given["init_from"], "--init-from", given.get("init_revision"))
+        try:
+            given["model"] = model_name_for(source)
+        except ValueError as error:  # a model type hf_recsys does not know
+            parser.error(f"argument --init-from: {error}")
     return parser.build(given)
 
 
