@@ -231,7 +231,8 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
     parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
     parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
-    parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
+    parser.add_argument("--revision", default=None,
+                        help="with a Hub repo id: the branch, tag or commit (default: main)")
     args = parser.parse_args(argv)
     if args.top_k is not None and args.top_k < 1:
         parser.error(f"argument --top-k: must be >= 1, got {args.top_k}")
