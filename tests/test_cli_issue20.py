@@ -174,3 +174,9 @@ def test_an_output_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "model").write_text("not a folder")
     code, err = exit_code(["train", "--output-dir", str(tmp_path / "model")], capsys)
     assert code == 2 and "is a file" in err
+
+
+def test_export_top_k_below_one_is_a_usage_error(tmp_path, capsys):
+    code, err = exit_code(["export", "--model-dir", str(tmp_path), "--output", str(tmp_path / "m.onnx"),
+                           "--top-k", "0"], capsys)
+    assert code == 2 and "argument --top-k" in err and not (tmp_path / "m.onnx").exists()
