@@ -17,7 +17,11 @@ line stays flat: ``RunConfig.data.max_history`` is ``--max-history``). Keys of a
   with ``"action": "append"`` a dict field collects ``KEY=VALUE`` pairs given repeatedly;
 * ``nargs`` / ``const`` / ``metavar``: handed to argparse;
 * ``group``: the ``--help`` section (default: the dataclass's ``argument_group`` attribute or name);
-* ``cli``: False keeps the field off the command line (e.g. a field its parent sets).
+* ``cli``: False keeps the field off the command line.
+
+A field of a held dataclass named like a field of a dataclass holding it is not an option of its
+own: the outer one sets it (``RunConfig.seed`` seeds ``DataConfig.seed``). Two fields of the same
+name elsewhere are an error when the parser is built.
 
 Floats must be finite. Nothing here knows about recommenders.
 """
@@ -122,15 +126,16 @@ class DataclassArgumentParser(argparse.ArgumentParser):
             self._groups[title] = self.add_argument_group(title)
         return self._groups[title]
 
-    def _add_dataclass(self, cls: type, prefix: tuple[str, ...]) -> None:
+    def _add_dataclass(self, cls: type, prefix: tuple[str, ...], outer: frozenset = frozenset()) -> None:
         hints = _type_hints(cls)
         default_group = getattr(cls, "argument_group", cls.__name__)
+        own = frozenset(f.name for f in dataclasses.fields(cls))
         for field in dataclasses.fields(cls):
-            if not field.init or field.metadata.get("cli", True) is False:
-                continue
+            if not field.init or field.metadata.get("cli", True) is False or field.name in outer:
+                continue  # off the command line, or set by the dataclass holding this one
             field_type = hints[field.name]
             if dataclasses.is_dataclass(field_type):
-                self._add_dataclass(field_type, prefix + (field.name,))
+                self._add_dataclass(field_type, prefix + (field.name,), outer | own)
                 continue
             if field.name in self._paths:
                 raise TypeError(f"{cls.__name__}.{field.name}: the option name is already taken by "

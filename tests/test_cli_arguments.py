@@ -71,12 +71,23 @@ def test_a_field_without_help_or_with_a_taken_name_is_refused_when_the_parser_is
         x: int = dataclasses.field(default=1, metadata={"help": "inner"})
 
     @dataclasses.dataclass
+    class Other:
+        x: int = dataclasses.field(default=2, metadata={"help": "other"})
+
+    @dataclasses.dataclass
     class Outer:
-        x: int = dataclasses.field(default=1, metadata={"help": "outer"})
         inner: Inner = dataclasses.field(default_factory=Inner)
+        other: Other = dataclasses.field(default_factory=Other)
 
     with pytest.raises(TypeError, match="already taken"):
         DataclassArgumentParser(Outer)
+
+    @dataclasses.dataclass
+    class Holder:  # a held field named like the holder's own is set by the holder, not an option
+        x: int = dataclasses.field(default=1, metadata={"help": "outer"})
+        inner: Inner = dataclasses.field(default_factory=Inner)
+
+    assert DataclassArgumentParser(Holder).format_help().count("--x") == 2  # usage line and help
 
 
 BAD_VALUES = [
