@@ -87,7 +87,13 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     # keep freed activation memory mapped: re-faulting it every step cost DIN ~40% of a step
     reuse_freed_memory()
     with quiet(run.disable_tqdm):
-        return run_training(run)
+        try:
+            return run_training(run)
+        except UnicodeDecodeError as error:  # a reader that met bytes it cannot decode
+            from .data.log import DataFormatError
+
+            raise DataFormatError(f"{run.data_path or run.dataset}: cannot be read as {error.encoding} text (byte "
+                                  f"{error.start}: {error.reason}); is it a text log?") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -180,3 +180,13 @@ def test_export_top_k_below_one_is_a_usage_error(tmp_path, capsys):
     code, err = exit_code(["export", "--model-dir", str(tmp_path), "--output", str(tmp_path / "m.onnx"),
                            "--top-k", "0"], capsys)
     assert code == 2 and "argument --top-k" in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_binary_file_given_as_a_log_is_one_line_naming_it(tmp_path):
+    (tmp_path / "log.csv").write_bytes(bytes(range(256)) * 8)
+    result = subprocess.run([sys.executable, "-m", "hf_recsys.cli", "train", "--data-path", str(tmp_path / "log.csv"),
+                             "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and str(tmp_path / "log.csv") in result.stderr
+    assert not (tmp_path / "out").exists()
