@@ -112,7 +112,7 @@ def _first_line(path: Path) -> str:
                 if raw.strip():
                     return raw.decode("utf-8", errors="replace").strip()
     except (OSError, EOFError):  # not gzip after all, unreadable: the reader reports it
-        return ""
+        pass
     return ""
 
 
