@@ -1,6 +1,6 @@
 """``hf-recsys``: the command line.
 
-    hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
+    hf-recsys train [--model bst] [--data-path FILE|FOLDER] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
     hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
@@ -9,205 +9,167 @@
 from __future__ import annotations
 
 import argparse
-import ast
+import contextlib
 import json
 import sys
-from typing import Optional, Sequence
+import warnings
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterator, Optional, Sequence
 
-DATASETS = ("synthetic", "ml-1m", "ml-100k", "ml-20m", "amazon", "beauty", "csv")
+from .dataclass_parser import DataclassArgumentParser
+
+#: what an interrupted command prints (once) before exiting with status 130
+INTERRUPTED = "interrupted"
 
 
-def _parse_override(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
+# ---------------------------------------------------------------------------------------------
+# hf-recsys train
+# ---------------------------------------------------------------------------------------------
+
+TRAIN_DESCRIPTION = """\
+Train a recommender with transformers.Trainer and save a Hub-ready folder (model.safetensors,
+config.json, recsys_processor.json, README.md model card, eval_results.json).
+
+Every option below is checked before any work starts: a value out of range is a usage error
+naming the option (exit status 2). Bad data exits with status 2 and one line naming the file;
+Ctrl-C exits with status 130 and leaves the output folder as it was."""
+
+
+def build_train_parser() -> DataclassArgumentParser:
+    """The ``hf-recsys train`` parser, generated from :class:`~hf_recsys.training.arguments.RunConfig`."""
+    from .training.arguments import RunConfig
+
+    return DataclassArgumentParser(RunConfig, prog="hf-recsys train", description=TRAIN_DESCRIPTION)
+
+
+def run_config_from_args(args: argparse.Namespace, parser: Optional[DataclassArgumentParser] = None):
+    """The :class:`RunConfig` of parsed ``hf-recsys train`` arguments (a usage error when the
+    options contradict each other). Without ``--model``, an ``--init-from`` model keeps its type."""
+    parser = parser or build_train_parser()
+    given = parser.given(args)
+    if "model" not in given and given.get("init_from"):
+        from .hub import resolve_model_source
+        from .training.finetune import model_name_for
+
+        source = resolve_model_source(given["init_from"], "--init-from", given.get("init_revision"))
+        try:
+            given["model"] = model_name_for(source)
+        except ValueError as error:  # a model type hf_recsys does not know
+            parser.error(f"argument --init-from: {error}")
+    return parser.build(given)
+
+
+def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
+    """The checks of ``hf-recsys train`` that look at the disk: the output folder's policy and
+    the checkpoint to resume from; a failure is a usage error."""
+    from .training.output_dir import check_output_dir
+    from .training.run import resolve_checkpoint, trains_on_cpu
+
+    if run.fp16 and trains_on_cpu(run):
+        parser.error("--fp16 needs a CUDA GPU" + (" (and --use-cpu is given)" if run.use_cpu else "")
+                     + "; use --bf16 for mixed precision on the CPU")
     try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
-
-
-def _positive_minutes(text: str) -> float:
-    """``--time-budget-minutes``: a positive number of minutes (``type=`` of every parser that has it)."""
-    try:
-        minutes = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expects a number of minutes, got {text!r}") from None
-    if minutes <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {minutes:g}")
-    return minutes
-
-
-def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argparse.ArgumentParser:
-    from .models import MODEL_REGISTRY
-
-    parser = parser or argparse.ArgumentParser(
-        prog="hf-recsys train",
-        description="Train a recommender with transformers.Trainer and save a Hub-ready folder "
-        "(model.safetensors, config.json, recsys_processor.json, README.md model card, eval_results.json).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODEL_REGISTRY.items()))
-    group = parser.add_argument_group("what to train")
-    group.add_argument("--model", default=None, choices=sorted(MODEL_REGISTRY),
-                       help=f"model to train (default: bst, or the type of the --init-from model): {models}")
-    group.add_argument("--dataset", default="synthetic", choices=DATASETS,
-                       help="log format; 'synthetic' is the embedded seeded MovieLens-1M-shaped default")
-    group.add_argument("--data-path", default=None,
-                       help="folder (MovieLens) or file (amazon, beauty, csv) holding the log")
-    group.add_argument("--output-dir", default=None, help="where the model folder goes (default: outputs/MODEL-DATASET)")
-    group.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
-                       metavar="KEY=VALUE", help="override a model config field, e.g. --set num_layers=2")
-    group.add_argument("--init-from", default=None, metavar="ORG/NAME|PATH",
-                       help="continue training a published model (a folder or Hub repo id, read through the HF "
-                       "cache) on the log given by --dataset/--data-path, whose IDs are encoded with the model's "
-                       "saved vocabularies (p5: any T5 checkpoint and its tokenizer)")
-    group.add_argument("--init-revision", default=None, metavar="REV",
-                       help="with a Hub --init-from: the branch, tag or commit to start from (default: main); "
-                       "config, weights and vocabularies all come from that one snapshot")
-    group.add_argument("--unknown-items", default="grow", choices=("grow", "unknown"),
-                       help="with --init-from: what happens to items, users and feature values the saved "
-                       "vocabularies lack. 'grow' appends them and grows every table indexed by them (old rows "
-                       "unchanged, new rows freshly initialised), so new items get their own embeddings and can "
-                       "be recommended: the default, because a new log's new items are usually the ones worth "
-                       "recommending. 'unknown' maps them all to the unknown index 1 and keeps the model's shape "
-                       "(e.g. to keep serving an exported graph)")
-
-    group = parser.add_argument_group("data")
-    group.add_argument("--max-history", type=int, default=50, help="most recent interactions a model sees")
-    group.add_argument("--implicit-threshold", type=float, default=None,
-                       help="keep only interactions with rating >= this (default: keep all)")
-    group.add_argument("--user-core", type=int, default=0, help="k-core: drop users with fewer interactions")
-    group.add_argument("--item-core", type=int, default=0, help="k-core: drop items with fewer interactions")
-    group.add_argument("--split", default="leave_one_out", choices=("leave_one_out", "temporal"))
-    group.add_argument("--train-negatives", type=int, default=1, help="sampled negatives per training positive (CTR)")
-    group.add_argument("--eval-negatives", type=int, default=1, help="sampled negatives per held-out positive (CTR)")
-    group.add_argument("--synthetic-users", type=int, default=2000)
-    group.add_argument("--synthetic-items", type=int, default=1000)
-
-    group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=float, default=2.0)
-    group.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (overrides --epochs)")
-    group.add_argument("--batch-size", type=int, default=256, help="per device")
-    group.add_argument("--eval-batch-size", type=int, default=1024)
-    group.add_argument("--learning-rate", type=float, default=1e-3)
-    group.add_argument("--weight-decay", type=float, default=0.0)
-    group.add_argument("--seed", type=int, default=0, help="seeds data sampling, negatives and initialisation")
-    group.add_argument("--use-cpu", action="store_true",
-                       help="train on the CPU even where a CUDA GPU is present (default: the GPU when there is one)")
-    group.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (CPU or GPU)")
-    group.add_argument("--fp16", action="store_true", help="float16 mixed precision (GPU)")
-    group.add_argument("--logging-steps", type=int, default=50)
-    group.add_argument("--no-eval-each-epoch", action="store_true", help="skip validation after every epoch")
-    group.add_argument("--no-progress", action="store_true", help="disable progress bars")
-    group.add_argument("--save-steps", type=int, default=0,
-                       help="save a resumable checkpoint (weights, optimizer, scheduler, RNG states) every N steps "
-                       "into OUTPUT_DIR/checkpoints/checkpoint-N (0: none)")
-    group.add_argument("--save-total-limit", type=int, default=None, help="keep only the newest N checkpoints")
-    group.add_argument("--resume-from-checkpoint", nargs="?", const="latest", default=None, metavar="PATH|latest",
-                       help="continue an interrupted run from a checkpoint folder, or from the newest one in "
-                       "OUTPUT_DIR/checkpoints ('latest', also what the bare flag means); give the same flags as "
-                       "the interrupted run and it ends with the same weights")
-    group.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
-                       help="train for M minutes of wall clock: the learning rate decays linearly to zero at M "
-                       "minutes (time, not steps) and training stops there, or earlier at --epochs/--max-steps. "
-                       "For borrowed or shared hardware whose speed is not known in advance; single process only")
-    group.add_argument("--gradient-checkpointing", action="store_true",
-                       help="recompute Transformer blocks (bst, sasrec) in the backward pass instead of keeping "
-                       "their activations: less memory, about one more forward per step")
-
-    group = parser.add_argument_group("Hugging Face Hub")
-    group.add_argument("--push-to-hub", action="store_true", help="upload the saved folder to the Hub")
-    group.add_argument("--hub-model-id", default=None, help="ORG/NAME of the Hub repository")
-    group.add_argument("--hub-token", default=None, help="token (default: the logged-in one)")
-    group.add_argument("--hub-private", action="store_true")
-    group.add_argument("--hub-revision", default=None, help="branch to push to")
-    return parser
-
-
-def run_config_from_args(args: argparse.Namespace):
-    from .training.run import RunConfig
-
-    model = args.model
-    if model is None:
-        if args.init_from:
-            from .hub import resolve_model_source
-            from .training.finetune import model_name_for
-
-            model = model_name_for(resolve_model_source(args.init_from, "--init-from", args.init_revision))
-        else:
-            model = "bst"
-    return RunConfig(
-        model=model,
-        dataset=args.dataset,
-        data_path=args.data_path,
-        output_dir=args.output_dir or f"outputs/{model}-{args.dataset}",
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        eval_batch_size=args.eval_batch_size,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        max_history=args.max_history,
-        implicit_threshold=args.implicit_threshold,
-        user_core=args.user_core,
-        item_core=args.item_core,
-        split=args.split,
-        train_negatives=args.train_negatives,
-        eval_negatives=args.eval_negatives,
-        synthetic_users=args.synthetic_users,
-        synthetic_items=args.synthetic_items,
-        bf16=args.bf16,
-        fp16=args.fp16,
-        logging_steps=args.logging_steps,
-        eval_each_epoch=not args.no_eval_each_epoch,
-        push_to_hub=args.push_to_hub,
-        hub_model_id=args.hub_model_id,
-        hub_token=args.hub_token,
-        hub_private=args.hub_private or None,
-        hub_revision=args.hub_revision,
-        model_overrides=dict(args.overrides),
-        disable_tqdm=True if args.no_progress else None,
-        init_from=args.init_from,
-        unknown_items=args.unknown_items,
-        init_revision=args.init_revision,
-        save_steps=args.save_steps,
-        save_total_limit=args.save_total_limit,
-        resume_from_checkpoint=args.resume_from_checkpoint,
-        gradient_checkpointing=args.gradient_checkpointing,
-        time_budget_minutes=args.time_budget_minutes,
-        use_cpu=args.use_cpu,
-    )
+        check_output_dir(run.output_dir, run.overwrite_output_dir, bool(run.resume_from_checkpoint))
+        resolve_checkpoint(run)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .training.allocator import reuse_freed_memory
+    from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
 
-    args = build_train_parser().parse_args(argv)
-    if args.dataset != "synthetic" and not args.data_path:
-        build_train_parser().error(f"--dataset {args.dataset} needs --data-path")
-    if args.time_budget_minutes and args.resume_from_checkpoint:
-        build_train_parser().error("--time-budget-minutes cannot be combined with --resume-from-checkpoint "
-                                   "(the schedule is a point on the interrupted process's clock)")
+    parser = build_train_parser()
+    run = run_config_from_args(parser.parse_args(argv), parser)
+    check_run_before_work(run, parser)
+    if run.overwrite_output_dir and not run.resume_from_checkpoint:
+        clear_previous_checkpoints(run.output_dir)
     # keep freed activation memory mapped: re-faulting it every step cost DIN ~40% of a step
     reuse_freed_memory()
-    return run_training(run_config_from_args(args))
+    with quiet(run.disable_tqdm):
+        try:
+            return run_training(run)
+        except UnicodeDecodeError as error:  # a reader that met bytes it cannot decode
+            from .data.log import DataFormatError
+
+            raise DataFormatError(f"{run.data_path or run.dataset}: cannot be read as {error.encoding} text (byte "
+                                  f"{error.start}: {error.reason}); is it a text log?") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# hf-recsys recommend
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecommendArguments:
+    """The options of ``hf-recsys recommend``."""
+
+    argument_group: ClassVar[str] = "options"
+
+    model_dir: str = field(metadata={
+        "help": "folder or Hub repo id written by `hf-recsys train`", "metavar": "DIR|ORG/NAME"})
+    history: list[str] = field(metadata={
+        "help": "raw item IDs, oldest first; IDs the model does not know are left out (and named on stderr)",
+        "metavar": "ITEM"})
+    user: Optional[str] = field(default=None, metadata={
+        "help": "raw user ID, for models with a user input (profile or ID embedding); an ID the model does not "
+                "know is an error (leave --user out for an anonymous user). Models without a user input ignore it"})
+    k: int = field(default=10, metadata={"help": "how many items to return", "ge": 1})
+    include_seen: bool = field(default=False, metadata={"help": "allow items already in the history"})
+    fallback: str = field(default="none", metadata={
+        "help": "when no --history item is known to the model: 'none' is an error; 'popularity' returns the most "
+                "frequent items of the model's training log instead (scores null)", "choices": ("none", "popularity")})
+    revision: Optional[str] = field(default=None, metadata={
+        "help": "with a Hub repo id: the branch, tag or commit (default: main)", "metavar": "REV"})
+    no_progress: bool = field(default=False, metadata={"help": "no progress bars while the model loads"})
+
+
+def build_recommend_parser() -> DataclassArgumentParser:
+    return DataclassArgumentParser(
+        RecommendArguments, prog="hf-recsys recommend",
+        description="Top-k raw item IDs for a raw history, from a saved model folder or Hub repo, printed as JSON "
+                    "([{\"item_id\": ..., \"score\": ...}], non-ASCII IDs as they are).")
+
+
+def model_uses_users(model, processor) -> bool:
+    """Whether ``model`` reads a user input: a user ID embedding or user profile features."""
+    import inspect
+
+    config = model.config
+    if hasattr(config, "user_field_names"):  # feature-field CTR models
+        return bool(getattr(config, "use_user_id", False) or config.user_field_names)
+    if hasattr(config, "use_user_embedding"):
+        return bool(config.use_user_embedding)
+    parameters = inspect.signature(model.forward).parameters
+    return "user_features" in parameters and processor is not None and bool(processor.user_feature_vocabs)
+
+
+def _load_processor(source: str):
+    from .data.processor import RecsysProcessor
+
+    try:
+        return RecsysProcessor.from_pretrained(source)
+    except (OSError, ValueError):
+        return None
+
+
+def _known_items(model, source: str, processor) -> list[str]:
+    """The raw item IDs ``model`` can read in a history (P5: those of its item index)."""
+    if hasattr(model, "generate_items"):
+        from transformers.utils import cached_file
+
+        from .models.modeling_p5 import ITEM_INDEX_FILE
+
+        with open(cached_file(str(source), ITEM_INDEX_FILE), encoding="utf-8") as f:
+            return [str(i) for i in json.load(f)["items"]]
+    return list(processor.item_vocab.tokens) if processor is not None else []
 
 
 def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
-    parser = argparse.ArgumentParser(
-        prog="hf-recsys recommend",
-        description="Top-k raw item IDs for a raw history, from a saved model folder or Hub repo.",
-    )
-    parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
-    parser.add_argument("--history", nargs="+", required=True, help="raw item IDs, oldest first")
-    parser.add_argument("--user", default=None, help="raw user ID (for models that use the profile)")
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--include-seen", action="store_true", help="allow items already in the history")
-    parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
-    args = parser.parse_args(argv)
+    parser = build_recommend_parser()
+    args = parser.parse_dataclass(argv)
 
     from transformers import AutoModel
 
@@ -215,13 +177,52 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
 
     from .hub import resolve_model_source
 
-    model = AutoModel.from_pretrained(resolve_model_source(args.model_dir, "--model-dir", args.revision))
-    recommendations = model.recommend(
-        [args.history], k=args.k, exclude_seen=not args.include_seen,
-        users=[args.user] if args.user else None, return_scores=True,
-    )[0]
-    print(json.dumps([{"item_id": i, "score": round(s, 4)} for i, s in recommendations], indent=1))
+    with quiet(args.no_progress):
+        source = resolve_model_source(args.model_dir, "--model-dir", args.revision)
+        model = AutoModel.from_pretrained(source)
+    processor = _load_processor(source)
+    known_items = set(_known_items(model, source, processor))
+    unknown = [i for i in args.history if i not in known_items]
+    users = None
+    if args.user is not None:
+        if not model_uses_users(model, processor):
+            print(f"hf-recsys recommend: note: this model has no user input; --user {args.user} is ignored",
+                  file=sys.stderr)
+        elif processor is None or args.user not in set(processor.user_vocab.tokens):
+            parser.error(f"argument --user: {args.user!r} is not a user the model knows; leave --user out to "
+                         f"recommend for an anonymous user")
+        else:
+            users = [args.user]
+    if len(unknown) == len(args.history):
+        if args.fallback != "popularity":
+            parser.error(f"argument --history: no item of the history is known to the model ({_listed(unknown)}); "
+                         f"pass --fallback popularity to get its most frequent items instead")
+        if processor is None:
+            parser.error("argument --fallback: this model folder has no recsys_processor.json to rank items by")
+        seen = set() if args.include_seen else set(args.history)
+        popular = [i for i in processor.item_vocab.tokens if i not in seen][: args.k]
+        print(f"hf-recsys recommend: note: no item of the history is known to the model; these are its "
+              f"{len(popular)} most frequent training items (--fallback popularity)", file=sys.stderr)
+        recommendations = [(i, None) for i in popular]
+    else:
+        if unknown:
+            print(f"hf-recsys recommend: note: {len(unknown)} item(s) of the history are not known to the model "
+                  f"and are left out: {_listed(unknown)}", file=sys.stderr)
+        recommendations = model.recommend([args.history], k=args.k, exclude_seen=not args.include_seen,
+                                          users=users, return_scores=True)[0]
+    print(json.dumps([{"item_id": i, "score": None if s is None else round(s, 4)} for i, s in recommendations],
+                     indent=1, ensure_ascii=False))
     return recommendations
+
+
+def _listed(values: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# hf-recsys export
+# ---------------------------------------------------------------------------------------------
 
 
 def export_main(argv: Optional[Sequence[str]] = None) -> dict:
@@ -240,12 +241,13 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--example", action="store_true",
                         help="print the graph's inputs built from raw IDs (processor.encode_for_export) and exit "
                         "unless --output is given")
-    parser.add_argument("--revision", default=None, help="with a Hub repo id: the branch, tag or commit (default: main)")
+    parser.add_argument("--revision", default=None,
+                        help="with a Hub repo id: the branch, tag or commit (default: main)")
     args = parser.parse_args(argv)
     if args.output is None and not args.example:
         parser.error("--output is required (or --example to print the graph's inputs)")
     if args.top_k is not None and args.top_k < 1:
-        parser.error(f"--top-k must be positive, got {args.top_k}")
+        parser.error(f"argument --top-k: must be >= 1, got {args.top_k}")
 
     import hf_recsys  # noqa: F401  (registers the model types)
     from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program, load_model,
@@ -279,7 +281,7 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         export_onnx(model, args.output, **options)
         if args.verify:
             report.update(verify_onnx(args.output, model, **options))
-    print(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1, ensure_ascii=False))
     return report
 
 
@@ -289,6 +291,56 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
     return push(list(argv) if argv is not None else None)
 
 
+# ---------------------------------------------------------------------------------------------
+# quiet output, dispatch
+# ---------------------------------------------------------------------------------------------
+
+#: third-party warnings that tell a command-line user nothing they can act on (category, message regex)
+QUIET_WARNINGS = (
+    # torch's DataLoader when Trainer asks for pinned memory on a machine without an accelerator
+    (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
+)
+
+
+@contextlib.contextmanager
+def quiet(no_progress: Optional[bool]) -> Iterator[None]:
+    """Within the block: no progress bar of datasets, transformers (loading and writing weights)
+    or huggingface_hub when ``no_progress``, and never the third-party warnings in
+    :data:`QUIET_WARNINGS`. Restores the previous state on exit."""
+    import datasets
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    was = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+           hub_utils.are_progress_bars_disabled())
+    if no_progress:
+        datasets.disable_progress_bars()
+        transformers_logging.disable_progress_bar()
+        hub_utils.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            for category, message in QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=message, category=category)
+            yield
+    finally:
+        if no_progress:
+            (datasets.enable_progress_bars if was[0] else datasets.disable_progress_bars)()
+            (transformers_logging.enable_progress_bar if was[1] else transformers_logging.disable_progress_bar)()
+            (hub_utils.disable_progress_bars if was[2] else hub_utils.enable_progress_bars)()
+
+
+@contextlib.contextmanager
+def one_line_warnings(command: str) -> Iterator[None]:
+    """Warnings shown as ``hf-recsys COMMAND: warning: MESSAGE`` (no source line) within the block."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"hf-recsys {command}: warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
+#: one function per subcommand: ``hf-recsys NAME ARGS`` calls ``COMMANDS[NAME](ARGS)``
 COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main}
 
 
@@ -304,15 +356,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 def run_command(command: str, argv: Optional[Sequence[str]] = None):
     """Run ``hf-recsys COMMAND`` (``scripts/train.py`` is ``run_command("train")``). Bad input
     (a data file, column or model folder the message names) exits with status 2 and one line
-    on stderr instead of a traceback."""
+    on stderr instead of a traceback; Ctrl-C exits with status 130 and one line."""
     from .data.log import DataFormatError
     from .hub import ModelSourceError
 
     try:
-        return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
+        with one_line_warnings(command):
+            return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
     except (DataFormatError, ModelSourceError) as error:
         print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"hf-recsys {command}: {INTERRUPTED}", file=sys.stderr)
+        sys.exit(130)
     finally:
         close_process_group()
 

@@ -18,7 +18,7 @@ import time
 import torch
 
 from hf_recsys.benchmarks.reference import load_recipe, published_figures
-from hf_recsys.cli import _parse_override, _positive_minutes
+from hf_recsys.training.arguments import parse_override, positive_number
 from hf_recsys.training.allocator import reuse_freed_memory
 from hf_recsys.training.run import RunConfig, run_training
 
@@ -55,7 +55,7 @@ def main() -> None:
                         help="peak of a 5%% warmup then linear decay")
     parser.add_argument("--weight-decay", type=float, default=0.0,
                         help="AdamW weight decay (the recipe: 0; the indexing paper's runs: 0.01)")
-    parser.add_argument("--time-budget-minutes", type=_positive_minutes, default=None, metavar="M",
+    parser.add_argument("--time-budget-minutes", type=positive_number, default=None, metavar="M",
                         help="train each method for M minutes of wall clock, the learning rate warming up and "
                         "decaying over that time (--epochs becomes an upper bound); for hardware of unknown speed")
     parser.add_argument("--save-steps", type=int, default=0, metavar="N",
@@ -72,7 +72,7 @@ def main() -> None:
                         help="torch threads; on a busy shared CPU 1 is often faster than 2")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
+    parser.add_argument("--set", dest="overrides", action="append", type=parse_override, default=[],
                         metavar="KEY=VALUE", help="P5 config field, e.g. --set d_model=256")
     args = parser.parse_args()
     if args.resume and args.time_budget_minutes:
@@ -86,15 +86,14 @@ def main() -> None:
 
     rows = []
     for method in args.methods:
-        overrides = {**load_recipe(RECIPE, method), "eval_unseen_template": False, **dict(args.overrides)}
-        if args.eval_users:
-            overrides["eval_users"] = args.eval_users
+        overrides = {**load_recipe(RECIPE, method), **dict(args.overrides)}
         run = RunConfig(
             model="p5", dataset="beauty", data_path=args.data_path,
             output_dir=os.path.join(args.output_root, f"p5-beauty-{method.replace('+', '-')}"),
             epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
             learning_rate=args.learning_rate, weight_decay=args.weight_decay, seed=args.seed, max_history=20, bf16=args.bf16,
             logging_steps=100, disable_tqdm=True, model_overrides=overrides,
+            eval_users=args.eval_users, eval_unseen_template=False,
             time_budget_minutes=args.time_budget_minutes, eval_batch_size=args.eval_batch_size,
             dataloader_workers=args.dataloader_workers,
             save_steps=args.save_steps, save_total_limit=2 if args.save_steps else None,

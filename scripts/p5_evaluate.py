@@ -48,8 +48,7 @@ def main() -> None:
 
     with open(os.path.join(args.model_dir, "run_config.json")) as f:
         saved = json.load(f)
-    run_fields = {f.name for f in dataclasses.fields(RunConfig)}
-    run = RunConfig(**{k: v for k, v in saved["run"].items() if k in run_fields})
+    run = RunConfig.from_dict(saved["run"])  # flat (older folders) or nested
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     data = prepare_data(load_run_log(run), DataConfig(**{k: v for k, v in saved["data"].items() if k in data_fields}))
     model = AutoModelForSeq2SeqLM.from_pretrained(args.model_dir).eval()

@@ -174,12 +174,13 @@ def test_init_from_refuses_a_model_of_another_type(published_data, tmp_path):
 def test_finetune_from_a_hub_published_model_grows_and_recommends_new_items(published_data, tmp_path):
     """Publish to the loopback Hub, fine-tune from ``org/name`` with ``--unknown-items grow``,
     then reload the saved folder and recommend items the published model never knew. The
-    learning rate is 0, so the saved rows are the ones training started from."""
+    learning rate (1e-30: --learning-rate must be > 0) is too small to move a float32 weight, so the
+    saved rows are the ones training started from."""
     folder = tmp_path / "published"
     publish("bst", published_data, folder)
     out = tmp_path / "finetuned"
     args = ["--init-from", "org/bst-pub", "--output-dir", str(out), "--max-steps", "2", "--batch-size", "32",
-            "--learning-rate", "0", "--synthetic-users", "60", "--synthetic-items", "56", "--no-progress"]
+            "--learning-rate", "1e-30", "--synthetic-users", "60", "--synthetic-items", "56", "--no-progress"]
     code = f"""
         import json, torch, hf_recsys
         from hf_recsys.cli import train_main

@@ -12,6 +12,7 @@ measures one training step on a real batch (:func:`hf_recsys.benchmarks.flops.st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -172,15 +173,19 @@ def _peak_rss_mb() -> float:
 
 
 def _run_config(spec: ModelRun, output_dir: str):
+    from ..training.arguments import Seq2SeqEvaluationArguments
     from ..training.run import RunConfig
 
+    overrides = dict(spec.overrides)
+    evaluation = {f.name: overrides.pop(f.name) for f in dataclasses.fields(Seq2SeqEvaluationArguments)
+                  if f.name in overrides}
     return RunConfig(
         model=spec.model, dataset=spec.dataset, data_path=spec.data_path, output_dir=output_dir,
         epochs=spec.epochs, max_steps=spec.max_steps, batch_size=spec.batch_size,
         learning_rate=spec.learning_rate, seed=spec.seed, max_history=spec.max_history, bf16=spec.bf16,
         synthetic_users=spec.synthetic_users, synthetic_items=spec.synthetic_items,
-        model_overrides=dict(spec.overrides), eval_each_epoch=False, disable_tqdm=True,
-        logging_steps=10**6,
+        model_overrides=overrides, eval_each_epoch=False, disable_tqdm=True,
+        logging_steps=10**6, **evaluation,
     )
 
 

@@ -12,7 +12,7 @@ import codecs
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
 
 import datasets
 import numpy as np
@@ -36,31 +36,29 @@ SPLITS = {"train": TRAIN, "valid": VALID, "test": TEST}
 
 @dataclass
 class DataConfig:
-    """How a log is read and becomes training data.
+    """How a log becomes training data. Each field's ``metadata`` holds its ``--help`` text and
+    bounds: ``hf-recsys train`` generates its data options from them."""
 
-    Args:
-        max_history: most recent interactions a model sees before a target.
-        implicit_threshold: keep only ratings >= this (None keeps every interaction).
-        user_core / item_core: k-core filter (0 disables).
-        split: "leave_one_out" (per user, by time) or "temporal" (global time cut).
-        train_negatives: sampled negatives per training positive (CTR models).
-        eval_negatives: sampled negatives per held-out positive (CTR models); fixed by ``seed``.
-        seed: seed of every sampling step.
-        columns: which column of a table file is which (table readers only).
-        no_header: the CSV/TSV file has no header line (table readers only).
-        sep: the CSV/TSV separator (table readers only).
-        encoding: the text encoding of a table file (table readers only).
-        duplicates: what to do with exact duplicate interactions: "drop", "keep" or "error".
-    """
+    argument_group: ClassVar[str] = "data preparation"
 
-    max_history: int = 50
-    implicit_threshold: Optional[float] = None
-    user_core: int = 0
-    item_core: int = 0
-    split: str = "leave_one_out"
-    train_negatives: int = 1
-    eval_negatives: int = 1
-    seed: int = 0
+    max_history: int = field(default=50, metadata={
+        "help": "most recent interactions a model sees before a target", "gt": 0})
+    implicit_threshold: Optional[float] = field(default=None, metadata={
+        "help": "keep only interactions with rating >= this (default: keep all); the summary printed before "
+                "training and the card count what is left"})
+    user_core: int = field(default=0, metadata={
+        "help": "k-core filter: drop users with fewer interactions (0: off)", "ge": 0})
+    item_core: int = field(default=0, metadata={
+        "help": "k-core filter: drop items with fewer interactions (0: off)", "ge": 0})
+    split: str = field(default="leave_one_out", metadata={
+        "help": "leave_one_out: each user's last interaction is the test one, the one before it validation "
+                "(by time); temporal: one global time cut", "choices": ("leave_one_out", "temporal")})
+    train_negatives: int = field(default=1, metadata={
+        "help": "sampled negatives per training positive (CTR models)", "ge": 1})
+    eval_negatives: int = field(default=1, metadata={
+        "help": "sampled negatives per held-out positive (CTR models), fixed by the seed", "ge": 1})
+    seed: int = field(default=0, metadata={
+        "help": "seed of every sampling step (a run sets it from --seed)", "ge": 0, "cli": False})
     columns: Optional[str] = field(default=None, metadata={"help": (
         "Which column of your table is which, as KEY=COLUMN pairs: "
         "user_id=uid,item_id=iid,timestamp=ts,rating=stars (any subset; unmapped keys default to "
@@ -80,7 +78,7 @@ class DataConfig:
         "help": ("Exact duplicate interactions (same user, item, timestamp and rating): drop "
                  "them and say how many (drop), keep them (keep), or refuse the log (error)."),
         "choices": list(DUPLICATE_POLICIES)})
-    timings: dict = field(default_factory=dict, repr=False)
+    timings: dict = field(default_factory=dict, repr=False, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -171,6 +169,21 @@ class PreparedData:
             self._cache["codes"] = self.sequences.user_positive_codes(self.processor.num_items)
         return self._cache["codes"]
 
+    @property
+    def train_only_users(self) -> int:
+        """Users with no held-out (validation or test) interaction: they are trained on only."""
+        users = self.sequences.users
+        held_out = np.unique(users[self.sequences.split != TRAIN])
+        return int(len(np.unique(users)) - len(held_out))
+
+    def summary(self) -> str:
+        """One line of what trains, after every filter: the numbers the model card shows."""
+        d = self.describe()
+        line = (f"{d['dataset']}: {d['interactions']:,} interactions, {d['users']:,} users, {d['items']:,} items "
+                f"(train {d['train_interactions']:,} / valid {d['valid_interactions']:,} / test "
+                f"{d['test_interactions']:,}")
+        return line + (f"; {d['train_only_users']:,} users in training only)" if d["train_only_users"] else ")")
+
     def describe(self) -> dict:
         split_counts = np.bincount(self.sequences.split, minlength=3)
         return {
@@ -181,6 +194,7 @@ class PreparedData:
             "train_interactions": int(split_counts[TRAIN]),
             "valid_interactions": int(split_counts[VALID]),
             "test_interactions": int(split_counts[TEST]),
+            "train_only_users": self.train_only_users,
             "split": self.config.split,
             "max_history": self.config.max_history,
             "implicit_threshold": self.config.implicit_threshold,

@@ -7,21 +7,16 @@ constrained-beam-search evaluation on the test users next to popularity, and a f
 the tokenizer and item index beside the weights.
 
 P5 options are config fields, set with ``--set KEY=VALUE`` (``item_indexing``, ``tasks``,
-``d_model``, ...); a few options of the evaluation only are read from the same ``--set`` and not
-stored in the config:
-
-* ``eval_users=N``: evaluate a seeded subset of N test users (default: every test user);
-* ``eval_unseen_template=False``: skip the second evaluation with a held-out template;
-* ``eval_exclude_seen=True``: never recommend an item of the user's history;
-* ``eval_valid_every=E``: evaluate on validation users every E epochs and at the end, and keep
-  the best weights (``eval_valid_users=N``, default 2,000; ``eval_restore_best=False`` keeps the
-  last weights); see :mod:`.validation`.
+``d_model``, ...). The evaluation's options are the typed fields of ``RunConfig.seq2seq_eval``
+(:class:`~hf_recsys.training.arguments.Seq2SeqEvaluationArguments`: ``--eval-users``,
+``--eval-valid-every``, ...; validation during training is :mod:`.validation`).
 
 Importing this module registers the task (``hf_recsys/__init__.py`` does).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, Optional
 
 import datasets
@@ -32,6 +27,7 @@ from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models import ModelSpec
 from ..models.configuration_p5 import P5Config
+from ..training.arguments import Seq2SeqEvaluationArguments
 from ..training.tasks import Evaluation, Task, init_source_name, register_task
 from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
@@ -44,9 +40,8 @@ if TYPE_CHECKING:
 
     from ..training.run import RunConfig
 
-#: ``--set`` keys that steer the evaluation and are not config fields
-EVAL_OPTIONS = {"eval_users": None, "eval_unseen_template": True, "eval_exclude_seen": False,
-                "eval_valid_every": 0, "eval_valid_users": 2000, "eval_restore_best": True}
+#: the evaluation options and their defaults (``RunConfig.seq2seq_eval``), not config fields
+EVAL_OPTIONS = {f.name: f.default for f in dataclasses.fields(Seq2SeqEvaluationArguments)}
 #: the held-out metrics of the sequential evaluation (the card's and the summary's)
 SEQUENTIAL_METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
 #: the prompt families evaluated by :func:`~.direct_evaluation.evaluate_direct_and_rating`
@@ -54,19 +49,9 @@ DIRECT_FAMILIES = ("yesno", "candidates", "rating")
 
 
 def run_options(run: "RunConfig") -> tuple[dict[str, Any], dict[str, Any]]:
-    """``run``'s ``--set`` values -> (P5 config fields, evaluation options with their defaults);
-    a bad evaluation option is a ``ValueError`` naming it. The one place that reads them."""
-    overrides = run.model_overrides
-    config_overrides = {k: v for k, v in overrides.items() if k not in EVAL_OPTIONS}
-    eval_options = {k: overrides.get(k, default) for k, default in EVAL_OPTIONS.items()}
-    every = eval_options["eval_valid_every"]
-    if isinstance(every, bool) or not isinstance(every, (int, float)) or every < 0:
-        raise ValueError(f"--set eval_valid_every={every!r}: expected a number of epochs >= 0 (0: no validation)")
-    for key in ("eval_users", "eval_valid_users"):
-        users = eval_options[key]
-        if users is not None and (isinstance(users, bool) or not isinstance(users, int) or users < 1):
-            raise ValueError(f"--set {key}={users!r}: expected a number of users >= 1 (or None: every user)")
-    return config_overrides, eval_options
+    """``run`` -> (P5 config fields from ``--set``, evaluation options from the typed
+    ``run.seq2seq_eval`` fields, which ``RunConfig`` has already checked). The one place that reads them."""
+    return dict(run.model_overrides), dataclasses.asdict(run.seq2seq_eval)
 
 
 class P5Task(Task):

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Optional
 
 import torch
@@ -25,59 +25,13 @@ from ..data.pipeline import DataConfig, data_config_dict
 from ..hub import build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
+from .arguments import RunConfig  # noqa: F401  (re-exported: what run_training takes)
 from .clock import TrainingClock
+from .output_dir import CHECKPOINTS_DIR, remove_previous_model
 from .tasks import Task, build_model, task_of_model  # noqa: F401  (build_model: run_training's model builder)
 from .time_budget import apply_time_budget
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunConfig:
-    """Everything a training run is told; the CLI flags map one to one onto these fields."""
-
-    model: str = "bst"
-    dataset: str = "synthetic"
-    data_path: Optional[str] = None
-    output_dir: str = "outputs/bst-synthetic"
-    epochs: float = 2.0
-    max_steps: int = -1
-    batch_size: int = 256
-    eval_batch_size: int = 1024
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_steps: float = 0.0
-    seed: int = 0
-    max_history: int = 50
-    implicit_threshold: Optional[float] = None
-    user_core: int = 0
-    item_core: int = 0
-    split: str = "leave_one_out"
-    train_negatives: int = 1
-    eval_negatives: int = 1
-    synthetic_users: int = 2000
-    synthetic_items: int = 1000
-    bf16: bool = False
-    fp16: bool = False
-    logging_steps: int = 50
-    eval_each_epoch: bool = True
-    dataloader_workers: int = 0
-    push_to_hub: bool = False
-    hub_model_id: Optional[str] = None
-    hub_token: Optional[str] = None
-    hub_private: Optional[bool] = None
-    hub_revision: Optional[str] = None
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    disable_tqdm: Optional[bool] = None
-    init_from: Optional[str] = None  # a published model (folder or Hub id) to continue from (P5: any T5 folder)
-    unknown_items: str = "grow"  # with init_from: IDs the saved vocabularies lack -> "grow" or "unknown"
-    init_revision: Optional[str] = None  # with a Hub init_from: the branch, tag or commit to start from
-    save_steps: int = 0  # > 0: a resumable checkpoint every N steps under output_dir/checkpoints
-    save_total_limit: Optional[int] = None  # keep only the newest N checkpoints
-    resume_from_checkpoint: Optional[str] = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
-    gradient_checkpointing: bool = False  # recompute Transformer blocks in the backward pass
-    time_budget_minutes: Optional[float] = None  # train this long; the LR schedule follows the clock
-    use_cpu: bool = False  # train on the CPU even where a GPU is present
 
 
 def load_run_log(run: RunConfig) -> InteractionLog:
@@ -85,26 +39,14 @@ def load_run_log(run: RunConfig) -> InteractionLog:
         from ..data.synthetic import generate_synthetic_log
 
         return generate_synthetic_log(num_users=run.synthetic_users, num_items=run.synthetic_items, seed=run.seed)
-    from ..data.readers import load_log
+    from ..data.pipeline import read_data
 
-    return load_log(run.dataset, run.data_path)
+    return read_data(run.dataset, run.data_path, run.data)
 
 
 def run_data_config(run: RunConfig) -> DataConfig:
-    """How ``run`` turns its log into training data."""
-    return DataConfig(
-        max_history=run.max_history,
-        implicit_threshold=run.implicit_threshold,
-        user_core=run.user_core,
-        item_core=run.item_core,
-        split=run.split,
-        train_negatives=run.train_negatives,
-        eval_negatives=run.eval_negatives,
-        seed=run.seed,
-    )
-
-
-CHECKPOINTS_DIR = "checkpoints"
+    """How ``run`` turns its log into training data (a copy of ``run.data``, seeded by the run)."""
+    return dataclasses.replace(run.data, seed=run.seed, timings={})
 
 
 def checkpoints_dir(output_dir: str) -> str:
@@ -231,6 +173,7 @@ def _save_atomically(output_dir: str, writers: list) -> None:
     try:
         for write in writers:
             write(staging)
+        remove_previous_model(output_dir, keep=os.listdir(staging))  # the folder holds one model
         for name in os.listdir(staging):
             source = os.path.join(staging, name)
             if os.path.isfile(source):

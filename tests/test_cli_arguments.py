@@ -1,0 +1,331 @@
+"""The train command line is generated from the dataclasses: every field is an option with its
+help text, every bound is checked before any work, and RunConfig keeps its flat Python form."""
+
+import dataclasses
+import json
+import warnings
+
+import pytest
+
+from hf_recsys.cli import build_recommend_parser, build_train_parser, run_config_from_args
+from hf_recsys.data.log import DataFormatError
+from hf_recsys.data.pipeline import DataConfig
+from hf_recsys.dataclass_parser import DataclassArgumentParser, check_fields, flag_of
+from hf_recsys.training.arguments import COMPONENTS, RunConfig, infer_dataset
+
+
+def _cli_fields(cls):
+    """(field, type) of every command-line field of ``cls`` and the dataclasses it holds."""
+    hints = __import__("typing").get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from _cli_fields(hints[f.name])
+        elif f.init and f.metadata.get("cli", True):
+            yield f, hints[f.name]
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize("parser, cls", [(build_train_parser(), RunConfig),
+                                         (build_recommend_parser(), None)])
+def test_every_field_is_an_option_with_its_help_text(parser, cls):
+    cls = cls or parser.dataclass_type
+    text = _squeezed(parser.format_help())
+    fields = list(_cli_fields(cls))
+    assert len(fields) > (30 if cls is RunConfig else 5)
+    for f, tp in fields:
+        assert flag_of(f) in text, f.name
+        assert _squeezed(f.metadata["help"]).replace("%%", "%") in text, f.name
+
+
+def test_a_new_data_config_field_becomes_an_option_with_its_help():
+    @dataclasses.dataclass
+    class Grown(DataConfig):
+        sep: str = dataclasses.field(default=",", metadata={"help": "the field separator of a delimited file"})
+        min_rating: float = dataclasses.field(default=0.0, metadata={"help": "lowest rating kept", "ge": 0})
+
+    @dataclasses.dataclass
+    class Run:
+        data: Grown = dataclasses.field(default_factory=Grown)
+
+    parser = DataclassArgumentParser(Run, prog="t")
+    assert "the field separator of a delimited file" in parser.format_help()
+    run = parser.parse_dataclass(["--sep", ";", "--max-history", "9"])
+    assert run.data.sep == ";" and run.data.max_history == 9
+    with pytest.raises(SystemExit):
+        parser.parse_dataclass(["--min-rating", "-1"])
+
+
+def test_a_field_without_help_or_with_a_taken_name_is_refused_when_the_parser_is_built():
+    @dataclasses.dataclass
+    class NoHelp:
+        x: int = 1
+
+    with pytest.raises(TypeError, match="no metadata help"):
+        DataclassArgumentParser(NoHelp)
+
+    @dataclasses.dataclass
+    class Inner:
+        x: int = dataclasses.field(default=1, metadata={"help": "inner"})
+
+    @dataclasses.dataclass
+    class Other:
+        x: int = dataclasses.field(default=2, metadata={"help": "other"})
+
+    @dataclasses.dataclass
+    class Outer:
+        inner: Inner = dataclasses.field(default_factory=Inner)
+        other: Other = dataclasses.field(default_factory=Other)
+
+    with pytest.raises(TypeError, match="already taken"):
+        DataclassArgumentParser(Outer)
+
+    @dataclasses.dataclass
+    class Holder:  # a held field named like the holder's own is set by the holder, not an option
+        x: int = dataclasses.field(default=1, metadata={"help": "outer"})
+        inner: Inner = dataclasses.field(default_factory=Inner)
+
+    assert DataclassArgumentParser(Holder).format_help().count("--x") == 2  # usage line and help
+
+
+BAD_VALUES = [
+    ("--epochs", "0"), ("--epochs", "-1"), ("--epochs", "nan"), ("--epochs", "inf"), ("--max-steps", "0"),
+    ("--max-steps", "-5"), ("--batch-size", "0"), ("--eval-batch-size", "-2"), ("--learning-rate", "-1"),
+    ("--learning-rate", "0"), ("--weight-decay", "-0.1"), ("--warmup-steps", "-1"), ("--max-history", "0"),
+    ("--user-core", "-1"), ("--item-core", "-3"), ("--train-negatives", "0"), ("--eval-negatives", "0"),
+    ("--logging-steps", "0"), ("--save-steps", "-1"), ("--save-total-limit", "0"), ("--seed", "-1"),
+    ("--synthetic-users", "0"), ("--synthetic-items", "-4"), ("--dataloader-workers", "-1"),
+    ("--time-budget-minutes", "0"), ("--eval-users", "0"), ("--eval-valid-every", "-1"),
+    ("--eval-valid-users", "0"), ("--batch-size", "2.5"), ("--epochs", "many"), ("--split", "random"),
+    ("--model", "nope"), ("--unknown-items", "drop"),
+]
+
+
+@pytest.mark.parametrize("flag, value", BAD_VALUES)
+def test_a_bad_value_is_a_usage_error_naming_the_flag(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_train_parser().parse_dataclass([flag, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--bf16", "--fp16"], "--bf16 and --fp16"),
+    (["--time-budget-minutes", "5", "--resume-from-checkpoint"], "--time-budget-minutes"),
+    (["--time-budget-minutes", "5", "--warmup-steps", "10"], "--warmup-steps 10"),
+    (["--push-to-hub"], "--hub-model-id"),
+    (["--dataset", "ml-1m"], "--dataset ml-1m needs --data-path"),
+    (["--unknown-items", "unknown"], "--init-from"),
+    (["--init-revision", "v1"], "--init-from"),
+])
+def test_contradicting_options_are_a_usage_error(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_train_parser().parse_dataclass(argv)
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--k", "0"], ["--k", "-3"], ["--k", "x"]])
+def test_recommend_k_must_be_at_least_one(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_recommend_parser().parse_dataclass(["--model-dir", "m", "--history", "1", *argv])
+    assert exit_info.value.code == 2 and "argument --k" in capsys.readouterr().err
+
+
+def test_defaults_come_from_the_dataclasses():
+    parser = build_train_parser()
+    run = run_config_from_args(parser.parse_args([]), parser)
+    assert run == RunConfig()
+    assert run.dataset == "synthetic" and run.output_dir == "outputs/bst-synthetic" and run.max_steps == -1
+
+
+def test_flags_land_in_the_components():
+    parser = build_train_parser()
+    run = parser.parse_dataclass([
+        "--model", "sasrec", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
+        "--set", "hidden_sizes=[8, 4]", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
+        "--no-eval-each-epoch", "--resume-from-checkpoint", "--hub-private"])
+    assert run.data.max_history == 7 and run.training.epochs == 3.0 and run.seed == 4 and run.data.seed == 4
+    assert run.model_overrides == {"num_layers": 2, "hidden_sizes": [8, 4]}
+    assert run.seq2seq_eval.eval_valid_every == 0.5 and run.seq2seq_eval.eval_restore_best is False
+    assert run.disable_tqdm is True and run.training.eval_each_epoch is False
+    assert run.resume_from_checkpoint == "latest" and run.hub_private is True
+    assert run.output_dir == "outputs/sasrec-synthetic"
+
+
+def test_flat_python_construction_and_replace_keep_working():
+    run = RunConfig(model="gru4rec", max_history=12, epochs=1.5, synthetic_users=30, eval_users=9, seed=3)
+    assert (run.data.max_history, run.training.epochs, run.source.synthetic_users) == (12, 1.5, 30)
+    assert run.seq2seq_eval.eval_users == 9 and run.data.seed == 3
+    other = dataclasses.replace(run, max_history=4)
+    assert other.max_history == 4 and run.max_history == 12  # components are not shared
+    run.batch_size = 7
+    assert run.training.batch_size == 7
+    with pytest.raises(ValueError, match=r"batch_size \(--batch-size\) must be > 0"):
+        RunConfig(batch_size=0)
+    with pytest.raises(ValueError, match=r"eval_users \(--eval-users\) expects an integer, got 'many'"), \
+            pytest.warns(FutureWarning):
+        RunConfig(model_overrides={"eval_users": "many"})
+
+
+def test_every_component_field_reads_through_the_run():
+    run = RunConfig()
+    for owner, component in COMPONENTS.items():
+        for f in dataclasses.fields(component):
+            if f.init and f.metadata.get("cli", True):
+                assert getattr(run, f.name) == getattr(getattr(run, owner), f.name)
+
+
+def test_old_set_keys_of_the_p5_evaluation_still_work_with_a_warning():
+    parser = build_train_parser()
+    with pytest.warns(FutureWarning, match="--eval-users 50.*--no-eval-unseen-template"):
+        run = parser.parse_dataclass(["--model", "p5", "--set", "eval_users=50", "--set", "eval_unseen_template=False",
+                                      "--set", "d_model=32"])
+    assert run.seq2seq_eval.eval_users == 50 and run.seq2seq_eval.eval_unseen_template is False
+    assert run.model_overrides == {"d_model": 32}
+    with pytest.raises(SystemExit), pytest.warns(FutureWarning):
+        parser.parse_dataclass(["--set", "eval_valid_every=-1"])
+
+
+def test_run_config_round_trips_through_json_and_reads_old_flat_records():
+    run = RunConfig(model="sasrec", max_history=8, implicit_threshold=4.0, hub_token="secret", eval_users=3)
+    saved = json.loads(json.dumps(run.to_dict()))
+    assert saved["hub_token"] is None and "secret" not in json.dumps(saved)
+    again = RunConfig.from_dict(saved)
+    assert again == dataclasses.replace(run, hub_token=None)
+    old = {"model": "p5", "dataset": "beauty", "data_path": "x/user_sequence.txt", "output_dir": "o", "epochs": 3.0,
+           "max_history": 20, "seed": 2, "model_overrides": {"d_model": 64}, "disable_tqdm": True, "gone": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = RunConfig.from_dict(old)
+    assert (run.dataset, run.max_history, run.epochs, run.seed, run.data.seed) == ("beauty", 20, 3.0, 2, 2)
+
+
+def test_check_fields_names_a_bad_value_of_a_component():
+    run = RunConfig()
+    run.data.max_history = 0
+    with pytest.raises(ValueError, match=r"max_history \(--max-history\) must be > 0, got 0"):
+        check_fields(run)
+
+
+# ---- --data-path without --dataset
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_the_dataset_is_inferred_from_the_data_path(tmp_path):
+    import gzip
+
+    table = _write(tmp_path / "mylog.csv", "user_id,item_id\n1,2\n")
+    assert infer_dataset(table) == "csv"
+    for name, reader in (("log.tsv", "tsv"), ("log.jsonl", "jsonl"), ("log.csv.gz", "csv"), ("log.parquet", "parquet")):
+        _write(tmp_path / name, "user_id\titem_id\n")
+        assert infer_dataset(tmp_path / name) == reader, name
+    amazon = tmp_path / "Beauty_5.json.gz"
+    with gzip.open(amazon, "wt") as f:
+        f.write(json.dumps({"reviewerID": "A1", "asin": "B2", "overall": 5.0, "unixReviewTime": 1}) + "\n")
+    assert infer_dataset(amazon) == "amazon"
+    assert infer_dataset(_write(tmp_path / "ml" / "ratings.dat", "1::2::3::4\n").parent) == "ml-1m"
+    assert infer_dataset(tmp_path / "ml" / "ratings.dat") == "ml-1m"
+    assert infer_dataset(_write(tmp_path / "ml-100k" / "u.data", "1\t2\t3\t4\n").parent) == "ml-100k"
+    movielens_csv = _write(tmp_path / "ml-25m" / "ratings.csv", "userId,movieId,rating,timestamp\n")
+    assert infer_dataset(movielens_csv.parent) == "ml-25m"
+    assert infer_dataset(_write(tmp_path / "mine" / "ratings.csv", "uid,iid\n1,2\n")) == "csv"  # not MovieLens
+    assert infer_dataset(_write(tmp_path / "beauty" / "user_sequence.txt", "u1 i1 i2\n").parent) == "beauty"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("missing.csv", "no such file or folder"),
+    ("log.txt", "sequences or tsv"),
+    ("log.xlsx", "cannot tell the format"),
+])
+def test_a_path_that_does_not_say_its_format_is_an_error_naming_the_choices(tmp_path, name, words):
+    if name != "missing.csv":
+        _write(tmp_path / name, "1 2 3\n")
+    with pytest.raises(DataFormatError, match=words):
+        infer_dataset(tmp_path / name)
+
+
+def test_a_folder_with_two_datasets_or_none_is_an_error_naming_the_choices(tmp_path):
+    _write(tmp_path / "both" / "ratings.dat", "1::2::3::4\n")
+    _write(tmp_path / "both" / "user_sequence.txt", "u1 i1\n")
+    with pytest.raises(DataFormatError, match=r"ml-1m or beauty"):
+        infer_dataset(tmp_path / "both")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFormatError, match="ratings.dat"):
+        infer_dataset(tmp_path / "empty")
+
+
+def test_data_path_with_the_synthetic_dataset_is_refused(tmp_path, capsys):
+    table = _write(tmp_path / "mylog.csv", "user_id,item_id\n1,2\n")
+    with pytest.raises(SystemExit):
+        build_train_parser().parse_dataclass(["--dataset", "synthetic", "--data-path", str(table)])
+    assert "generates its own log" in capsys.readouterr().err
+    run = build_train_parser().parse_dataclass(["--data-path", str(table)])
+    assert run.dataset == "csv" and run.output_dir == "outputs/bst-csv"
+    with pytest.raises(SystemExit):
+        build_train_parser().parse_dataclass(["--data-path", str(tmp_path / "nope.csv")])
+    assert f"--data-path {tmp_path / 'nope.csv'}: no such file" in capsys.readouterr().err
+
+
+def test_quiet_filters_noise_and_restores_the_progress_bars():
+    import datasets
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    from hf_recsys.cli import quiet
+
+    before = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+              hub_utils.are_progress_bars_disabled())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet(True):
+            assert not datasets.is_progress_bar_enabled() and not transformers_logging.is_progress_bar_enabled()
+            assert hub_utils.are_progress_bars_disabled()
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned "
+                          "memory won't be used.", UserWarning)
+            warnings.warn("something a user should read", UserWarning)
+    assert [str(w.message) for w in seen] == ["something a user should read"]
+    after = (datasets.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+             hub_utils.are_progress_bars_disabled())
+    assert after == before
+
+
+def test_scripts_train_and_hf_recsys_train_print_the_same_generated_help():
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "COLUMNS": "100"}
+    script = subprocess.run([sys.executable, "scripts/train.py", "--help"], capture_output=True, text=True, cwd=root,
+                            env=env)
+    command = subprocess.run([sys.executable, "-m", "hf_recsys.cli", "train", "--help"], capture_output=True,
+                             text=True, cwd=root, env=env)
+    assert script.returncode == command.returncode == 0
+    assert script.stdout == command.stdout
+    assert all(flag_of(f) in _squeezed(script.stdout) for f, _ in _cli_fields(RunConfig))
+
+
+def test_the_summary_line_counts_the_filtered_data_and_the_users_in_training_only():
+    import pandas as pd
+
+    from hf_recsys.data.log import InteractionLog
+    from hf_recsys.data.pipeline import prepare_data
+
+    rows = [(u, f"i{(u + j) % 9}", j, 5.0 if j % 2 else 1.0) for u in range(10) for j in range(8)]
+    rows += [(100, "i1", 0, 5.0), (100, "i2", 1, 5.0)]  # two positives: too short to hold out
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating"]).astype(
+        {"user_id": str, "item_id": str})
+    data = prepare_data(InteractionLog(frame, name="mine"), DataConfig(implicit_threshold=4.0))
+    described = data.describe()
+    assert described["interactions"] == 10 * 4 + 2 and described["users"] == 11
+    assert described["train_only_users"] == data.train_only_users == 1
+    assert data.summary() == ("mine: 42 interactions, 11 users, 9 items (train 22 / valid 10 / test 10; "
+                              "1 users in training only)")

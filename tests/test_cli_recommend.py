@@ -1,0 +1,80 @@
+"""``hf-recsys recommend`` on a user's own IDs: unknown items and users are said, never guessed;
+non-ASCII IDs print as they are."""
+
+import json
+
+import pytest
+
+from hf_recsys.cli import main
+
+ITEMS = ["café", "東京", "naïve", "Zürich", "smörgåsbord", "piñata", "crème", "façade", "jalapeño", "über"]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recommend")
+    log = root / "log.csv"
+    rows = [(f"usér-{u}", ITEMS[(u * 3 + j) % len(ITEMS)], 1_600_000_000 + u * 100 + j)
+            for u in range(24) for j in range(5)]
+    log.write_text("user_id,item_id,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in rows), encoding="utf-8")
+    out = {}
+    for model in ("caser", "meanpool"):  # caser has a user embedding, meanpool no user input
+        out[model] = root / model
+        main(["train", "--model", model, "--data-path", str(log), "--output-dir", str(out[model]), "--max-steps", "1",
+              "--batch-size", "16", "--max-history", "4", "--no-progress", "--logging-steps", "100"])
+    return out
+
+
+def recommend(capsys, *argv):
+    main(["recommend", *argv])
+    captured = capsys.readouterr()
+    return captured.out, captured.err
+
+
+def failing(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recommend", *argv])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_json_output_keeps_non_ascii_ids_readable(folders, capsys):
+    out, _ = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "東京", "--k", "3")
+    recommended = json.loads(out)
+    assert len(recommended) == 3 and {r["item_id"] for r in recommended} <= set(ITEMS)
+    assert "\\u" not in out and any(r["item_id"] in out for r in recommended)
+
+
+def test_a_history_of_unknown_items_is_an_error_unless_popularity_is_asked(folders, capsys):
+    code, err = failing(capsys, "--model-dir", str(folders["meanpool"]), "--history", "nope", "gone", "--k", "3")
+    assert code == 2 and "no item of the history is known" in err and "nope" in err and "--fallback popularity" in err
+    out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "nope", "--k", "3",
+                         "--fallback", "popularity")
+    recommended = json.loads(out)
+    assert [r["score"] for r in recommended] == [None] * 3 and "most frequent" in err
+    processor = json.loads((folders["meanpool"] / "recsys_processor.json").read_text())
+    assert [r["item_id"] for r in recommended] == processor["items"][:3]
+
+
+def test_unknown_items_in_a_history_are_named_and_left_out(folders, capsys):
+    out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "nope", "--k", "2")
+    assert len(json.loads(out)) == 2 and "nope" in err and "left out" in err
+
+
+def test_an_unknown_user_is_an_error_for_a_model_with_a_user_input(folders, capsys):
+    code, err = failing(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "stranger")
+    assert code == 2 and "argument --user" in err and "stranger" in err
+    out, _ = recommend(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "usér-3",
+                       "--k", "2")
+    assert len(json.loads(out)) == 2
+
+
+def test_a_model_without_a_user_input_ignores_the_user_and_says_so(folders, capsys):
+    out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "--user", "stranger",
+                         "--k", "2")
+    assert len(json.loads(out)) == 2 and "no user input" in err
+
+
+@pytest.mark.parametrize("k", ["0", "-3"])
+def test_k_below_one_is_a_usage_error(folders, capsys, k):
+    code, err = failing(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "--k", k)
+    assert code == 2 and "argument --k" in err
