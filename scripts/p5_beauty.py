@@ -18,8 +18,8 @@ import time
 import torch
 
 from hf_recsys.benchmarks.reference import load_recipe, published_figures
-from hf_recsys.training.arguments import parse_override, positive_number
 from hf_recsys.training.allocator import reuse_freed_memory
+from hf_recsys.training.arguments import parse_override, positive_number
 from hf_recsys.training.run import RunConfig, run_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -17,7 +17,6 @@ import sys
 import time
 from typing import Any, Optional
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -35,7 +35,6 @@ import time
 
 import numpy as np
 import torch
-
 from deepctr_torch.inputs import SparseFeat, VarLenSparseFeat, get_feature_names
 from deepctr_torch.models import AFM, DIEN, DIN, WDL, DeepFM
 

@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 import torch
-
 from transformers.utils import PushToHubMixin, cached_file
 
 PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX

@@ -478,8 +478,8 @@ def trainer_kit(
     """
     from transformers import AutoModel
 
-    from .tasks import TASKS
     from . import next_item  # noqa: F401  (registers the next-item task)
+    from .tasks import TASKS
 
     if log is None:
         raise ValueError("trainer_kit needs the new log: trainer_kit(model, processor, log)")
