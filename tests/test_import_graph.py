@@ -22,13 +22,13 @@ import pytest
 
 PACKAGE = "hf_recsys"
 LAYERS = [
-    {"files", "data"},
+    {"constants", "files", "data", "recipes"},
     {"models"},
     {"hub"},
     {"training"},
     {"p5"},
     {"pipelines", "export"},
-    {"benchmarks", "testing"},
+    {"benchmarks", "testing", "zoo"},
     {"cli"},
 ]
 ROOT = os.path.join(os.path.dirname(__file__), "..", PACKAGE)
