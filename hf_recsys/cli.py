@@ -3,6 +3,7 @@
     hf-recsys train [--model bst] [--dataset synthetic] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
+    hf-recsys zoo build [--recipes NAME ...] [--output-root DIR] [--push-to-hub --hub-org ORG]
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def build_train_parser(parser: Optional[argparse.ArgumentParser] = None) -> argp
     )
     models = ", ".join(f"{name} ({spec.description})" for name, spec in sorted(MODEL_REGISTRY.items()))
     group = parser.add_argument_group("what to train")
+    group.add_argument("--recipe", default=None, metavar="NAME|PATH",
+                       help="start from a recipe (hf_recsys/recipes/NAME.yaml or a YAML file): its settings "
+                       "come first, so every other flag given here overrides the recipe's value")
     group.add_argument("--model", default=None, choices=sorted(MODEL_REGISTRY),
                        help=f"model to train (default: bst, or the type of the --init-from model): {models}")
     group.add_argument("--dataset", default="synthetic", choices=DATASETS,
@@ -184,7 +188,10 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .training.allocator import reuse_freed_memory
     from .training.run import run_training
 
-    args = build_train_parser().parse_args(argv)
+    from .recipes import expand_recipe_argv
+
+    parser = build_train_parser()
+    args = parser.parse_args(expand_recipe_argv(argv or [], parser))
     if args.dataset != "synthetic" and not args.data_path:
         build_train_parser().error(f"--dataset {args.dataset} needs --data-path")
     if args.time_budget_minutes and args.resume_from_checkpoint:
@@ -257,7 +264,53 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     return report
 
 
-COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main}
+def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
+    """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``."""
+    from .recipes import available_recipes
+    from .zoo import plan_zoo, write_zoo_summary
+
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys zoo",
+        description="Train recipes into Hub-ready folders named after them; any further flag is a flag of "
+        "`hf-recsys train` added to every run (e.g. --max-steps 100 for a smoke test).",
+    )
+    parser.add_argument("action", choices=("build", "list"))
+    parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
+                        help=f"recipes to build (default: all: {', '.join(available_recipes())})")
+    parser.add_argument("--recipe-dir", default=None, help="read recipes from this folder instead of the package's")
+    parser.add_argument("--output-root", default="zoo", help="each recipe's folder is OUTPUT_ROOT/<recipe>")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding the recipes' data (a recipe's data_path is read under it)")
+    parser.add_argument("--push-to-hub", action="store_true", help="upload each folder to ORG/<recipe>")
+    parser.add_argument("--hub-org", default=None, help="the Hub organisation or user the repos go to")
+    args, extra = parser.parse_known_args(argv)
+    if args.action == "list":
+        from .recipes import load_recipe
+
+        listing = {name: load_recipe(name, args.recipe_dir).description for name in available_recipes(args.recipe_dir)}
+        for name, description in listing.items():
+            print(f"{name}: {description}")
+        return listing
+    try:
+        plan = plan_zoo(args.recipes, args.output_root, args.data_root, args.hub_org, args.push_to_hub, extra,
+                        args.recipe_dir)
+    except ValueError as error:
+        parser.error(str(error))
+    train_parser = build_train_parser()
+    for entry in plan:
+        entry.recipe.check_flags(train_parser)
+        train_parser.parse_args(entry.argv)  # every run's flags are checked before the first one trains
+    results = {}
+    for entry in plan:
+        print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
+        metrics = train_main(entry.argv)
+        results[entry.recipe.name] = {"output_dir": entry.output_dir, "repo_id": entry.repo_id,
+                                      "argv": entry.argv, "metrics": metrics}
+    write_zoo_summary(args.output_root, results)
+    return results
+
+
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "zoo": zoo_main}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -275,10 +328,11 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     on stderr instead of a traceback."""
     from .data.log import DataFormatError
     from .hub import ModelSourceError
+    from .recipes import RecipeError
 
     try:
         return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
-    except (DataFormatError, ModelSourceError) as error:
+    except (DataFormatError, ModelSourceError, RecipeError) as error:
         print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)
     finally:
