@@ -4,6 +4,7 @@
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
     hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
+    hf-recsys zoo build [--recipes NAME ...] [--output-root DIR] [--push-to-hub --hub-org ORG]
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ def build_train_parser() -> DataclassArgumentParser:
     """The ``hf-recsys train`` parser, generated from :class:`~hf_recsys.training.arguments.RunConfig`."""
     from .training.arguments import RunConfig
 
-    return DataclassArgumentParser(RunConfig, prog="hf-recsys train", description=TRAIN_DESCRIPTION)
+    parser = DataclassArgumentParser(RunConfig, prog="hf-recsys train", description=TRAIN_DESCRIPTION)
+    parser.add_argument("--recipe", default=argparse.SUPPRESS, metavar="NAME|PATH",
+                        help="start from a recipe (hf_recsys/recipes/NAME.yaml, or a YAML file): its settings come "
+                        "first, so every other option given here overrides the recipe's value; "
+                        "`hf-recsys zoo list` names the recipes")
+    return parser
 
 
 def run_config_from_args(args: argparse.Namespace, parser: Optional[DataclassArgumentParser] = None):
@@ -80,8 +86,11 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
 
+    from .recipes import expand_recipe_argv
+
     parser = build_train_parser()
-    run = run_config_from_args(parser.parse_args(argv), parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run = run_config_from_args(parser.parse_args(expand_recipe_argv(argv, parser)), parser)
     check_run_before_work(run, parser)
     if run.overwrite_output_dir and not run.resume_from_checkpoint:
         clear_previous_checkpoints(run.output_dir)
@@ -340,8 +349,55 @@ def one_line_warnings(command: str) -> Iterator[None]:
         warnings.formatwarning = previous
 
 
+def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
+    """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``."""
+    from .recipes import available_recipes
+    from .zoo import plan_zoo, write_zoo_summary
+
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys zoo",
+        description="Train recipes into Hub-ready folders named after them; any further flag is a flag of "
+        "`hf-recsys train` added to every run (e.g. --max-steps 100 for a smoke test).",
+    )
+    parser.add_argument("action", choices=("build", "list"))
+    parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
+                        help=f"recipes to build (default: all: {', '.join(available_recipes())})")
+    parser.add_argument("--recipe-dir", default=None, help="read recipes from this folder instead of the package's")
+    parser.add_argument("--output-root", default="zoo", help="each recipe's folder is OUTPUT_ROOT/<recipe>")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding the recipes' data (a recipe's data_path is read under it)")
+    parser.add_argument("--push-to-hub", action="store_true", help="upload each folder to ORG/<recipe>")
+    parser.add_argument("--hub-org", default=None, help="the Hub organisation or user the repos go to")
+    args, extra = parser.parse_known_args(argv)
+    if args.action == "list":
+        from .recipes import load_recipe
+
+        listing = {name: load_recipe(name, args.recipe_dir).description for name in available_recipes(args.recipe_dir)}
+        for name, description in listing.items():
+            print(f"{name}: {description}")
+        return listing
+    try:
+        plan = plan_zoo(args.recipes, args.output_root, args.data_root, args.hub_org, args.push_to_hub, extra,
+                        args.recipe_dir)
+    except ValueError as error:
+        parser.error(str(error))
+    train_parser = build_train_parser()
+    for entry in plan:
+        entry.recipe.check_flags(train_parser)
+        # every run's options are checked before the first one trains
+        run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
+    results = {}
+    for entry in plan:
+        print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
+        metrics = train_main(entry.argv)
+        results[entry.recipe.name] = {"output_dir": entry.output_dir, "repo_id": entry.repo_id,
+                                      "argv": entry.argv, "metrics": metrics}
+    write_zoo_summary(args.output_root, results)
+    return results
+
+
 #: one function per subcommand: ``hf-recsys NAME ARGS`` calls ``COMMANDS[NAME](ARGS)``
-COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main}
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main, "zoo": zoo_main}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -359,11 +415,12 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     on stderr instead of a traceback; Ctrl-C exits with status 130 and one line."""
     from .data.log import DataFormatError
     from .hub import ModelSourceError
+    from .recipes import RecipeError
 
     try:
         with one_line_warnings(command):
             return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
-    except (DataFormatError, ModelSourceError) as error:
+    except (DataFormatError, ModelSourceError, RecipeError) as error:
         print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

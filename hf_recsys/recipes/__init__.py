@@ -1,0 +1,136 @@
+"""Recipes: every setting of a training run in one YAML file, by name.
+
+A recipe is a YAML file in this folder (``bst-ml1m.yaml``) or anywhere on disk::
+
+    description: BST on MovieLens-1M, CTR, one sampled negative per positive.
+    train:                 # the flags of `hf-recsys train`, by name (dashes or underscores)
+      model: bst
+      dataset: ml-1m
+      epochs: 2
+      seed: 0
+    model_config:          # config fields (what `--set KEY=VALUE` overrides)
+      num_blocks: 1
+    expected:              # optional: what the recipe gave, with its command and seeds
+      metric: auc
+      ...
+
+``hf-recsys train --recipe bst-ml1m --data-path DIR`` reads it. The recipe becomes command-line
+flags placed *before* the user's own, so every flag given on the command line wins over the
+recipe's value (and ``--set`` on the command line wins over ``model_config``), and the recipe goes
+through exactly the validation the flags get.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import yaml
+
+RECIPE_DIR = Path(__file__).parent
+SECTIONS = ("description", "train", "model_config", "expected", "search")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be found or read; the message names the file and the key."""
+
+
+@dataclass
+class Recipe:
+    name: str
+    path: str
+    description: str = ""
+    train: dict[str, Any] = field(default_factory=dict)
+    model_config: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        """The recipe as `hf-recsys train` flags: ``key: value`` -> ``--key value``; ``key: true`` ->
+        ``--key``; ``key: false`` / ``null`` -> nothing (the flag's default); ``model_config`` ->
+        ``--set KEY=VALUE``."""
+        tokens: list[str] = []
+        for key, value in self.train.items():
+            flag = "--" + key.replace("_", "-")
+            if value is None or value is False:
+                continue
+            if value is True:
+                tokens.append(flag)
+            elif isinstance(value, (list, tuple)):
+                tokens += [flag, *map(str, value)]
+            else:
+                tokens += [flag, str(value)]
+        for key, value in self.model_config.items():
+            tokens += ["--set", f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"]
+        return tokens
+
+    def check_flags(self, parser: argparse.ArgumentParser) -> None:
+        """Every key of ``train`` is a flag of ``parser`` (an error naming the file and the key)."""
+        known = {option for action in parser._actions for option in action.option_strings}
+        for key in self.train:
+            flag = "--" + key.replace("_", "-")
+            if flag not in known:
+                raise RecipeError(f"{self.path}: train.{key}: not a flag of `hf-recsys train` ({flag})")
+        if "recipe" in self.train:
+            raise RecipeError(f"{self.path}: train.recipe: a recipe cannot name another recipe")
+
+
+def available_recipes(directory: Optional[os.PathLike] = None) -> list[str]:
+    """Names of the recipes in ``directory`` (default: the ones shipped with the package)."""
+    return sorted(p.stem for p in Path(directory or RECIPE_DIR).glob("*.yaml"))
+
+
+def recipe_path(name_or_path: str, directory: Optional[os.PathLike] = None) -> Path:
+    """A recipe's file: a path to a ``.yaml``/``.yml`` file, or a name in ``directory``."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        if not candidate.is_file():
+            raise RecipeError(f"recipe file {name_or_path} does not exist")
+        return candidate
+    path = Path(directory or RECIPE_DIR) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        names = ", ".join(available_recipes(directory)) or "none"
+        raise RecipeError(f"no recipe named {name_or_path!r} (recipes: {names}; or give a path to a .yaml file)")
+    return path
+
+
+def load_recipe(name_or_path: str, directory: Optional[os.PathLike] = None) -> Recipe:
+    path = recipe_path(name_or_path, directory)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise RecipeError(f"{path}: not a readable YAML file ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping with the sections {', '.join(SECTIONS)}")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise RecipeError(f"{path}: unknown section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
+    for section in ("train", "model_config", "expected", "search"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise RecipeError(f"{path}: {section} must be a mapping of names to values")
+    return Recipe(
+        name=path.stem,
+        path=str(path),
+        description=str(data.get("description") or ""),
+        train=dict(data.get("train") or {}),
+        model_config=dict(data.get("model_config") or {}),
+        expected=dict(data.get("expected") or {}),
+        search=dict(data.get("search") or {}),
+    )
+
+
+def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with a ``--recipe NAME|PATH`` replaced by the recipe's flags, placed first so that
+    the other flags of ``argv`` override them. Without ``--recipe``: ``argv`` unchanged."""
+    argv = list(argv)
+    finder = argparse.ArgumentParser(add_help=False)
+    finder.add_argument("--recipe", default=None)
+    found, rest = finder.parse_known_args(argv)
+    if found.recipe is None:
+        return argv
+    recipe = load_recipe(found.recipe)
+    recipe.check_flags(parser)
+    return recipe.argv() + rest

@@ -1,0 +1,125 @@
+"""Recipes (`hf-recsys train --recipe`) and `hf-recsys zoo build` against a Hub on loopback."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from hf_recsys.cli import build_train_parser, run_command, run_config_from_args
+from hf_recsys.recipes import RecipeError, available_recipes, expand_recipe_argv, load_recipe
+from hf_recsys.testing.fake_hub import FakeHub
+from hf_recsys.zoo import plan_zoo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = {"synthetic_users": 60, "synthetic_items": 80, "max_history": 6, "batch_size": 32, "max_steps": 4,
+        "no_progress": True}
+
+
+def write_recipe(directory, name, train, model_config=None):
+    import yaml
+
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"description": f"tiny {name}", "train": train,
+                                    "model_config": model_config or {}}))
+    return path
+
+
+def test_every_shipped_recipe_is_accepted_by_the_train_parser():
+    names = available_recipes()
+    assert {"bst-ml1m", "din-ml1m", "dien-ml1m", "deepfm-ml1m", "sasrec-ml1m", "sasrec-beauty", "p5-beauty"} <= set(names)
+    parser = build_train_parser()
+    for name in names:
+        recipe = load_recipe(name)
+        recipe.check_flags(parser)
+        run = run_config_from_args(parser.parse_args(recipe.argv()), parser)
+        assert run.model == recipe.train["model"], name
+        assert run.dataset == recipe.train["dataset"], name
+        assert run.epochs == recipe.train["epochs"], name
+        assert run.model_overrides == recipe.model_config, name
+
+
+def test_command_line_flags_override_the_recipe(tmp_path):
+    path = write_recipe(tmp_path, "r", {"model": "din", "epochs": 3, "learning_rate": 0.01},
+                        {"attention_hidden": [8, 4], "dropout": 0.1})
+    parser = build_train_parser()
+    argv = expand_recipe_argv(["--recipe", str(path), "--epochs", "1", "--set", "dropout=0.3"], parser)
+    run = run_config_from_args(parser.parse_args(argv), parser)
+    assert run.model == "din" and run.epochs == 1.0 and run.learning_rate == 0.01
+    assert run.model_overrides == {"attention_hidden": [8, 4], "dropout": 0.3}
+    assert expand_recipe_argv(["--epochs", "1"], parser) == ["--epochs", "1"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"train": {"modle": "bst"}}, "train.modle: not a flag"),
+    ({"train": {"model": "bst"}, "extras": 1}, "unknown section 'extras'"),
+    ({"train": ["model"]}, "train must be a mapping"),
+])
+def test_a_bad_recipe_is_one_line_naming_the_file_and_key(tmp_path, capsys, content, message):
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--recipe", str(path), "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(path) in err and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_recipe_name_lists_the_recipes():
+    with pytest.raises(RecipeError, match="bst-ml1m"):
+        load_recipe("no-such-recipe")
+
+
+def test_plan_names_folders_and_repos_after_the_recipes(tmp_path):
+    write_recipe(tmp_path, "bst-tiny", {"model": "bst", "dataset": "ml-1m", "data_path": "ml-1m"})
+    [entry] = plan_zoo(None, str(tmp_path / "zoo"), data_root="/data", hub_org="org", push_to_hub=True,
+                       extra_argv=["--max-steps", "3"], recipe_dir=str(tmp_path))
+    assert entry.repo_id == "org/bst-tiny" and entry.output_dir == str(tmp_path / "zoo" / "bst-tiny")
+    parser = build_train_parser()
+    run = run_config_from_args(parser.parse_args(entry.argv), parser)
+    assert run.data_path == "/data/ml-1m" and run.push_to_hub and run.hub_model_id == "org/bst-tiny"
+    assert run.max_steps == 3
+    with pytest.raises(ValueError, match="--hub-org"):
+        plan_zoo(None, "zoo", push_to_hub=True, recipe_dir=str(tmp_path))
+
+
+def test_zoo_build_pushes_tiny_recipes_that_load_back_through_automodel(tmp_path):
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    write_recipe(recipes, "bst-tiny", dict(TINY, model="bst"), {"num_heads": 2})
+    write_recipe(recipes, "sasrec-tiny", dict(TINY, model="sasrec"))
+    with FakeHub() as hub:
+        env = dict(os.environ, HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf-home"), HF_TOKEN="hf_test",
+                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", OMP_NUM_THREADS="1")
+        env.pop("HF_HUB_OFFLINE", None)
+        build = subprocess.run(
+            [sys.executable, "-m", "hf_recsys.cli", "zoo", "build", "--recipe-dir", str(recipes), "--output-root",
+             str(tmp_path / "zoo"), "--push-to-hub", "--hub-org", "org"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert build.returncode == 0, build.stderr[-3000:]
+        summary = json.loads((tmp_path / "zoo" / "zoo.json").read_text())
+        assert set(summary) == {"bst-tiny", "sasrec-tiny"}
+        assert set(hub.repos) == {"org/bst-tiny", "org/sasrec-tiny"}
+        for repo in hub.repos.values():
+            assert {"config.json", "model.safetensors", "recsys_processor.json", "README.md"} <= set(repo.tree("main"))
+        load = textwrap.dedent("""
+            import json, hf_recsys
+            from transformers import AutoModel
+            out = {}
+            for repo in ("org/bst-tiny", "org/sasrec-tiny"):
+                model = AutoModel.from_pretrained(repo)
+                history = hf_recsys.RecsysProcessor.from_pretrained(repo).item_vocab.tokens[2:5]
+                out[repo] = [type(model).__name__, len(model.recommend([history], k=3)[0])]
+            print(json.dumps(out))
+        """)
+        fresh = dict(env, HF_HOME=str(tmp_path / "fresh"))
+        loaded = subprocess.run([sys.executable, "-c", load], env=fresh, cwd=ROOT, capture_output=True, text=True,
+                                timeout=300)
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        names = json.loads(loaded.stdout.strip().splitlines()[-1])
+        assert names == {"org/bst-tiny": ["BSTForCTR", 3], "org/sasrec-tiny": ["SASRecForNextItem", 3]}, names
