@@ -155,17 +155,14 @@ class HSTUAttention(nn.Module):
             chunks = []
             for start in range(0, width, step):
                 end = min(start + step, width)
-                # causal: the queries of this chunk see keys up to the chunk's end only
-                query_columns, key_columns = columns[start:end], columns[:end]
-                allowed = (query_columns.unsqueeze(1) >= key_columns.unsqueeze(0)) & group.valid[:, None, :end]
-                rab = bias(query_columns, key_columns,
-                           tg[:, start:end] if tg is not None else None, tg[:, :end] if tg is not None else None)
-                args = (qg[:, :, start:end], kg[:, :, :end], vg[:, :, :end], allowed, rab, self.normalizer)
+                args = (qg[:, :, start:end], kg[:, :, :end], vg[:, :, :end], group.valid[:, :end],
+                        columns[start:end], columns[:end], tg[:, :end] if tg is not None else None, bias)
                 if width > step and torch.is_grad_enabled() and self.training:
-                    # the [G, H, chunk, keys] scores are recomputed in backward, not kept
-                    chunks.append(checkpoint(pointwise_attention_chunk, *args, use_reentrant=False))
+                    # everything of size [chunk, keys] (mask, bias, scores) is recomputed in
+                    # backward, not kept: what stays is linear in the group's items
+                    chunks.append(checkpoint(self._chunk, *args, use_reentrant=False))
                 else:
-                    chunks.append(pointwise_attention_chunk(*args))
+                    chunks.append(self._chunk(*args))
             attended = torch.cat(chunks, dim=2) if len(chunks) > 1 else chunks[0]
             attended = attended.transpose(1, 2).reshape(g, width, self.num_heads * self.v_dim)
             outputs.append(attended[group.valid])
@@ -178,6 +175,19 @@ class HSTUAttention(nn.Module):
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(len(order), device=order.device)
         return out[inverse]
+
+
+    def _chunk(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_valid: torch.Tensor,
+        query_columns: torch.Tensor, key_columns: torch.Tensor, key_times: Optional[torch.Tensor],
+        bias: RelativeAttentionBias,
+    ) -> torch.Tensor:
+        """One chunk of queries (columns ``query_columns``) against the keys up to its end:
+        causal and key-padding mask, relative bias, pointwise attention."""
+        allowed = (query_columns.unsqueeze(1) >= key_columns.unsqueeze(0)) & key_valid.unsqueeze(1)
+        query_times = key_times[:, query_columns] if key_times is not None else None
+        rab = bias(query_columns, key_columns, query_times, key_times)
+        return pointwise_attention_chunk(q, k, v, allowed, rab, self.normalizer)
 
 
 class HSTUBlock(nn.Module):
