@@ -56,12 +56,12 @@ def test_the_constants_are_marked_where_they_are_copied():
     find_copies = module.find_copies
     marked = {
         (path.name, copy.source)
-        for path in (REPO / "hf_recsys/models/modeling_utils.py", REPO / "hf_recsys/data/processor.py")
+        for path in (REPO / "hf_recsys/models/modeling_utils.py", REPO / "hf_recsys/models/processing_recsys.py")
         for copy in find_copies(path)
     }
     assert ("modeling_utils.py", "hf_recsys.constants.IGNORE_INDEX") in marked
     assert ("modeling_utils.py", "hf_recsys.constants.PAD_INDEX") in marked
-    assert ("processor.py", "hf_recsys.constants.UNK_INDEX") in marked
+    assert ("processing_recsys.py", "hf_recsys.constants.UNK_INDEX") in marked
 
 
 def test_a_matching_line_copy_and_block_copy_pass(package):

@@ -5,7 +5,7 @@ tested here without a line added to this file, except its tiny configuration in
 :data:`TINY_CONFIGS` (a registered model without one fails :class:`TestEveryModel` instead of
 being skipped) and, for a new task, its :data:`TASK_CHECKS` entry. For every model:
 
-* it has an ``XPreTrainedModel`` base carrying ``config_class``, ``base_model_prefix`` and
+* it has a pretrained base (its own ``XPreTrainedModel`` or its family's) carrying ``config_class``, ``base_model_prefix`` and
   ``_init_weights``;
 * ``save_pretrained`` -> ``AutoModel.from_pretrained`` gives bit-identical outputs;
 * padding: a row's output does not depend on the other rows of its batch, nor on what sits
@@ -50,6 +50,7 @@ TINY_CONFIGS: dict[str, dict] = {
     "deepfm": dict(embedding_dim=8, mlp_hidden_sizes=[16], dropout=0.0),
     "afm": dict(embedding_dim=8, attention_dim=8, dropout=0.0),
     "sasrec": dict(hidden_size=16, num_layers=1, num_heads=2, ffn_dim=16, dropout=0.0, attention_dropout=0.0),
+    "hstu": dict(hidden_size=16, num_layers=2, num_heads=2, qk_dim=8, v_dim=8, dropout=0.0),
     "gru4rec": dict(hidden_size=16, dropout=0.0),
     "caser": dict(hidden_size=16, window_length=3, num_horizontal_filters=4, num_vertical_filters=2, dropout=0.0),
     "meanpool": dict(hidden_size=16, dropout=0.0),

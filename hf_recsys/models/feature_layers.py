@@ -292,8 +292,9 @@ class FeatureCTRPreTrainedModel(RecsysPreTrainedModel):
 
 class FeatureCTRMixin(RecommenderMixin):
     """The CTR ``forward`` every feature-field model shares; a model class combines it with
-    its ``XPreTrainedModel`` (``class LRForCTR(FeatureCTRMixin, LRPreTrainedModel)``) and
-    implements :meth:`compute_logits` on a :class:`FeatureBatch`."""
+    the family's pretrained base (``class LRForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel)``,
+    setting its own ``config_class``) and implements :meth:`compute_logits` on a
+    :class:`FeatureBatch`."""
 
     def compute_logits(self, batch: FeatureBatch, output_attentions: bool = False) -> CTROutput:
         """``CTROutput`` with ``logits`` ``[B]`` (and model-specific extras), without loss."""

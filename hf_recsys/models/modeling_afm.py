@@ -29,14 +29,12 @@ class PairAttention(nn.Module):
         return torch.softmax(self.score(torch.relu(self.hidden(interactions))).squeeze(-1), dim=-1)
 
 
-class AFMPreTrainedModel(FeatureCTRPreTrainedModel):
-    config_class = AFMConfig
-    base_model_prefix = "afm"
-
-
-class AFMForCTR(FeatureCTRMixin, AFMPreTrainedModel):
+class AFMForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
     """AFM with a CTR head; ``output_attentions=True`` returns the pair weights ``[B, P]``
     (pairs in ``pair_names()`` order)."""
+
+    config_class = AFMConfig
+    base_model_prefix = "afm"
 
     def __init__(self, config: AFMConfig):
         super().__init__(config)
@@ -66,4 +64,4 @@ class AFMForCTR(FeatureCTRMixin, AFMPreTrainedModel):
         return CTROutput(logits=logits, attention_weights=weights if output_attentions else None)
 
 
-__all__ = ["AFMPreTrainedModel", "AFMForCTR", "PairAttention"]
+__all__ = ["AFMForCTR", "PairAttention"]

@@ -16,13 +16,11 @@ from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedM
 from .modeling_utils import CTROutput
 
 
-class DeepFMPreTrainedModel(FeatureCTRPreTrainedModel):
+class DeepFMForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """DeepFM with a CTR head."""
+
     config_class = DeepFMConfig
     base_model_prefix = "deepfm"
-
-
-class DeepFMForCTR(FeatureCTRMixin, DeepFMPreTrainedModel):
-    """DeepFM with a CTR head."""
 
     def __init__(self, config: DeepFMConfig):
         super().__init__(config)
@@ -38,4 +36,4 @@ class DeepFMForCTR(FeatureCTRMixin, DeepFMPreTrainedModel):
         return CTROutput(logits=fm_logit + deep_logit)
 
 
-__all__ = ["DeepFMPreTrainedModel", "DeepFMForCTR"]
+__all__ = ["DeepFMForCTR"]

@@ -12,13 +12,11 @@ from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedM
 from .modeling_utils import CTROutput
 
 
-class FeatureMLPPreTrainedModel(FeatureCTRPreTrainedModel):
+class FeatureMLPForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """Feature-MLP with a CTR head."""
+
     config_class = FeatureMLPConfig
     base_model_prefix = "featuremlp"
-
-
-class FeatureMLPForCTR(FeatureCTRMixin, FeatureMLPPreTrainedModel):
-    """Feature-MLP with a CTR head."""
 
     def __init__(self, config: FeatureMLPConfig):
         super().__init__(config)
@@ -31,4 +29,4 @@ class FeatureMLPForCTR(FeatureCTRMixin, FeatureMLPPreTrainedModel):
         return CTROutput(logits=self.mlp(embeddings.flatten(1)).squeeze(-1))
 
 
-__all__ = ["FeatureMLPPreTrainedModel", "FeatureMLPForCTR"]
+__all__ = ["FeatureMLPForCTR"]

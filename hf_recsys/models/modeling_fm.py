@@ -16,13 +16,11 @@ from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedM
 from .modeling_utils import CTROutput
 
 
-class FMPreTrainedModel(FeatureCTRPreTrainedModel):
+class FMForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """Factorisation machine with a CTR head."""
+
     config_class = FMConfig
     base_model_prefix = "fm"
-
-
-class FMForCTR(FeatureCTRMixin, FMPreTrainedModel):
-    """Factorisation machine with a CTR head."""
 
     def __init__(self, config: FMConfig):
         super().__init__(config)
@@ -35,4 +33,4 @@ class FMForCTR(FeatureCTRMixin, FMPreTrainedModel):
         return CTROutput(logits=self.bias + fields.first_order.sum(1) + fm_pairwise(fields.embeddings))
 
 
-__all__ = ["FMPreTrainedModel", "FMForCTR"]
+__all__ = ["FMForCTR"]

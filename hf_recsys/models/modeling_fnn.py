@@ -21,13 +21,11 @@ from .modeling_fm import FMForCTR
 from .modeling_utils import CTROutput
 
 
-class FNNPreTrainedModel(FeatureCTRPreTrainedModel):
+class FNNForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """FNN with a CTR head."""
+
     config_class = FNNConfig
     base_model_prefix = "fnn"
-
-
-class FNNForCTR(FeatureCTRMixin, FNNPreTrainedModel):
-    """FNN with a CTR head."""
 
     def __init__(self, config: FNNConfig):
         super().__init__(config)
@@ -75,4 +73,4 @@ class FNNForCTR(FeatureCTRMixin, FNNPreTrainedModel):
             self.copy_fm_embeddings(fm_model)
 
 
-__all__ = ["FNNPreTrainedModel", "FNNForCTR"]
+__all__ = ["FNNForCTR"]

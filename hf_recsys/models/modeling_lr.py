@@ -14,13 +14,11 @@ from .feature_layers import FeatureBatch, FeatureCTRMixin, FeatureCTRPreTrainedM
 from .modeling_utils import CTROutput
 
 
-class LRPreTrainedModel(FeatureCTRPreTrainedModel):
+class LRForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """Logistic regression with a CTR head."""
+
     config_class = LRConfig
     base_model_prefix = "lr"
-
-
-class LRForCTR(FeatureCTRMixin, LRPreTrainedModel):
-    """Logistic regression with a CTR head."""
 
     def __init__(self, config: LRConfig):
         super().__init__(config)
@@ -33,4 +31,4 @@ class LRForCTR(FeatureCTRMixin, LRPreTrainedModel):
         return CTROutput(logits=self.bias + first_order.sum(1))
 
 
-__all__ = ["LRPreTrainedModel", "LRForCTR"]
+__all__ = ["LRForCTR"]

@@ -25,13 +25,11 @@ from .modeling_utils import MLP, CTROutput
 VARIANTS = ("gmf", "mlp", "neumf")
 
 
-class NCFPreTrainedModel(FeatureCTRPreTrainedModel):
+class NCFForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """NCF (GMF, MLP or NeuMF, chosen by ``config.variant``) with a CTR head."""
+
     config_class = NCFConfig
     base_model_prefix = "ncf"
-
-
-class NCFForCTR(FeatureCTRMixin, NCFPreTrainedModel):
-    """NCF (GMF, MLP or NeuMF, chosen by ``config.variant``) with a CTR head."""
 
     def __init__(self, config: NCFConfig):
         super().__init__(config)
@@ -76,4 +74,4 @@ class NCFForCTR(FeatureCTRMixin, NCFPreTrainedModel):
         return CTROutput(logits=self.predict(torch.cat(parts, dim=-1)).squeeze(-1))
 
 
-__all__ = ["NCFPreTrainedModel", "NCFForCTR"]
+__all__ = ["NCFForCTR"]

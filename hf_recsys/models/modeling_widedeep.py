@@ -27,13 +27,11 @@ from .modeling_utils import CTROutput
 HASH_MULTIPLIER = 2654435761
 
 
-class WideDeepPreTrainedModel(FeatureCTRPreTrainedModel):
+class WideDeepForCTR(FeatureCTRMixin, FeatureCTRPreTrainedModel):
+    """Wide & Deep with a CTR head."""
+
     config_class = WideDeepConfig
     base_model_prefix = "widedeep"
-
-
-class WideDeepForCTR(FeatureCTRMixin, WideDeepPreTrainedModel):
-    """Wide & Deep with a CTR head."""
 
     def __init__(self, config: WideDeepConfig):
         super().__init__(config)
@@ -87,4 +85,4 @@ class WideDeepForCTR(FeatureCTRMixin, WideDeepPreTrainedModel):
         return CTROutput(logits=wide + deep)
 
 
-__all__ = ["WideDeepPreTrainedModel", "WideDeepForCTR", "HASH_MULTIPLIER"]
+__all__ = ["WideDeepForCTR", "HASH_MULTIPLIER"]

@@ -7,7 +7,7 @@ import ast
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,36 +54,43 @@ def _parse_record(line: str) -> Any:
         return ast.literal_eval(line)
 
 
-def _diagnose_json_lines(path: Path, types: Mapping[str, tuple], required: Sequence[str]) -> None:
-    """Error path only: scan the file line by line for the first bad record and raise."""
+def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, record)`` of every non-blank line of a JSON-lines (or Python-literal)
+    file; a line that does not parse is a DataFormatError naming it."""
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                rec = _parse_record(line)
+                yield lineno, _parse_record(line)
             except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-                raise DataFormatError(f"{path}: line {lineno}: not valid JSON: {exc}") from exc
-            if not isinstance(rec, dict):
-                raise DataFormatError(f"{path}: line {lineno}: expected a JSON object, got "
-                                      f"{type(rec).__name__}")
-            for key in required:
-                if rec.get(key) is None:
-                    raise DataFormatError(
-                        f"{path}: line {lineno}: missing key '{key}'; the record has keys "
-                        f"{sorted(rec)}"
-                    )
-            for key, allowed in types.items():
-                v = rec.get(key)
-                if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
-                    raise DataFormatError(f"{path}: line {lineno}: key '{key}' holds a number "
-                                          "too large for 64 bits", path=path, line=lineno,
-                                          column=key)
-                if v is not None and not isinstance(v, allowed):
-                    raise DataFormatError(
-                        f"{path}: line {lineno}: key '{key}' must be "
-                        f"{' or '.join(t.__name__ for t in allowed)}, got {v!r}"
-                    )
+                raise DataFormatError(f"{path}: line {lineno}: not valid JSON: {exc}", path=path,
+                                      line=lineno) from exc
+
+
+def _diagnose_json_lines(path: Path, types: Mapping[str, tuple], required: Sequence[str]) -> None:
+    """Error path only: scan the file line by line for the first bad record and raise."""
+    for lineno, rec in _json_records(path):
+        if not isinstance(rec, dict):
+            raise DataFormatError(f"{path}: line {lineno}: expected a JSON object, got "
+                                  f"{type(rec).__name__}")
+        for key in required:
+            if rec.get(key) is None:
+                raise DataFormatError(
+                    f"{path}: line {lineno}: missing key '{key}'; the record has keys "
+                    f"{sorted(rec)}"
+                )
+        for key, allowed in types.items():
+            v = rec.get(key)
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+                raise DataFormatError(f"{path}: line {lineno}: key '{key}' holds a number "
+                                      "too large for 64 bits", path=path, line=lineno,
+                                      column=key)
+            if v is not None and not isinstance(v, allowed):
+                raise DataFormatError(
+                    f"{path}: line {lineno}: key '{key}' must be "
+                    f"{' or '.join(t.__name__ for t in allowed)}, got {v!r}"
+                )
 
 
 def _nonblank_line_numbers(path: Path) -> np.ndarray:
@@ -173,19 +180,11 @@ def _read_amazon_meta(path: Path) -> pd.DataFrame:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # Python-literal metadata (2014) or unusual shapes: parse one record per line.
         asins, cats = [], []
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = _parse_record(line)
-                except (ValueError, SyntaxError) as exc:
-                    raise DataFormatError(f"{path}: line {lineno}: not valid JSON: {exc}") \
-                        from exc
-                if not isinstance(rec, dict) or not rec.get("asin"):
-                    raise DataFormatError(f"{path}: line {lineno}: record without 'asin'")
-                asins.append(str(rec["asin"]))
-                cats.append(_last_category(rec.get("categories"), rec.get("category")))
+        for lineno, rec in _json_records(path):
+            if not isinstance(rec, dict) or not rec.get("asin"):
+                raise DataFormatError(f"{path}: line {lineno}: record without 'asin'")
+            asins.append(str(rec["asin"]))
+            cats.append(_last_category(rec.get("categories"), rec.get("category")))
         asin = pd.Series(asins, dtype=object)
     if len(asin) == 0:
         raise DataFormatError(f"{path}: metadata file is empty")
