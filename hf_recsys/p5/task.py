@@ -136,7 +136,7 @@ class P5Task(Task):
     def describe(self, log: InteractionLog) -> str:
         prompts = self.setup.train_prompts
         tasks = dict(zip(*np.unique(prompts["task"], return_counts=True)))
-        return (f"[hf_recsys] {log.summary()}; {len(self.setup.train_dataset):,} training prompts "
+        return (f"[hf_recsys] {self.data.summary()}; {len(self.setup.train_dataset):,} training prompts "
                 f"({', '.join(f'{k} {v:,}' for k, v in tasks.items())}); {self.index.method} item indexing; "
                 f"tokenizer of {len(self.tokenizer):,} tokens; {self.model.num_parameters():,} parameters")
 

@@ -164,9 +164,9 @@ class Task:
         return []
 
     def describe(self, log: InteractionLog) -> str:
-        """The line printed before training."""
+        """The lines printed before training: what trains after every filter (the numbers the card shows)."""
         lines = [self.finetune.summary] if self.finetune else []
-        lines.append(f"{log.summary()}; {len(self.dataset('train')):,} training samples; "
+        lines.append(f"{self.data.summary()}; {len(self.dataset('train')):,} training samples; "
                      f"{self.model.num_parameters():,} parameters")
         return "\n".join(f"[hf_recsys] {line}" for line in lines)
 
