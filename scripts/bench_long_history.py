@@ -93,7 +93,12 @@ def trim(batch: dict, rows=None) -> dict:
 
 
 def build_model(name: str, length: int, args: argparse.Namespace):
-    from hf_recsys.models import HSTUConfig, HSTUForNextItem, SASRecConfig, SASRecForNextItem
+    from hf_recsys.models import (
+        HSTUConfig,
+        HSTUForNextItem,
+        SASRecConfig,
+        SASRecForNextItem,
+    )
 
     common = dict(num_items=args.num_items, max_history=length, hidden_size=args.hidden_size,
                   num_layers=args.num_layers, dropout=0.2, loss_type="sampled_softmax", num_negatives=128)
@@ -201,13 +206,13 @@ def main(argv=None) -> None:
                 command = [sys.executable, __file__, "--worker", f"{name}:{length}:{layout}",
                            *sum(([f"--{k.replace('_', '-')}", str(getattr(args, k))] for k in
                                  ("batch_size", "steps", "hidden_size", "num_layers", "num_items", "seed")), [])]
-                done = subprocess.run(command, capture_output=True, text=True, env=env)
+                done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
                 if done.returncode != 0:
                     results.append({**setting, "failed": done.stderr.strip().splitlines()[-1:]})
                 else:
                     results.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(json.dumps(results[-1]), flush=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     out = {
         "command": "python scripts/bench_long_history.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "git_commit": commit,

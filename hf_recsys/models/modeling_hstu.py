@@ -300,4 +300,4 @@ class HSTUForNextItem(HSTUPreTrainedModel):
         return self.item_embeddings
 
 
-__all__ = ["HSTUForNextItem", "HSTUPreTrainedModel", "HSTUBlock", "HSTUAttention", "RelativeAttentionBias", "length_groups"]
+__all__ = ["HSTUAttention", "HSTUBlock", "HSTUForNextItem", "HSTUPreTrainedModel", "RelativeAttentionBias", "length_groups"]
