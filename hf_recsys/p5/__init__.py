@@ -16,8 +16,8 @@ from .direct_evaluation import evaluate_direct_and_rating
 from .evaluation import evaluate_sequential, popularity_metrics
 from .indexing import INDEXING_METHODS, ItemIndex, build_item_index
 from .prompts import SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN, sequential_prompts, tokenize_prompts, training_prompts
-from .tokenizer import train_prompt_tokenizer
 from .task import P5Task
+from .tokenizer import train_prompt_tokenizer
 from .training import build_p5, save_p5
 
 __all__ = [
