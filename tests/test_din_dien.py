@@ -451,11 +451,12 @@ def test_dien_trains_under_bf16_autocast(gru_type):
     assert model.embeddings.item_embeddings.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["din", "dien", "sumpool"])
-def test_behaviour_ctr_models_ask_for_a_constant_learning_rate(name, tmp_path):
-    """DIN, DIEN and sum pooling are tuned for a constant learning rate (the linear decay to zero
-    of Trainer's default left them far from converged after two epochs). The request lives on the
-    config class, is a valid ``TrainingArguments`` setting, and is not written into config.json."""
+@pytest.mark.parametrize("name", ["din", "dien", "sumpool", "deepfm", "widedeep", "fm", "lr"])
+def test_ctr_models_ask_for_a_constant_learning_rate(name, tmp_path):
+    """DIN, DIEN, sum pooling and the feature-field models are tuned for a constant learning rate
+    (the linear decay to zero of Trainer's default left DIN and DeepFM short of converging after
+    two epochs). The request lives on the config class, is a valid ``TrainingArguments`` setting,
+    and is not written into config.json."""
     from transformers import TrainingArguments
 
     from hf_recsys.models import MODEL_REGISTRY
@@ -467,4 +468,4 @@ def test_behaviour_ctr_models_ask_for_a_constant_learning_rate(name, tmp_path):
     assert args.lr_scheduler_type == "constant"
     assert "training_defaults" not in config_class().to_dict()
     with pytest.raises(TypeError):
-        config_class.training_defaults["lr_scheduler_type"] = "linear"  # shared by the three: read-only
+        config_class.training_defaults["lr_scheduler_type"] = "linear"  # shared by all of them: read-only

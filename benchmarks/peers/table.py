@@ -18,10 +18,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctr_peers import summarise  # noqa: E402
 
 
-def cell(summary: dict, key: str, digits: int = 4) -> str:
+def cell(summary: dict, key: str, digits: int = 4, seeds: int = 2) -> str:
+    """``mean ± std``; a single seed has no spread, so it shows the value alone."""
     entry = summary.get(key)
     if entry is None:
         return "–"
+    if seeds < 2:
+        return f"{entry['mean']:.{digits}f}"
     return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
 
 
@@ -46,12 +49,12 @@ def peer_rows(reports: list[dict]) -> list[str]:
     ]
     for (dataset, key), entry in sorted(merged.items()):
         model, library = key.split("/")
-        s = entry["summary"]
+        s, n = entry["summary"], len(entry["runs"])
         lines.append(
             f"| {dataset} | {model} | {'DeepCTR-Torch' if library == 'deepctr' else 'hf_recsys'} | "
-            f"{len(entry['runs'])} | {cell(s, 'test_auc')} | {cell(s, 'test_gauc')} | {cell(s, 'test_logloss')} | "
-            f"{s['train_seconds']['mean']:.0f} | {s['train_samples_per_second']['mean']:.0f} | "
-            f"{cell(s, 'train_samples_per_cpu_second', 0)} |"
+            f"{n} | {cell(s, 'test_auc', seeds=n)} | {cell(s, 'test_gauc', seeds=n)} | "
+            f"{cell(s, 'test_logloss', seeds=n)} | {s['train_seconds']['mean']:.0f} | "
+            f"{s['train_samples_per_second']['mean']:.0f} | {cell(s, 'train_samples_per_cpu_second', 0, seeds=n)} |"
         )
     return lines
 
@@ -65,8 +68,9 @@ def ablation_rows(report: dict) -> list[str]:
     ]
     for name, entry in report["variants"].items():
         change = {**entry["overrides"], **entry["training"]}
-        s = entry["summary"]
-        lines.append(f"| {name} | `{json.dumps(change)}` | {cell(s, 'valid_auc')} | {cell(s, 'valid_logloss')} | "
+        s, n = entry["summary"], len(entry["runs"])
+        lines.append(f"| {name} | `{json.dumps(change)}` | {cell(s, 'valid_auc', seeds=n)} | "
+                     f"{cell(s, 'valid_logloss', seeds=n)} | "
                      f"{s['train_samples_per_second']['mean']:.0f} |")
     return lines
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
+from .configuration_din import CTR_TRAINING_DEFAULTS
 from .configuration_utils import RecsysConfig
 
 
@@ -42,6 +43,8 @@ class FeatureCTRConfig(RecsysConfig):
     """
 
     model_type = "feature_ctr"
+    #: training options these models are tuned for (not saved in ``config.json``)
+    training_defaults = CTR_TRAINING_DEFAULTS
 
     embedding_dim: int = 16
     use_user_id: bool = True
