@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .configuration_din import CTR_TRAINING_DEFAULTS
-from .configuration_utils import RecsysConfig
+from .configuration_utils import CTR_TRAINING_DEFAULTS, RecsysConfig
 
 GRU_TYPES = ("augru", "aigru", "agru")
 ATTENTION_TYPES = ("bilinear", "mlp")

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import field
-from types import MappingProxyType
 
-from .configuration_utils import RecsysConfig
-
-#: ``TrainingArguments`` values the CTR models (DIN, DIEN, sum pooling and the feature-field
-#: models of ``configuration_feature_layers``) are tuned for; a training run uses them for every option the user leaves unset. A constant
-#: learning rate: Adam's step sizes already adapt per parameter, and ``Trainer``'s default
-#: linear decay to zero stops a two-epoch run before the embeddings and the activation unit
-#: have fitted (see ``docs/experiments/ctr-quality.md``).
-CTR_TRAINING_DEFAULTS = MappingProxyType({"lr_scheduler_type": "constant"})
+from .configuration_utils import CTR_TRAINING_DEFAULTS, RecsysConfig
 
 
 class DINConfig(RecsysConfig):

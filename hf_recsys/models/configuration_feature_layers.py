@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from .configuration_din import CTR_TRAINING_DEFAULTS
-from .configuration_utils import RecsysConfig
+from .configuration_utils import CTR_TRAINING_DEFAULTS, RecsysConfig
 
 
 class FeatureCTRConfig(RecsysConfig):

@@ -8,9 +8,17 @@ model can embed. Index 0 is padding and 1 the unknown bucket in every vocabulary
 from __future__ import annotations
 
 from dataclasses import field
+from types import MappingProxyType
 from typing import Any
 
 from transformers import PreTrainedConfig
+
+#: ``TrainingArguments`` values the CTR models (DIN, DIEN, sum pooling and the feature-field
+#: models) are tuned for; a training run uses them for every option the user leaves unset. A
+#: constant learning rate: Adam's step sizes already adapt per parameter, and ``Trainer``'s
+#: default linear decay to zero stops a two-epoch run before the embeddings and the activation
+#: unit have fitted (the ablation is in ``docs/experiments/ctr-quality.md``).
+CTR_TRAINING_DEFAULTS = MappingProxyType({"lr_scheduler_type": "constant"})
 
 
 class RecsysConfig(PreTrainedConfig):
@@ -28,6 +36,10 @@ class RecsysConfig(PreTrainedConfig):
             of IDs, hash]`` (:meth:`RecsysProcessor.fingerprint`); training refuses data encoded
             with other vocabularies. ``None``: not checked.
     """
+
+    #: ``TrainingArguments`` values a training run uses where the user sets none (a class
+    #: attribute, not saved in config.json); see :data:`CTR_TRAINING_DEFAULTS`
+    training_defaults = MappingProxyType({})
 
     model_type = "recsys"
 

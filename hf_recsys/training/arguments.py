@@ -131,7 +131,12 @@ class TrainingOptions:
         "help": "stop after N optimizer steps (overrides --epochs; -1: train --epochs)", "gt": 0, "allow": (-1,)})
     batch_size: int = field(default=256, metadata={"help": "training batch size per device", "gt": 0})
     eval_batch_size: int = field(default=1024, metadata={"help": "evaluation batch size per device", "gt": 0})
-    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay)", "gt": 0})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate", "gt": 0})
+    lr_scheduler_type: Optional[str] = field(default=None, metadata={
+        "help": "learning-rate schedule after the warmup (transformers' SchedulerType); default: the model's "
+                "own: constant for the CTR models but BST, linear (decay to zero at the end) for the others",
+        "choices": ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                    "inverse_sqrt")})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
     warmup_steps: float = field(default=0.0, metadata={
         "help": "learning-rate warmup: a number of steps, or a share of training when < 1 (P5: 0.05 when 0)", "ge": 0})

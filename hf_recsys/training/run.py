@@ -102,6 +102,11 @@ def checkpoint_arguments(run: RunConfig, output_dir: str) -> dict[str, Any]:
     )
 
 
+def model_training_defaults(task: Task) -> dict[str, Any]:
+    """The ``TrainingArguments`` values the model's config class is tuned for (``training_defaults``)."""
+    return dict(getattr(task.model.config, "training_defaults", {}))
+
+
 def training_arguments(run: RunConfig, task: Task) -> TrainingArguments:
     """Every run's ``TrainingArguments``, with the fields ``task`` sets its own way."""
     fields = dict(
@@ -109,6 +114,7 @@ def training_arguments(run: RunConfig, task: Task) -> TrainingArguments:
         per_device_train_batch_size=run.batch_size,
         per_device_eval_batch_size=run.eval_batch_size,
         learning_rate=run.learning_rate,
+        lr_scheduler_type=run.lr_scheduler_type or model_training_defaults(task).get("lr_scheduler_type", "linear"),
         weight_decay=run.weight_decay,
         warmup_steps=run.warmup_steps,
         num_train_epochs=run.epochs,
