@@ -151,7 +151,7 @@ def _is_repo_id(value: Optional[str]) -> bool:
 
 
 def _usage(task: str, model_type: str, load_from: str, example: list[str]) -> str:
-    if task == "seq2seq" or model_type == "p5":
+    if model_type == "p5":
         return f"""```python
 import hf_recsys  # or pass trust_remote_code=True to from_pretrained where hf_recsys is not installed
 from transformers import AutoModelForSeq2SeqLM

@@ -3,7 +3,13 @@
 Every module is parsed with ``ast``; each import it makes, at module level or inside a function,
 is an edge from its subpackage to the imported one. The layers, lowest first:
 
-    files, data -> models -> hub -> training -> p5 -> pipelines, export -> benchmarks, testing -> cli
+    constants, dataclass_parser, files, recipes -> models -> data -> hub -> training -> p5
+        -> pipelines, export -> benchmarks, testing, zoo -> cli
+
+``models`` sits below ``data`` because a model folder must be self-contained remote code: the
+modeling files and the processor (``models/processing_recsys.py``, the tokenizer of IDs, as
+transformers keeps ``processing_x.py`` beside ``modeling_x.py``) import nothing else of the
+package, and the data pipeline uses that processor.
 
 A module imports from its own layer or lower ones, never from a higher one, and the graph has no
 cycle; ``hf_recsys/__init__.py`` (the package itself) may import any of them. That is how
@@ -22,8 +28,9 @@ import pytest
 
 PACKAGE = "hf_recsys"
 LAYERS = [
-    {"constants", "files", "data", "recipes"},
+    {"constants", "dataclass_parser", "files", "recipes"},
     {"models"},
+    {"data"},
     {"hub"},
     {"training"},
     {"p5"},
