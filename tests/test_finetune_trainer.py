@@ -25,12 +25,7 @@ SMALL = {"bst": dict(hidden_size=16, num_heads=2, ffn_dim=16, mlp_hidden_sizes=[
          "sasrec": dict(hidden_size=16, num_heads=2)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(config_class, name):

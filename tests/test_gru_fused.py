@@ -146,15 +146,6 @@ def test_state_dict_keeps_nn_gru_layout_and_saved_folders_load_with_identical_lo
         torch.testing.assert_close(loaded(ids, mask).logits, model(ids, mask).logits, atol=0, rtol=0)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny steps on 2 threads of a shared machine spend most of their time in OpenMP waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_two_layer_training_with_dropout_between_layers_learns(one_thread):
     model = _model(num_layers=2, dropout=0.3, seed=7).train()
     assert model.layer_dropout.p == 0.3

@@ -20,12 +20,7 @@ from hf_recsys.training.next_item import NextItemCollator, NextItemTask
 NUM_ITEMS = 40
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def make_model(num_items: int = NUM_ITEMS, max_history: int = 8, randomize: bool = True, **overrides) -> HSTUForNextItem:

@@ -40,14 +40,7 @@ from hf_recsys.training.next_item import (
 NUM_ITEMS = 40
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second OpenMP thread only adds synchronisation, which costs
-    10x or more when other processes share the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def make_model(name: str, num_items: int = NUM_ITEMS, max_history: int = 8, num_users: int = 100, **overrides):

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import torch
 
 import hf_recsys  # noqa: F401
@@ -22,17 +21,6 @@ SMALL = {"hidden_size": 16, "embedding_dim": 8, "item_embedding_dim": 8, "catego
 def small_overrides(config_class):
     fields = getattr(config_class, "__dataclass_fields__", {})
     return {k: v for k, v in SMALL.items() if k in fields}
-
-
-@pytest.fixture()
-def one_thread():
-    """Both sides compute with one thread: with two, a CPU kernel may split a reduction
-    differently from run to run (seen: CNN's logits differed in the last bit in about one run in
-    three), and the comparison below is exact."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_every_model_loads_as_remote_code_without_the_package(tiny_data, tmp_path, one_thread):
