@@ -69,7 +69,8 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
     """The checks of ``hf-recsys train`` that look at the disk: the output folder's policy and
     the checkpoint to resume from; a failure is a usage error."""
     from .training.output_dir import check_output_dir
-    from .training.run import resolve_checkpoint, trains_on_cpu
+    from .training.run import check_validation_options, resolve_checkpoint, trains_on_cpu
+    from .training.tasks import task_of_model
 
     if run.fp16 and trains_on_cpu(run):
         parser.error("--fp16 needs a CUDA GPU" + (" (and --use-cpu is given)" if run.use_cpu else "")
@@ -77,6 +78,7 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
     try:
         check_output_dir(run.output_dir, run.overwrite_output_dir, bool(run.resume_from_checkpoint))
         resolve_checkpoint(run)
+        check_validation_options(run, task_of_model(run.model))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
 
@@ -351,7 +353,7 @@ def one_line_warnings(command: str) -> Iterator[None]:
 
 def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``."""
-    from .recipes import available_recipes
+    from .recipes import available_recipes, parser_flags
     from .zoo import plan_zoo, write_zoo_summary
 
     parser = argparse.ArgumentParser(
@@ -376,12 +378,12 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         for name, description in listing.items():
             print(f"{name}: {description}")
         return listing
+    train_parser = build_train_parser()
     try:
         plan = plan_zoo(args.recipes, args.output_root, args.data_root, args.hub_org, args.push_to_hub, extra,
-                        args.recipe_dir)
+                        args.recipe_dir, parser_flags(train_parser))
     except ValueError as error:
         parser.error(str(error))
-    train_parser = build_train_parser()
     for entry in plan:
         entry.recipe.check_flags(train_parser)
         # every run's options are checked before the first one trains

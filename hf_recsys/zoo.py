@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 from .recipes import Recipe, available_recipes, load_recipe
 
@@ -33,10 +33,12 @@ def plan_zoo(
     push_to_hub: bool = False,
     extra_argv: Sequence[str] = (),
     recipe_dir: Optional[str] = None,
+    train_flags: Collection[str] = (),
 ) -> list[ZooEntry]:
     """One `hf-recsys train` argument list per recipe (all shipped recipes when ``recipes`` is
     None). A recipe's relative ``data_path`` is read under ``data_root``; ``extra_argv`` (flags of
-    `hf-recsys train`) is appended to every run and wins over the recipes' values."""
+    `hf-recsys train`) is appended to every run and wins over the recipes' values; ``train_flags``
+    (the options of `hf-recsys train`) turn a recipe's ``key: false`` into ``--no-key``."""
     if push_to_hub and not hub_org:
         raise ValueError("--push-to-hub needs --hub-org (the repos are named ORG/<recipe>)")
     names = list(recipes) if recipes else available_recipes(recipe_dir)
@@ -45,7 +47,7 @@ def plan_zoo(
     plan = []
     for name in names:
         recipe = load_recipe(name, recipe_dir)
-        argv = recipe.argv()
+        argv = recipe.argv(train_flags)
         data_path = recipe.train.get("data_path")
         if data_root and data_path and not os.path.isabs(str(data_path)):
             argv += ["--data-path", os.path.join(data_root, str(data_path))]

@@ -123,3 +123,17 @@ def test_zoo_build_pushes_tiny_recipes_that_load_back_through_automodel(tmp_path
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         names = json.loads(loaded.stdout.strip().splitlines()[-1])
         assert names == {"org/bst-tiny": ["BSTForCTR", 3], "org/sasrec-tiny": ["SASRecForNextItem", 3]}, names
+
+
+def test_a_switch_that_is_on_by_default_is_turned_off_by_false():
+    from hf_recsys.cli import build_train_parser
+    from hf_recsys.recipes import Recipe, parser_flags
+
+    parser = build_train_parser()
+    flags = parser_flags(parser)
+    recipe = Recipe("r", "r.yaml", train={"eval_each_epoch": False, "no_progress": True, "bf16": False})
+    recipe.check_flags(parser)
+    assert recipe.argv(flags) == ["--no-eval-each-epoch", "--no-progress"]
+    assert Recipe("r", "r.yaml", train={"eval_each_epoch": True}).argv(flags) == []
+    run = parser.parse_args(recipe.argv(flags))
+    assert run.eval_each_epoch is False

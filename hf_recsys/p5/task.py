@@ -68,6 +68,8 @@ class P5Task(Task):
     family = "p5"
     main_metric = "ndcg@10"
     evaluates_in_trainer = False  # beam search over users, after training (and in ValidationCallback)
+    validation_metrics = ()
+    validation_hint = "p5 validates with --eval-valid-every E, which keeps the best validation weights"
     budget_warmup = 0.05  # T5 from scratch needs a warmup
 
     def __init__(self, data: PreparedData, setup: P5Setup, eval_options: Optional[dict[str, Any]] = None):

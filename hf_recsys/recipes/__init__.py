@@ -26,7 +26,7 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Collection, Optional, Sequence
 
 import yaml
 
@@ -48,13 +48,18 @@ class Recipe:
     expected: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
 
-    def argv(self) -> list[str]:
+    def argv(self, flags: Collection[str] = ()) -> list[str]:
         """The recipe as `hf-recsys train` flags: ``key: value`` -> ``--key value``; ``key: true`` ->
         ``--key``; ``key: false`` / ``null`` -> nothing (the flag's default); ``model_config`` ->
-        ``--set KEY=VALUE``."""
+        ``--set KEY=VALUE``. A switch that is on by default (``flags``, the parser's options, hold
+        ``--no-key``): ``key: false`` -> ``--no-key``, ``key: true`` -> nothing."""
         tokens: list[str] = []
         for key, value in self.train.items():
             flag = "--" + key.replace("_", "-")
+            negated = "--no-" + key.replace("_", "-")
+            if negated in flags and flag not in flags and isinstance(value, bool):
+                tokens += [] if value else [negated]
+                continue
             if value is None or value is False:
                 continue
             if value is True:
@@ -69,10 +74,10 @@ class Recipe:
 
     def check_flags(self, parser: argparse.ArgumentParser) -> None:
         """Every key of ``train`` is a flag of ``parser`` (an error naming the file and the key)."""
-        known = {option for action in parser._actions for option in action.option_strings}
+        known = parser_flags(parser)
         for key in self.train:
             flag = "--" + key.replace("_", "-")
-            if flag not in known:
+            if flag not in known and "--no-" + key.replace("_", "-") not in known:
                 raise RecipeError(f"{self.path}: train.{key}: not a flag of `hf-recsys train` ({flag})")
         if "recipe" in self.train:
             raise RecipeError(f"{self.path}: train.recipe: a recipe cannot name another recipe")
@@ -133,4 +138,9 @@ def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> 
         return argv
     recipe = load_recipe(found.recipe)
     recipe.check_flags(parser)
-    return recipe.argv() + rest
+    return recipe.argv(parser_flags(parser)) + rest
+
+
+def parser_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of ``parser``."""
+    return {option for action in parser._actions for option in action.option_strings}

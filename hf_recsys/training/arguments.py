@@ -146,6 +146,19 @@ class TrainingOptions:
     fp16: bool = field(default=False, metadata={"help": "float16 mixed precision (GPU)"})
     logging_steps: int = field(default=50, metadata={"help": "log the training loss every N steps", "gt": 0})
     eval_each_epoch: bool = field(default=True, metadata={"help": "skip validation after every epoch"})
+    eval_steps: int = field(default=0, metadata={
+        "help": "validate every N optimizer steps instead of after every epoch (also with --max-steps; 0: after "
+                "every epoch)", "ge": 0, "metavar": "N"})
+    early_stopping_patience: int = field(default=0, metadata={
+        "help": "stop when --metric-for-best-model has not improved for N validations in a row; implies "
+                "--load-best-model-at-end (0: train every epoch)", "ge": 0, "metavar": "N"})
+    load_best_model_at_end: bool = field(default=False, metadata={
+        "help": "end with the weights of the best validation, not the last: a checkpoint is saved at every "
+                "validation into OUTPUT_DIR/checkpoints and the best one is kept"})
+    metric_for_best_model: Optional[str] = field(default=None, metadata={
+        "help": "the validation metric that picks the best weights and stops early (default: the task's: auc for CTR "
+                "models, ndcg@10 for next-item models; logloss and loss are minimised, the others maximised)",
+        "metavar": "NAME"})
     dataloader_workers: int = field(default=0, metadata={
         "help": "data-loading worker processes (0: load in the training process)", "ge": 0})
     save_steps: int = field(default=0, metadata={
@@ -301,6 +314,19 @@ class RunConfig:
         if t.time_budget_minutes and t.warmup_steps >= 1:
             raise ValueError(f"--warmup-steps {t.warmup_steps:g} with --time-budget-minutes: the warmup must be a "
                              f"share of the budget (< 1)")
+        if t.early_stopping_patience or t.load_best_model_at_end:
+            flag = "--early-stopping-patience" if t.early_stopping_patience else "--load-best-model-at-end"
+            if not t.eval_steps and not t.eval_each_epoch:
+                raise ValueError(f"{flag} needs validation: drop --no-eval-each-epoch or give --eval-steps N")
+            if not t.eval_steps and t.max_steps > 0:
+                raise ValueError(f"{flag} with --max-steps needs --eval-steps N (validation after each epoch is "
+                                 f"off when training is counted in steps)")
+            if t.save_steps and (not t.eval_steps or t.save_steps % t.eval_steps):
+                raise ValueError(f"{flag} saves a checkpoint at every validation; --save-steps {t.save_steps} must "
+                                 f"then be a multiple of --eval-steps (or left out)")
+        elif t.metric_for_best_model:
+            raise ValueError("--metric-for-best-model only applies with --early-stopping-patience or "
+                             "--load-best-model-at-end")
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
         if self.unknown_items != "grow" and not self.init_from:

@@ -297,6 +297,7 @@ class NextItemTask(Task):
     name = "next_item"
     baseline_name = "popularity"
     main_metric = "ndcg@10"
+    validation_metrics = (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in (5, 10, 20)), "loss")
     #: evaluation batches carry the held-out row, so the ranking can mask the user's history
     label_names = ["labels", "target_rows"]
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from typing import Any, Optional
 
 import torch
-from transformers import TrainingArguments, set_seed
+from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
@@ -119,7 +119,6 @@ def training_arguments(run: RunConfig, task: Task) -> TrainingArguments:
         warmup_steps=run.warmup_steps,
         num_train_epochs=run.epochs,
         max_steps=run.max_steps,
-        eval_strategy="epoch" if run.eval_each_epoch and run.max_steps <= 0 and task.evaluates_in_trainer else "no",
         **{_CHECKPOINTING_ARGUMENT: run.gradient_checkpointing},
         logging_steps=run.logging_steps,
         seed=run.seed,
@@ -133,8 +132,81 @@ def training_arguments(run: RunConfig, task: Task) -> TrainingArguments:
         disable_tqdm=run.disable_tqdm,
         label_names=list(task.label_names),
     )
+    fields.update(validation_arguments(run, task))
     fields.update(task.training_arguments(run))
     return TrainingArguments(**fields)
+
+
+def keeps_best_model(run: RunConfig) -> bool:
+    """Whether the run ends with its best validation weights (``--load-best-model-at-end``, or
+    early stopping, which implies it)."""
+    return bool(run.load_best_model_at_end or run.early_stopping_patience)
+
+
+def best_metric_name(run: RunConfig, task: Task | type[Task]) -> str:
+    """``--metric-for-best-model``, or the task's main metric."""
+    return run.metric_for_best_model or task.main_metric
+
+
+def check_validation_options(run: RunConfig, task_class: type[Task]) -> None:
+    """Refuse best-model and early-stopping options the model's task cannot honour (before any data is read)."""
+    if not keeps_best_model(run):
+        return
+    flag = "--early-stopping-patience" if run.early_stopping_patience else "--load-best-model-at-end"
+    if not task_class.evaluates_in_trainer:
+        raise ValueError(f"{flag}: {run.model} is not validated during training by the Trainer; "
+                         f"{task_class.validation_hint or 'drop the flag'}")
+    metric = best_metric_name(run, task_class)
+    if metric not in task_class.validation_metrics:
+        raise ValueError(f"--metric-for-best-model {metric}: {run.model} reports "
+                         f"{', '.join(task_class.validation_metrics)} on the validation split")
+
+
+def early_stopping(run: RunConfig) -> list[EarlyStoppingCallback]:
+    """``Trainer``'s early stopping for ``--early-stopping-patience`` (its counter is saved in
+    the checkpoints, so a resumed run keeps counting)."""
+    return [EarlyStoppingCallback(early_stopping_patience=run.early_stopping_patience)] if run.early_stopping_patience else []
+
+
+def best_model_record(trainer, run: RunConfig) -> dict[str, Any]:
+    """Which validation picked the final weights, for ``eval_results.json`` and the card."""
+    state = trainer.state
+    if not keeps_best_model(run) or state.best_metric is None:
+        return {}
+    step = getattr(state, "best_global_step", None)
+    if step is None and state.best_model_checkpoint:
+        step = int(state.best_model_checkpoint.rsplit("-", 1)[-1])
+    return {
+        "best_valid_metric": trainer.args.metric_for_best_model,
+        "best_valid_value": state.best_metric,
+        "best_step": step,
+        "stopped_early": bool(run.early_stopping_patience) and state.global_step < state.max_steps,
+    }
+
+
+def validation_arguments(run: RunConfig, task: Task) -> dict[str, Any]:
+    """When ``Trainer`` validates (after each epoch, or every ``--eval-steps``), and with
+    ``--load-best-model-at-end`` / ``--early-stopping-patience`` a checkpoint at every validation
+    into ``OUTPUT_DIR/checkpoints``, the best one kept and loaded at the end."""
+    if not task.evaluates_in_trainer:
+        return {"eval_strategy": "no"}
+    if run.eval_steps:
+        fields: dict[str, Any] = {"eval_strategy": "steps", "eval_steps": run.eval_steps}
+    elif run.eval_each_epoch and run.max_steps <= 0:
+        fields = {"eval_strategy": "epoch"}
+    else:
+        return {"eval_strategy": "no"}
+    if keeps_best_model(run):
+        metric = best_metric_name(run, task)
+        fields.update(
+            output_dir=checkpoints_dir(run.output_dir),
+            save_strategy=fields["eval_strategy"],
+            save_steps=run.save_steps or run.eval_steps or 500,
+            load_best_model_at_end=True,
+            metric_for_best_model=metric,
+            greater_is_better=metric not in ("logloss", "loss"),
+        )
+    return fields
 
 
 def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig) -> None:
@@ -171,6 +243,18 @@ def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str
     }
 
 
+def best_model_summary(metrics: dict[str, Any], run: RunConfig) -> dict[str, Any]:
+    """The card's line on the kept weights, when the run kept its best validation ones."""
+    if "best_valid_metric" not in metrics:
+        return {}
+    name = metrics["best_valid_metric"]
+    line = f"best validation {name} {metrics['best_valid_value']:.4f} at step {metrics['best_step']}"
+    if run.early_stopping_patience:
+        line += f" (early stopping, patience {run.early_stopping_patience}" + (
+            ", stopped early)" if metrics["stopped_early"] else ")")
+    return {"weights kept": line}
+
+
 def _save_atomically(output_dir: str, writers: list) -> None:
     """Write every artifact into a temporary folder beside ``output_dir``, then move each file
     into place with an atomic rename, so an interrupted save never leaves a half-written file."""
@@ -205,6 +289,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     spec = MODEL_REGISTRY[run.model]
     resume_from = resolve_checkpoint(run)  # a missing checkpoint fails before the data is prepared
     task_class.check_run(run)  # so does a bad option of the task
+    check_validation_options(run, task_class)
     set_seed(run.seed)
     started = time.perf_counter()
     log = load_run_log(run)
@@ -221,7 +306,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
         compute_metrics=task.compute_metrics("valid") if task.evaluates_in_trainer else None,
         preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
         processing_class=task.processing_class(),
-        callbacks=[TrainingClock(), *task.callbacks(run, args, resume_from)],
+        callbacks=[TrainingClock(), *early_stopping(run), *task.callbacks(run, args, resume_from)],
     )
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
@@ -238,6 +323,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     metrics["train_steps"] = train_output.global_step
     metrics["train_epochs"] = trainer.state.epoch
     metrics["data_prep_s"] = prep_seconds
+    metrics.update(best_model_record(trainer, run))
 
     if trainer.is_world_process_zero():
         fields = task.card_fields(run, metrics)
@@ -253,7 +339,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
             baseline_name=task.baseline_name,
             repo_id=run.hub_model_id,
             example_items=fields["example_items"],
-            training_summary={**card_training_summary(run, train_output.global_step, resume_from), **fields["training"]},
+            training_summary={**card_training_summary(run, train_output.global_step, resume_from),
+                              **best_model_summary(metrics, run), **fields["training"]},
         )
         _save_atomically(
             run.output_dir,

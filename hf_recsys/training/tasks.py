@@ -96,6 +96,10 @@ class Task:
     trainer_class: type = RecsysTrainer
     #: whether ``Trainer`` evaluates on the validation split during training (``--eval-each-epoch``)
     evaluates_in_trainer = True
+    #: what ``compute_metrics`` reports on the validation split (``--metric-for-best-model`` picks one)
+    validation_metrics: tuple[str, ...] = ("auc", "gauc", "logloss", "loss")
+    #: how this task validates when ``Trainer`` does not (the message refusing ``--early-stopping-patience``)
+    validation_hint = ""
     #: share of a ``--time-budget-minutes`` spent warming up when ``--warmup-steps`` is not given
     budget_warmup = 0.0
 
