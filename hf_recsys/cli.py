@@ -5,6 +5,7 @@
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
     hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
     hf-recsys zoo build [--recipes NAME ...] [--output-root DIR] [--push-to-hub --hub-org ORG]
+    hf-recsys tune --recipe NAME|PATH [--trials N] [--timeout-minutes M] [--write-recipe PATH] ...
 """
 
 from __future__ import annotations
@@ -398,8 +399,96 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     return results
 
 
+# ---------------------------------------------------------------------------------------------
+# hf-recsys tune
+# ---------------------------------------------------------------------------------------------
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
+    """``hf-recsys tune``: search a recipe's ``search.space`` on the validation split."""
+    import copy
+    import os
+
+    from .recipes import RecipeError, expand_recipe_argv, load_recipe, save_recipe
+    from .training.search import SearchSpaceError, parse_space, run_search, write_search
+
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys tune",
+        description="Search a recipe's hyperparameters on the validation split (Trainer.hyperparameter_search, "
+        "optuna's seeded TPE sampler and median pruner); the test split is never read. The recipe's "
+        "search.space names the options and model config fields (model.FIELD) to vary; any further flag is a "
+        "flag of `hf-recsys train` and fixes that option for every trial. OUTPUT_DIR (default "
+        "outputs/tune-RECIPE) gets search.json (every trial) and search.db (the optuna study: run the same "
+        "command again to continue an interrupted search).",
+    )
+    parser.add_argument("--trials", type=_positive(int), default=None,
+                        help="trials in all, counting those of an interrupted search (default: the recipe's "
+                        "search.trials, else 20)")
+    parser.add_argument("--timeout-minutes", type=_positive(float), default=None,
+                        help="stop starting trials after M minutes (default: the recipe's search.timeout_minutes)")
+    parser.add_argument("--write-recipe", default=None, metavar="PATH",
+                        help="write the recipe with the best values found into this YAML file")
+    args, train_argv = parser.parse_known_args(argv)
+    finder = argparse.ArgumentParser(add_help=False)
+    finder.add_argument("--recipe", default=None)
+    finder.add_argument("--output-dir", default=None)
+    found, _ = finder.parse_known_args(train_argv)
+    if not found.recipe:
+        parser.error("--recipe NAME|PATH is required: the search space is the recipe's search.space")
+    recipe = load_recipe(found.recipe)
+    space = recipe.search.get("space")
+    if not space:
+        parser.error(f"{recipe.path}: no search.space to search")
+    try:
+        dimensions = parse_space(space, f"{recipe.path}: search.space")
+    except SearchSpaceError as error:
+        parser.error(str(error))
+    if not found.output_dir and "output_dir" not in recipe.train:
+        train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
+    train_parser = build_train_parser()
+    run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser)), train_parser)
+    n_trials = args.trials or int(recipe.search.get("trials", 20))
+    timeout = args.timeout_minutes or recipe.search.get("timeout_minutes")
+    with quiet(run.disable_tqdm):
+        try:
+            result = run_search(run, dimensions, n_trials, os.path.join(run.output_dir, "search.db"), timeout)
+        except ValueError as error:
+            parser.error(str(error))
+    command = ["hf-recsys", "tune", *(argv if argv is not None else sys.argv[1:])]
+    write_search(result, os.path.join(run.output_dir, "search.json"), command)
+    finished = sum(t["state"] == "COMPLETE" for t in result.trials)
+    print(f"[hf-recsys tune] {finished} finished trials of {len(result.trials)}; best validation {result.metric} "
+          f"{result.best_value}: {result.best_params}")
+    if args.write_recipe and result.best_params:
+        tuned = copy.deepcopy(recipe)
+        for name, value in result.best_params.items():
+            if name.startswith("model."):
+                tuned.model_config[name[len("model."):]] = value
+            else:
+                tuned.train[name] = value
+        tuned.search = {**tuned.search, "result": {
+            "metric": result.metric, "validation": result.best_value, "finished_trials": finished,
+            "command": " ".join(command)}}
+        try:
+            save_recipe(tuned, args.write_recipe)
+        except OSError as error:
+            raise RecipeError(f"--write-recipe {args.write_recipe}: {error.strerror}") from None
+        print(f"[hf-recsys tune] wrote {args.write_recipe}")
+    return result.to_dict()
+
+
 #: one function per subcommand: ``hf-recsys NAME ARGS`` calls ``COMMANDS[NAME](ARGS)``
-COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main, "zoo": zoo_main}
+COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_main, "push": push_main, "zoo": zoo_main,
+            "tune": tune_main}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -127,6 +127,16 @@ def load_recipe(name_or_path: str, directory: Optional[os.PathLike] = None) -> R
     )
 
 
+def save_recipe(recipe: Recipe, path: os.PathLike) -> None:
+    """Write ``recipe`` as a YAML file (the sections in order, empty ones left out)."""
+    data: dict[str, Any] = {"description": recipe.description} if recipe.description else {}
+    for section in ("train", "model_config", "expected", "search"):
+        if getattr(recipe, section):
+            data[section] = getattr(recipe, section)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+
+
 def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """``argv`` with a ``--recipe NAME|PATH`` replaced by the recipe's flags, placed first so that
     the other flags of ``argv`` override them. Without ``--recipe``: ``argv`` unchanged."""

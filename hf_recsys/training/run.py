@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
@@ -273,6 +273,25 @@ def _save_atomically(output_dir: str, writers: list) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def build_trainer(run: RunConfig, task: Task, resume_from: Optional[str] = None,
+                  model_init: Optional[Callable] = None, args: Optional[TrainingArguments] = None):
+    """The ``Trainer`` of ``task``'s run: its datasets, collator, validation metrics and callbacks.
+    ``model_init`` (a function of the trial) replaces the task's model, for ``hyperparameter_search``."""
+    args = args or training_arguments(run, task)
+    return task.trainer_class(
+        model=None if model_init else task.model,
+        model_init=model_init,
+        args=args,
+        train_dataset=task.dataset("train"),
+        eval_dataset=task.dataset("valid") if task.evaluates_in_trainer else None,
+        data_collator=task.training_collator(args.device),
+        compute_metrics=task.compute_metrics("valid") if task.evaluates_in_trainer else None,
+        preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
+        processing_class=task.processing_class(),
+        callbacks=[TrainingClock(), *early_stopping(run), *task.callbacks(run, args, resume_from)],
+    )
+
+
 def run_training(run: RunConfig) -> dict[str, float]:
     """Train, evaluate on the held-out test split next to the baseline, save, optionally push.
 
@@ -296,18 +315,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     task = task_class.from_run(run, spec, log, run_data_config(run))
     model, data = task.model, task.data
     prep_seconds = time.perf_counter() - started
-    args = training_arguments(run, task)
-    trainer = task.trainer_class(
-        model=model,
-        args=args,
-        train_dataset=task.dataset("train"),
-        eval_dataset=task.dataset("valid") if task.evaluates_in_trainer else None,
-        data_collator=task.training_collator(args.device),
-        compute_metrics=task.compute_metrics("valid") if task.evaluates_in_trainer else None,
-        preprocess_logits_for_metrics=task.preprocess_logits_for_metrics(),
-        processing_class=task.processing_class(),
-        callbacks=[TrainingClock(), *early_stopping(run), *task.callbacks(run, args, resume_from)],
-    )
+    trainer = build_trainer(run, task, resume_from)
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
         print(task.describe(log))

@@ -1,0 +1,95 @@
+"""hf-recsys tune: a recipe's search space searched on the validation split with optuna."""
+
+import json
+
+import pytest
+import yaml
+
+from hf_recsys.cli import run_command
+from hf_recsys.recipes import load_recipe
+from hf_recsys.training.search import SearchSpaceError, parse_space
+
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
+pytest.importorskip("optuna")
+
+RECIPE = """\
+description: tiny DIN for the search test
+train:
+  model: din
+  synthetic_users: 40
+  synthetic_items: 50
+  max_history: 5
+  batch_size: 64
+  epochs: 1
+  no_progress: true
+search:
+  trials: 3
+  space:
+    learning_rate: {low: 1.0e-4, high: 1.0e-1, log: true}
+    model.dropout: [0.0, 0.3]
+"""
+
+
+@pytest.fixture()
+def recipe(tmp_path):
+    path = tmp_path / "din-tiny.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_path, recipe, monkeypatch):
+    from hf_recsys.training.tasks import CTRTask
+
+    read = []
+    real_dataset = CTRTask.dataset
+    monkeypatch.setattr(CTRTask, "dataset", lambda self, split: read.append(split) or real_dataset(self, split))
+    out = tmp_path / "search"
+    tuned = tmp_path / "tuned.yaml"
+    result = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--write-recipe", str(tuned)])
+    assert "test" not in read  # trials are scored on validation only
+    assert result["metric"] == "auc" and result["direction"] == "maximize"
+    assert len(result["trials"]) == 3
+    for trial in result["trials"]:
+        assert 1e-4 <= trial["params"]["learning_rate"] <= 1e-1 and trial["params"]["model.dropout"] in (0.0, 0.3)
+    complete = [t for t in result["trials"] if t["state"] == "COMPLETE"]
+    assert result["best_value"] == max(t["value"] for t in complete)
+    saved = json.loads((out / "search.json").read_text())
+    assert saved["command"].startswith("hf-recsys tune --recipe") and saved["best_params"] == result["best_params"]
+    best = load_recipe(str(tuned))
+    assert best.train["learning_rate"] == result["best_params"]["learning_rate"]
+    assert best.model_config["dropout"] == result["best_params"]["model.dropout"]
+    assert best.search["result"]["validation"] == result["best_value"]
+    # the same command again continues the stored study: three trials are already there
+    again = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out)])
+    assert len(again["trials"]) == 3
+    # one more trial asked for: only that one runs
+    more = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--trials", "4"])
+    assert len(more["trials"]) == 4
+
+
+@pytest.mark.parametrize("space, words", [
+    ({"hidden": [1, 2]}, "search.space.hidden: not searchable"),
+    ({"learning_rate": {"low": 1, "high": 0.1}}, "low must be a number below high"),
+    ({"learning_rate": {"low": 0, "high": 1, "log": True}}, "log range needs low > 0"),
+    ({"model.dropout": []}, "empty list"),
+    ({"epochs": {"from": 1}}, "give a list of choices"),
+])
+def test_a_bad_search_space_names_the_entry(space, words):
+    with pytest.raises(SearchSpaceError, match=words):
+        parse_space(space)
+
+
+def test_tune_refuses_a_recipe_without_a_space_and_a_model_without_trainer_validation(tmp_path, capsys):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("train:\n  model: din\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("tune", ["--recipe", str(plain)])
+    assert exit_info.value.code == 2 and "no search.space" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_command("tune", ["--trials", "0", "--recipe", str(plain)])
+    assert "--trials" in capsys.readouterr().err
+    p5 = tmp_path / "p5.yaml"
+    p5.write_text(yaml.safe_dump({"train": {"model": "p5"}, "search": {"space": {"learning_rate": [0.001]}}}))
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("tune", ["--recipe", str(p5), "--output-dir", str(tmp_path / "p5")])
+    assert exit_info.value.code == 2 and "--eval-valid-every" in capsys.readouterr().err
