@@ -137,3 +137,21 @@ def test_a_switch_that_is_on_by_default_is_turned_off_by_false():
     assert Recipe("r", "r.yaml", train={"eval_each_epoch": True}).argv(flags) == []
     run = parser.parse_args(recipe.argv(flags))
     assert run.eval_each_epoch is False
+
+
+@pytest.mark.parametrize("name", available_recipes())
+def test_every_shipped_search_space_names_real_options(name):
+    from hf_recsys.models import MODEL_REGISTRY
+    from hf_recsys.training.search import parse_space
+
+    recipe = load_recipe(name)
+    if recipe.train["model"] == "p5":  # validated by its own beam-search callback, not searched
+        assert not recipe.search
+        return
+    dimensions = parse_space(recipe.search["space"], f"{name}: search.space")
+    config_fields = MODEL_REGISTRY[recipe.train["model"]].config_class.__annotations__
+    for dimension in dimensions:
+        if dimension.is_model_field:
+            assert dimension.field in config_fields, (name, dimension.name)
+    # every recipe keeps its best validation weights (early stopping implies it)
+    assert recipe.train.get("load_best_model_at_end") or recipe.train.get("early_stopping_patience")
