@@ -144,15 +144,15 @@ def test_defaults_come_from_the_dataclasses():
 def test_flags_land_in_the_components():
     parser = build_train_parser()
     run = parser.parse_dataclass([
-        "--model", "sasrec", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
-        "--set", "hidden_sizes=[8, 4]", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
+        "--model", "bst", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
+        "--set", "mlp_hidden_sizes=[8, 4]", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
         "--no-eval-each-epoch", "--resume-from-checkpoint", "--hub-private"])
     assert run.data.max_history == 7 and run.training.epochs == 3.0 and run.seed == 4 and run.data.seed == 4
-    assert run.model_overrides == {"num_layers": 2, "hidden_sizes": [8, 4]}
+    assert run.model_overrides == {"num_layers": 2, "mlp_hidden_sizes": [8, 4]}
     assert run.seq2seq_eval.eval_valid_every == 0.5 and run.seq2seq_eval.eval_restore_best is False
     assert run.disable_tqdm is True and run.training.eval_each_epoch is False
     assert run.resume_from_checkpoint == "latest" and run.hub_private is True
-    assert run.output_dir == "outputs/sasrec-synthetic"
+    assert run.output_dir == "outputs/bst-synthetic"
 
 
 def test_flat_python_construction_and_replace_keep_working():
@@ -329,3 +329,32 @@ def test_the_summary_line_counts_the_filtered_data_and_the_users_in_training_onl
     assert described["train_only_users"] == data.train_only_users == 1
     assert data.summary() == ("mine: 42 interactions, 11 users, 9 items (train 22 / valid 10 / test 10; "
                               "1 users in training only)")
+
+
+@pytest.mark.parametrize("model, entry, words", [
+    ("din", "nonexistent=3", "din has no config field 'nonexistent'"),
+    ("din", "num_heads=2", "din has no config field 'num_heads'"),
+    ("din", "dropout=2", "--set dropout=2: dropout"),
+    ("bst", "num_heads=0", "--set num_heads=0"),
+    ("bst", "num_heads=3", "not divisible by 3 heads"),
+    ("sasrec", "num_items=5", "num_items comes from the data"),
+    ("hstu", "max_history=10", "--max-history"),
+])
+def test_a_bad_set_entry_is_a_usage_error_naming_it_before_any_work(model, entry, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_train_parser().parse_dataclass(["--model", model, "--set", entry])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_every_models_own_defaults_pass_the_set_check():
+    import dataclasses
+
+    from hf_recsys.models import MODEL_REGISTRY
+    from hf_recsys.training.arguments import check_model_overrides
+
+    for name, spec in MODEL_REGISTRY.items():
+        fields = {f.name: f for f in dataclasses.fields(spec.config_class)}
+        key = "dropout" if "dropout" in fields else "dropout_rate" if "dropout_rate" in fields else "initializer_range"
+        check_model_overrides(name, {key: fields[key].default})

@@ -541,7 +541,7 @@ CLI_CASES = [c for c in CASES if c.seed == 0 and c.family in CLI_FAMILIES and c.
     "random_bytes", "nan_inf", "mixed_encoding", "empty_file", "huge_timestamp",
     "nul_bytes", "unknown_movie", "rating_7", "user_only", "short_line", "empty_id")]
 TINY = ["--max-history", "5", "--no-progress", "--max-steps", "1", "--batch-size", "8",
-        "--set", "embedding_dim=8", "--set", "mlp_hidden_sizes=[8]", "--use-cpu"]
+        "--set", "embedding_dim=8", "--set", "hidden_size=8", "--use-cpu"]
 
 
 def _cli(argv: list[str]) -> int:

@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
+from transformers import PretrainedConfig
+
 from ..data.log import DataFormatError
 from ..data.pipeline import DataConfig
 from ..dataclass_parser import check_fields
@@ -327,6 +329,8 @@ class RunConfig:
         elif t.metric_for_best_model:
             raise ValueError("--metric-for-best-model only applies with --early-stopping-patience or "
                              "--load-best-model-at-end")
+        if self.model_overrides:
+            check_model_overrides(self.model, self.model_overrides)
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
         if self.unknown_items != "grow" and not self.init_from:
@@ -352,6 +356,42 @@ class RunConfig:
         if isinstance(known.get("data"), dict):
             known["data"].pop("timings", None)
         return cls(**known)
+
+
+#: config fields a run fills from its data (``from_processor``) or from its own flags, never from ``--set``
+_DATA_FIELDS = {"num_items": "the data", "num_users": "the data", "num_categories": "the data",
+                "user_feature_sizes": "the data", "user_feature_names": "the data", "processor_fingerprint": "the data",
+                "max_history": "--max-history"}
+
+
+def check_model_overrides(model: str, overrides: dict[str, Any]) -> None:
+    """``--set KEY=VALUE`` checked before any work: every key a settable field of ``model``'s
+    config, and a config and model built with them (on the meta device: no memory) accept them.
+    Raises ``ValueError`` naming the ``--set`` entry."""
+    import torch
+
+    from ..models import MODEL_REGISTRY
+
+    spec = MODEL_REGISTRY.get(model)
+    if spec is None:
+        return  # an unknown --model is refused by its own check
+    config_class = spec.config_class
+    base = {f.name for f in dataclasses.fields(PretrainedConfig)}
+    settable = [f.name for f in dataclasses.fields(config_class) if f.name not in base and f.name not in _DATA_FIELDS]
+    for key, value in overrides.items():
+        if key in _DATA_FIELDS:
+            raise ValueError(f"--set {key}={value!r}: {key} comes from {_DATA_FIELDS[key]}, not --set")
+        if key not in settable:
+            raise ValueError(f"--set {key}={value!r}: {model} has no config field {key!r} (its fields: "
+                             f"{', '.join(settable)})")
+    entries = " ".join(f"--set {k}={v!r}" for k, v in overrides.items())
+    try:
+        config = config_class(**overrides)
+        with torch.device("meta"):
+            spec.model_class(config)
+    except Exception as error:  # noqa: BLE001  (whatever the config or model refuses is the user's value)
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{entries}: {message}") from None
 
 
 def _seq2seq_flag(name: str, value: Any) -> str:
