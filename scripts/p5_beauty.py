@@ -17,13 +17,12 @@ import time
 
 import torch
 
-from hf_recsys.benchmarks.reference import load_recipe, published_figures
+from hf_recsys.benchmarks.reference import p5_recipe_config, published_figures
 from hf_recsys.training.allocator import reuse_freed_memory
 from hf_recsys.training.arguments import parse_override, positive_number
 from hf_recsys.training.run import RunConfig, run_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(ROOT, "recipes", "p5_beauty.json")
 #: our next-item results on the same split and protocol (written by scripts/benchmark.py --suite beauty)
 NEXT_ITEM_RESULTS = os.path.join(ROOT, "benchmarks", "results", "beauty", "results.json")
 
@@ -45,6 +44,8 @@ def our_sasrec_row(path: str = NEXT_ITEM_RESULTS) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-path", required=True, help="user_sequence.txt (one line per user: user item item ...)")
+    parser.add_argument("--recipe", default="p5-beauty",
+                        help="the shipped recipe whose P5 config every method starts from (hf_recsys/recipes/NAME.yaml)")
     parser.add_argument("--methods", nargs="+", default=["random", "sequential", "collaborative", "independent", "cid+iid"])
     parser.add_argument("--output-root", default="outputs")
     parser.add_argument("--epochs", type=float, default=10.0,
@@ -86,7 +87,7 @@ def main() -> None:
 
     rows = []
     for method in args.methods:
-        overrides = {**load_recipe(RECIPE, method), **dict(args.overrides)}
+        overrides = {**p5_recipe_config(method, args.recipe), **dict(args.overrides)}
         run = RunConfig(
             model="p5", dataset="beauty", data_path=args.data_path,
             output_dir=os.path.join(args.output_root, f"p5-beauty-{method.replace('+', '-')}"),

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import time
@@ -38,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "p5_beauty.json")
 PATHS = ("sasrec-prefix", "sasrec-sequence", "cross-entropy", "attention", "ranking", "gru4rec-beauty", "gru4rec-synthetic",
          "p5-beauty", "p5-beauty-compact")
 
@@ -160,12 +158,12 @@ def main() -> None:
 
     def p5_steps(compact: bool) -> Callable[[], None]:
         """10 P5 training steps, the p5_beauty.py model and recipe (bf16 autocast as in its runs)."""
-        from hf_recsys.benchmarks.reference import load_recipe
+        from hf_recsys.benchmarks.reference import p5_recipe_config
         from hf_recsys.p5 import build_p5
         from hf_recsys.p5.training import P5Collator
 
         torch.manual_seed(0)
-        setup = build_p5(data, {**load_recipe(RECIPE, "independent"), "compact_item_words": compact}, seed=0)
+        setup = build_p5(data, {**p5_recipe_config("independent"), "compact_item_words": compact}, seed=0)
         collate = P5Collator(setup.tokenizer)
         chosen = np.random.default_rng(0).permutation(len(setup.train_dataset))[:640]  # same prompts both ways
         batches = [collate([setup.train_dataset[int(i)] for i in chosen[b * 64 : (b + 1) * 64]]) for b in range(10)]

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hf_recsys.benchmarks.reference import PUBLISHED_FILE, load_recipe, published_figures
+from hf_recsys.benchmarks.reference import PUBLISHED_FILE, p5_recipe_config, published_figures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,10 +30,11 @@ def test_published_figures_filter_by_family_and_return_copies():
     assert published_figures("no-such-dataset") == []
 
 
-def test_p5_beauty_recipe_applies_per_indexing_fields():
-    path = os.path.join(ROOT, "recipes", "p5_beauty.json")
-    independent, random_ids = load_recipe(path, "independent"), load_recipe(path, "random")
-    common = {"tasks": ["sequential"], "vocab_size": 8000, "dropout_rate": 0.0, "embedding_init_std": 0.1}
+def test_p5_recipe_config_applies_per_indexing_fields():
+    from hf_recsys.recipes import load_recipe
+
+    common = {k: v for k, v in load_recipe("p5-beauty").model_config.items() if k not in ("item_indexing",)}
+    independent, random_ids = p5_recipe_config("independent"), p5_recipe_config("random")
     assert independent == {**common, "item_indexing": "independent", "compact_item_words": True}
     assert random_ids == {**common, "item_indexing": "random", "compact_item_words": False}
 
@@ -42,6 +43,6 @@ def test_p5_beauty_recipe_applies_per_indexing_fields():
 def test_the_recipe_fields_are_p5_config_fields(indexing):
     from hf_recsys.models import P5Config
 
-    fields = load_recipe(os.path.join(ROOT, "recipes", "p5_beauty.json"), indexing)
+    fields = p5_recipe_config(indexing)
     assert set(fields) <= set(P5Config.__dataclass_fields__)
     P5Config(**fields)

@@ -2,17 +2,16 @@
 
 * ``hf_recsys/benchmarks/published.json``: published full-ranking figures per dataset, each
   with its model family and source; the benchmark report and the comparison scripts read it.
-* ``recipes/*.json`` (next to the scripts that use them): the config fields of a named
-  training recipe, common ones plus per-indexing ones (see :func:`load_recipe`).
+* P5's config for one item indexing, from the shipped recipe ``hf_recsys/recipes/p5-beauty.yaml``
+  (:func:`p5_recipe_config`), for the scripts that compare indexing methods.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 PUBLISHED_FILE = Path(__file__).with_name("published.json")
 
@@ -32,16 +31,17 @@ def published_figures(dataset: str, family: Optional[str] = None) -> list[dict[s
     return [dict(row) for row in rows if family is None or row["family"] == family]
 
 
-def load_recipe(path: Union[str, os.PathLike], indexing: Optional[str] = None) -> dict[str, Any]:
-    """The config fields of the recipe in ``path``: its ``config`` plus, for ``indexing``, the
-    fields of ``per_indexing[indexing]`` and ``item_indexing`` itself."""
-    with open(path, encoding="utf-8") as f:
-        recipe = json.load(f)
-    fields = dict(recipe.get("config", {}))
+def p5_recipe_config(indexing: Optional[str] = None, recipe: str = "p5-beauty") -> dict[str, Any]:
+    """The P5 config fields of the shipped ``recipe`` for ``indexing``: its ``model_config``
+    with ``item_indexing`` set to ``indexing``; ``compact_item_words`` (item tokens written
+    without a word-start token) applies to independent IDs only, one token per item."""
+    from ..recipes import load_recipe
+
+    fields = dict(load_recipe(recipe).model_config)
     if indexing is not None:
         fields["item_indexing"] = indexing
-        fields.update(recipe.get("per_indexing", {}).get(indexing, {}))
+        fields["compact_item_words"] = bool(fields.get("compact_item_words")) and indexing == "independent"
     return fields
 
 
-__all__ = ["PUBLISHED_FILE", "published_figures", "load_recipe"]
+__all__ = ["PUBLISHED_FILE", "published_figures", "p5_recipe_config"]
