@@ -89,7 +89,7 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
 
-    from .recipes import expand_recipe_argv
+    from .recipes import expand_recipe_argv, recipe_of
 
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -101,12 +101,17 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
     reuse_freed_memory()
     with quiet(run.disable_tqdm):
         try:
-            return run_training(run)
+            metrics = run_training(run)
         except UnicodeDecodeError as error:  # a reader that met bytes it cannot decode
             from .data.log import DataFormatError
 
             raise DataFormatError(f"{run.data_path or run.dataset}: cannot be read as {error.encoding} text (byte "
                                   f"{error.start}: {error.reason}); is it a text log?") from None
+    recipe = recipe_of(argv)
+    line = recipe.compare_with_expected(metrics) if recipe else None
+    if line:
+        print(f"[hf-recsys] {line}")
+    return metrics
 
 
 # ---------------------------------------------------------------------------------------------

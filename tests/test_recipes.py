@@ -155,3 +155,29 @@ def test_every_shipped_search_space_names_real_options(name):
             assert dimension.field in config_fields, (name, dimension.name)
     # every recipe keeps its best validation weights (early stopping implies it)
     assert recipe.train.get("load_best_model_at_end") or recipe.train.get("early_stopping_patience")
+
+
+def test_a_run_of_a_recipe_is_compared_with_its_expected_spread(tmp_path, capsys):
+    recipe = tmp_path / "din-tiny.yaml"
+    recipe.write_text(textwrap.dedent("""\
+        train:
+          model: din
+          synthetic_users: 40
+          synthetic_items: 50
+          max_history: 5
+          max_steps: 2
+          no_progress: true
+        expected:
+          metric: auc
+          mean: 0.99
+          std: 0.001
+          seeds: [0, 1, 2]
+        """))
+    metrics = run_command("train", ["--recipe", str(recipe), "--output-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert f"recipe din-tiny expects test auc 0.9900 ± 0.0010 (seeds 0, 1, 2); this run: {metrics['eval_auc']:.4f}" in out
+    assert ("OUTSIDE" in out) == (abs(metrics["eval_auc"] - 0.99) > 0.002)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train:\n  model: din\nexpected:\n  metric: auc\n  mean: 0.9\n")
+    with pytest.raises(RecipeError, match=r"expected.std is missing"):
+        load_recipe(str(broken))

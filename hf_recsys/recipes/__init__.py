@@ -10,9 +10,12 @@ A recipe is a YAML file in this folder (``bst-ml1m.yaml``) or anywhere on disk::
       seed: 0
     model_config:          # config fields (what `--set KEY=VALUE` overrides)
       num_blocks: 1
-    expected:              # optional: what the recipe gave, with its command and seeds
+    expected:              # optional: what the recipe gave over seeds, with the command
       metric: auc
-      ...
+      mean: 0.8123
+      std: 0.0012
+      seeds: [0, 1, 2]
+      command: ...
 
 ``hf-recsys train --recipe bst-ml1m --data-path DIR`` reads it. The recipe becomes command-line
 flags placed *before* the user's own, so every flag given on the command line wins over the
@@ -32,6 +35,8 @@ import yaml
 
 RECIPE_DIR = Path(__file__).parent
 SECTIONS = ("description", "train", "model_config", "expected", "search")
+#: what an ``expected`` section states: the test metric's mean and standard deviation over seeds
+EXPECTED_KEYS = ("metric", "mean", "std", "seeds")
 
 
 class RecipeError(ValueError):
@@ -71,6 +76,18 @@ class Recipe:
         for key, value in self.model_config.items():
             tokens += ["--set", f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"]
         return tokens
+
+    def compare_with_expected(self, metrics: dict[str, Any]) -> Optional[str]:
+        """A line comparing a run's test metric with ``expected`` (``metric``, ``mean``, ``std``
+        over ``seeds``): whether it lies within ``mean ± 2 std``. None without ``expected``."""
+        expected = self.expected
+        if not expected or f"eval_{expected['metric']}" not in metrics:
+            return None
+        value, mean, std = float(metrics[f"eval_{expected['metric']}"]), float(expected["mean"]), float(expected["std"])
+        inside = abs(value - mean) <= 2 * std
+        seeds = ", ".join(map(str, expected.get("seeds", [])))
+        return (f"recipe {self.name} expects test {expected['metric']} {mean:.4f} ± {std:.4f} (seeds {seeds}); this run: "
+                f"{value:.4f}, {'within' if inside else 'OUTSIDE'} mean ± 2 std")
 
     def check_flags(self, parser: argparse.ArgumentParser) -> None:
         """Every key of ``train`` is a flag of ``parser`` (an error naming the file and the key)."""
@@ -116,6 +133,11 @@ def load_recipe(name_or_path: str, directory: Optional[os.PathLike] = None) -> R
     for section in ("train", "model_config", "expected", "search"):
         if not isinstance(data.get(section) or {}, dict):
             raise RecipeError(f"{path}: {section} must be a mapping of names to values")
+    expected = data.get("expected") or {}
+    missing = [key for key in EXPECTED_KEYS if expected and key not in expected]
+    if missing:
+        raise RecipeError(f"{path}: expected.{missing[0]} is missing (expected: {', '.join(EXPECTED_KEYS)}, "
+                          f"and the command that measured them)")
     return Recipe(
         name=path.stem,
         path=str(path),
@@ -135,6 +157,14 @@ def save_recipe(recipe: Recipe, path: os.PathLike) -> None:
             data[section] = getattr(recipe, section)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+
+
+def recipe_of(argv: Sequence[str]) -> Optional[Recipe]:
+    """The recipe ``--recipe NAME|PATH`` in ``argv`` names, or None."""
+    finder = argparse.ArgumentParser(add_help=False)
+    finder.add_argument("--recipe", default=None)
+    found, _ = finder.parse_known_args(list(argv))
+    return load_recipe(found.recipe) if found.recipe else None
 
 
 def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
