@@ -365,7 +365,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser = argparse.ArgumentParser(
         prog="hf-recsys zoo",
         description="Train recipes into Hub-ready folders named after them; any further flag is a flag of "
-        "`hf-recsys train` added to every run (e.g. --max-steps 100 for a smoke test).",
+        "`hf-recsys train` added to every run (e.g. --max-steps 100 --eval-steps 50 for a smoke test).",
     )
     parser.add_argument("action", choices=("build", "list"))
     parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
