@@ -85,6 +85,7 @@ def test_load_best_model_at_end_with_epochs_validates_each_epoch(tmp_path, monke
     (["--early-stopping-patience", "2", "--metric-for-best-model", "hr@10"], "--metric-for-best-model hr@10"),
     (["--model", "sasrec", "--early-stopping-patience", "2", "--metric-for-best-model", "auc"], "ndcg@10"),
     (["--model", "p5", "--early-stopping-patience", "2"], "--eval-valid-every"),
+    (["--model", "p5", "--eval-steps", "5"], "--eval-steps: p5"),
 ])
 def test_bad_validation_options_are_usage_errors_before_any_work(tmp_path, argv, words, capsys):
     out = tmp_path / "never"

@@ -149,7 +149,11 @@ def best_metric_name(run: RunConfig, task: Task | type[Task]) -> str:
 
 
 def check_validation_options(run: RunConfig, task_class: type[Task]) -> None:
-    """Refuse best-model and early-stopping options the model's task cannot honour (before any data is read)."""
+    """Refuse validation, best-model and early-stopping options the model's task cannot honour
+    (before any data is read)."""
+    if run.eval_steps and not task_class.evaluates_in_trainer:
+        raise ValueError(f"--eval-steps: {run.model} is not validated during training by the Trainer; "
+                         f"{task_class.validation_hint or 'drop the flag'}")
     if not keeps_best_model(run):
         return
     flag = "--early-stopping-patience" if run.early_stopping_patience else "--load-best-model-at-end"
