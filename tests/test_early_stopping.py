@@ -95,3 +95,14 @@ def test_bad_validation_options_are_usage_errors_before_any_work(tmp_path, argv,
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_resumed_run_keeps_the_early_stopping_count(tmp_path, monkeypatch):
+    out = tmp_path / "din"
+    flags = ["--model", "din", "--output-dir", str(out), *TINY, "--eval-steps", "1", "--early-stopping-patience", "3"]
+    scripted_validation(monkeypatch, [0.80, 0.70, 0.70])
+    train_main([*flags, "--max-steps", "2"])  # step 2 did not improve on step 1: one validation counted
+    scripted_validation(monkeypatch, [0.60, 0.50, 0.40, 0.30, 0.20])
+    metrics = train_main([*flags, "--max-steps", "6", "--resume-from-checkpoint"])
+    # counting on from one, steps 3 and 4 make three: stopped after step 4 (from zero it would be step 5)
+    assert metrics["train_steps"] == 4 and metrics["stopped_early"] is True and metrics["best_step"] == 1

@@ -209,6 +209,8 @@ def validation_arguments(run: RunConfig, task: Task) -> dict[str, Any]:
             load_best_model_at_end=True,
             metric_for_best_model=metric,
             greater_is_better=metric not in ("logloss", "loss"),
+            # a resumed run continues the early-stopping count where the checkpoint left it
+            restore_callback_states_from_checkpoint=bool(run.early_stopping_patience),
         )
     return fields
 
