@@ -43,12 +43,12 @@ def test_every_shipped_recipe_is_accepted_by_the_train_parser():
 
 def test_command_line_flags_override_the_recipe(tmp_path):
     path = write_recipe(tmp_path, "r", {"model": "din", "epochs": 3, "learning_rate": 0.01},
-                        {"attention_hidden": [8, 4], "dropout": 0.1})
+                        {"attention_hidden_sizes": [8, 4], "dropout": 0.1})
     parser = build_train_parser()
     argv = expand_recipe_argv(["--recipe", str(path), "--epochs", "1", "--set", "dropout=0.3"], parser)
     run = run_config_from_args(parser.parse_args(argv), parser)
     assert run.model == "din" and run.epochs == 1.0 and run.learning_rate == 0.01
-    assert run.model_overrides == {"attention_hidden": [8, 4], "dropout": 0.3}
+    assert run.model_overrides == {"attention_hidden_sizes": [8, 4], "dropout": 0.3}
     assert expand_recipe_argv(["--epochs", "1"], parser) == ["--epochs", "1"]
 
 
@@ -181,3 +181,14 @@ def test_a_run_of_a_recipe_is_compared_with_its_expected_spread(tmp_path, capsys
     broken.write_text("train:\n  model: din\nexpected:\n  metric: auc\n  mean: 0.9\n")
     with pytest.raises(RecipeError, match=r"expected.std is missing"):
         load_recipe(str(broken))
+
+
+def test_a_shipped_recipe_without_its_data_asks_for_data_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no ml-1m folder here
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--recipe", "bst-ml1m", "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "data_path ml-1m is not here; give --data-path PATH" in capsys.readouterr().err
+    parser = build_train_parser()
+    argv = expand_recipe_argv(["--recipe", "bst-ml1m", "--data-path", str(tmp_path)], parser)
+    assert argv[-2:] == ["--data-path", str(tmp_path)]

@@ -178,6 +178,12 @@ def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> 
         return argv
     recipe = load_recipe(found.recipe)
     recipe.check_flags(parser)
+    data_path = recipe.train.get("data_path")
+    given = argparse.ArgumentParser(add_help=False)
+    given.add_argument("--data-path", default=None)
+    if data_path and given.parse_known_args(rest)[0].data_path is None and not os.path.exists(str(data_path)):
+        raise RecipeError(f"{recipe.path}: the recipe's data_path {data_path} is not here; give --data-path PATH "
+                          f"(the folder or file of the {recipe.train.get('dataset', 'log')} log)")
     return recipe.argv(parser_flags(parser)) + rest
 
 
