@@ -405,6 +405,7 @@ AREA_TITLES = {
     "quick": "Quick suite: every model family on the embedded default",
     "beauty": "Amazon Beauty: next-item models",
     "classic": "Classic feature-field CTR models on the embedded default",
+    "hstu": "MovieLens-1M at history 200: HSTU and SASRec",
 }
 
 
