@@ -443,6 +443,10 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--write-recipe", default=None, metavar="PATH",
                         help="write the recipe with the best values found into this YAML file")
     args, train_argv = parser.parse_known_args(argv)
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        parser.error("hf-recsys tune needs optuna: pip install 'hf_recsys[tune]' (or pip install optuna)")
     finder = argparse.ArgumentParser(add_help=False)
     finder.add_argument("--recipe", default=None)
     finder.add_argument("--output-dir", default=None)
