@@ -186,7 +186,8 @@ def run_search(
     url = f"sqlite:///{os.path.abspath(storage)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=url, direction=direction, load_if_exists=True)
-    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = sum(t.state in finished_states for t in study.trials)  # a failed trial is run again
     if n_trials - done > 0:
         trainer.hyperparameter_search(
             hp_space=hp_space, compute_objective=compute_objective, n_trials=n_trials - done, direction=direction,
