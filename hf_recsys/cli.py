@@ -93,7 +93,8 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
 
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    run = run_config_from_args(parser.parse_args(expand_recipe_argv(argv, parser)), parser)
+    recipe = recipe_of(argv)
+    run = run_config_from_args(parser.parse_args(expand_recipe_argv(argv, parser, recipe)), parser)
     check_run_before_work(run, parser)
     if run.overwrite_output_dir and not run.resume_from_checkpoint:
         clear_previous_checkpoints(run.output_dir)
@@ -107,7 +108,6 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
 
             raise DataFormatError(f"{run.data_path or run.dataset}: cannot be read as {error.encoding} text (byte "
                                   f"{error.start}: {error.reason}); is it a text log?") from None
-    recipe = recipe_of(argv)
     line = recipe.compare_with_expected(metrics) if recipe else None
     if line:
         print(f"[hf-recsys] {line}")
@@ -408,22 +408,13 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
 # hf-recsys tune
 # ---------------------------------------------------------------------------------------------
 
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
-
-
 def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     """``hf-recsys tune``: search a recipe's ``search.space`` on the validation split."""
     import copy
     import os
 
-    from .recipes import RecipeError, expand_recipe_argv, load_recipe, save_recipe
+    from .recipes import RecipeError, expand_recipe_argv, given_options, load_recipe, save_recipe
+    from .training.arguments import positive_integer, positive_number
     from .training.search import SearchSpaceError, parse_space, run_search, write_search
 
     parser = argparse.ArgumentParser(
@@ -435,10 +426,10 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         "outputs/tune-RECIPE) gets search.json (every trial) and search.db (the optuna study: run the same "
         "command again to continue an interrupted search).",
     )
-    parser.add_argument("--trials", type=_positive(int), default=None,
+    parser.add_argument("--trials", type=positive_integer, default=None,
                         help="trials in all, counting those of an interrupted search (default: the recipe's "
                         "search.trials, else 20)")
-    parser.add_argument("--timeout-minutes", type=_positive(float), default=None,
+    parser.add_argument("--timeout-minutes", type=positive_number, default=None,
                         help="stop starting trials after M minutes (default: the recipe's search.timeout_minutes)")
     parser.add_argument("--write-recipe", default=None, metavar="PATH",
                         help="write the recipe with the best values found into this YAML file")
@@ -447,10 +438,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         import optuna  # noqa: F401
     except ImportError:
         parser.error("hf-recsys tune needs optuna: pip install 'hf_recsys[tune]' (or pip install optuna)")
-    finder = argparse.ArgumentParser(add_help=False)
-    finder.add_argument("--recipe", default=None)
-    finder.add_argument("--output-dir", default=None)
-    found, _ = finder.parse_known_args(train_argv)
+    found, _ = given_options(train_argv, "--recipe", "--output-dir")
     if not found.recipe:
         parser.error("--recipe NAME|PATH is required: the search space is the recipe's search.space")
     recipe = load_recipe(found.recipe)
@@ -464,7 +452,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     if not found.output_dir and "output_dir" not in recipe.train:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
     train_parser = build_train_parser()
-    run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser)), train_parser)
+    run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe)),
+                               train_parser)
     n_trials = args.trials or int(recipe.search.get("trials", 20))
     timeout = args.timeout_minutes or recipe.search.get("timeout_minutes")
     with quiet(run.disable_tqdm):

@@ -159,29 +159,32 @@ def save_recipe(recipe: Recipe, path: os.PathLike) -> None:
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
 
 
+def given_options(argv: Sequence[str], *flags: str) -> tuple[argparse.Namespace, list[str]]:
+    """The values of ``flags`` in ``argv`` (None where absent) and the rest of ``argv``."""
+    finder = argparse.ArgumentParser(add_help=False)
+    for flag in flags:
+        finder.add_argument(flag, default=None)
+    return finder.parse_known_args(list(argv))
+
+
 def recipe_of(argv: Sequence[str]) -> Optional[Recipe]:
     """The recipe ``--recipe NAME|PATH`` in ``argv`` names, or None."""
-    finder = argparse.ArgumentParser(add_help=False)
-    finder.add_argument("--recipe", default=None)
-    found, _ = finder.parse_known_args(list(argv))
+    found, _ = given_options(argv, "--recipe")
     return load_recipe(found.recipe) if found.recipe else None
 
 
-def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser,
+                       recipe: Optional[Recipe] = None) -> list[str]:
     """``argv`` with a ``--recipe NAME|PATH`` replaced by the recipe's flags, placed first so that
-    the other flags of ``argv`` override them. Without ``--recipe``: ``argv`` unchanged."""
-    argv = list(argv)
-    finder = argparse.ArgumentParser(add_help=False)
-    finder.add_argument("--recipe", default=None)
-    found, rest = finder.parse_known_args(argv)
+    the other flags of ``argv`` override them. Without ``--recipe``: ``argv`` unchanged.
+    ``recipe``: the recipe ``--recipe`` names, when the caller has loaded it already."""
+    found, rest = given_options(argv, "--recipe")
     if found.recipe is None:
-        return argv
-    recipe = load_recipe(found.recipe)
+        return list(argv)
+    recipe = recipe or load_recipe(found.recipe)
     recipe.check_flags(parser)
     data_path = recipe.train.get("data_path")
-    given = argparse.ArgumentParser(add_help=False)
-    given.add_argument("--data-path", default=None)
-    if data_path and given.parse_known_args(rest)[0].data_path is None and not os.path.exists(str(data_path)):
+    if data_path and given_options(rest, "--data-path")[0].data_path is None and not os.path.exists(str(data_path)):
         raise RecipeError(f"{recipe.path}: the recipe's data_path {data_path} is not here; give --data-path PATH "
                           f"(the folder or file of the {recipe.train.get('dataset', 'log')} log)")
     return recipe.argv(parser_flags(parser)) + rest

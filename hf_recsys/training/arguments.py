@@ -40,6 +40,7 @@ __all__ = [
     "infer_dataset",
     "dataset_choices",
     "parse_override",
+    "positive_integer",
     "positive_number",
 ]
 
@@ -82,6 +83,19 @@ def positive_number(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_integer(text: str) -> int:
+    """An argparse ``type=``: a whole number > 0 (e.g. a number of trials)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects an integer, got {text!r}") from None
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 

@@ -167,7 +167,7 @@ def run_search(
         return build_model(trial_run, task.data)
 
     def hp_space(trial) -> dict[str, Any]:
-        _model_overrides(search_run, dimensions, trial)  # the same values model_init drew
+        """The ``TrainingArguments`` values of ``trial`` (``model_init`` drew its model fields)."""
         return {d.field: d.suggest(trial) for d in dimensions if not d.is_model_field}
 
     def compute_objective(metrics: dict[str, float]) -> float:
