@@ -5,6 +5,7 @@
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
     hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
     hf-recsys zoo build [--recipes NAME ...] [--output-root DIR] [--push-to-hub --hub-org ORG]
+    hf-recsys zoo reproduce --recipes NAME ... [--seeds 0 1 2] [--write-expected]
     hf-recsys tune --recipe NAME|PATH [--trials N] [--timeout-minutes M] [--write-recipe PATH] ...
 """
 
@@ -358,24 +359,37 @@ def one_line_warnings(command: str) -> Iterator[None]:
 
 
 def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
-    """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``."""
+    """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``;
+    ``hf-recsys zoo reproduce``: train recipes over seeds and state their test metrics' spread."""
     from .recipes import available_recipes, parser_flags
-    from .zoo import plan_zoo, write_zoo_summary
+    from .training.arguments import non_negative_integer
+    from .zoo import plan_seed_runs, plan_zoo, write_zoo_summary
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="hf-recsys zoo",
-        description="Train recipes into Hub-ready folders named after them; any further flag is a flag of "
-        "`hf-recsys train` added to every run (e.g. --max-steps 100 --eval-steps 50 for a smoke test).",
+        description="build: train recipes into Hub-ready folders named after them. reproduce: train recipes once "
+        "per --seeds into OUTPUT_ROOT/<recipe>/seed-<S> and write the test metrics' mean and standard deviation "
+        "with the commands (finished seeds are read, interrupted ones resume: rerun the same command to continue). "
+        "list: name the recipes. Any further flag is a flag of `hf-recsys train` added to every run (e.g. "
+        "--max-steps 100 --eval-steps 50 for a smoke test).",
     )
-    parser.add_argument("action", choices=("build", "list"))
+    parser.add_argument("action", choices=("build", "reproduce", "list"))
     parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
-                        help=f"recipes to build (default: all: {', '.join(available_recipes())})")
+                        help=f"recipes to train (build's default: all: {', '.join(available_recipes())})")
     parser.add_argument("--recipe-dir", default=None, help="read recipes from this folder instead of the package's")
     parser.add_argument("--output-root", default="zoo", help="each recipe's folder is OUTPUT_ROOT/<recipe>")
     parser.add_argument("--data-root", default=None,
                         help="folder holding the recipes' data (a recipe's data_path is read under it)")
-    parser.add_argument("--push-to-hub", action="store_true", help="upload each folder to ORG/<recipe>")
-    parser.add_argument("--hub-org", default=None, help="the Hub organisation or user the repos go to")
+    parser.add_argument("--push-to-hub", action="store_true", help="build: upload each folder to ORG/<recipe>")
+    parser.add_argument("--hub-org", default=None, help="build: the Hub organisation or user the repos go to")
+    parser.add_argument("--seeds", nargs="+", type=non_negative_integer, default=None, metavar="S",
+                        help="reproduce: the seeds each recipe is trained with (default: 0 1 2)")
+    parser.add_argument("--results", default=None, metavar="PATH",
+                        help="reproduce: write the summary here (default: OUTPUT_ROOT/reproduce.json)")
+    parser.add_argument("--write-expected", action="store_true",
+                        help="reproduce: write each recipe's expected section (test metric mean, std, seeds, command) "
+                        "into its file once all its seeds have finished")
     args, extra = parser.parse_known_args(argv)
     if args.action == "list":
         from .recipes import load_recipe
@@ -384,24 +398,79 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         for name, description in listing.items():
             print(f"{name}: {description}")
         return listing
+    reproducing = args.action == "reproduce"
+    for flag, value, wanted in (("--seeds", args.seeds, reproducing), ("--results", args.results, reproducing),
+                                ("--write-expected", args.write_expected, reproducing),
+                                ("--push-to-hub", args.push_to_hub, not reproducing),
+                                ("--hub-org", args.hub_org, not reproducing)):
+        if value and not wanted:
+            parser.error(f"{flag} is an option of `zoo {'build' if reproducing else 'reproduce'}`, not of "
+                         f"`zoo {args.action}`")
+    if reproducing and not args.recipes:
+        parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed)")
+    seeds = args.seeds or [0, 1, 2]
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"argument --seeds: a seed is given twice ({' '.join(map(str, seeds))})")
     train_parser = build_train_parser()
     try:
-        plan = plan_zoo(args.recipes, args.output_root, args.data_root, args.hub_org, args.push_to_hub, extra,
-                        args.recipe_dir, parser_flags(train_parser))
+        if reproducing:
+            runs = plan_seed_runs(args.recipes, seeds, args.output_root, args.data_root, extra, args.recipe_dir,
+                                  parser_flags(train_parser))
+        else:
+            runs = plan_zoo(args.recipes, args.output_root, args.data_root, args.hub_org, args.push_to_hub, extra,
+                            args.recipe_dir, parser_flags(train_parser))
     except ValueError as error:
         parser.error(str(error))
-    for entry in plan:
+    for entry in runs:
         entry.recipe.check_flags(train_parser)
         # every run's options are checked before the first one trains
         run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
+    if reproducing:
+        return reproduce_seeds(runs, args, argv)
     results = {}
-    for entry in plan:
+    for entry in runs:
         print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
         metrics = train_main(entry.argv)
         results[entry.recipe.name] = {"output_dir": entry.output_dir, "repo_id": entry.repo_id,
                                       "argv": entry.argv, "metrics": metrics}
     write_zoo_summary(args.output_root, results)
     return results
+
+
+def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict:
+    """Train the unfinished seeds of ``runs``, then write and print each recipe's spread."""
+    import os
+    import shlex
+
+    from .benchmarks.suite import git_commit, machine_info
+    from .recipes import save_recipe
+    from .zoo import expected_section, seed_summary
+
+    for run in runs:
+        if run.finished:
+            print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed}: finished, read from {run.results_path}",
+                  file=sys.stderr)
+            continue
+        print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed} -> {run.output_dir}", file=sys.stderr)
+        train_main(run.argv)
+    command = shlex.join(["hf-recsys", "zoo", *argv])
+    summaries = {}
+    for name in dict.fromkeys(run.recipe.name for run in runs):
+        recipe_runs = [run for run in runs if run.recipe.name == name]
+        summary = summaries[name] = seed_summary(recipe_runs[0].recipe, recipe_runs, command)
+        print(f"{name}: test {summary['metric']} {summary['mean']:.4f} ± {summary['std']:.4f} "
+              f"(seeds {', '.join(map(str, summary['seeds']))})")
+        if args.write_expected:
+            recipe = recipe_runs[0].recipe
+            recipe.expected = expected_section(summary)
+            save_recipe(recipe, recipe.path)
+            print(f"[hf-recsys zoo] wrote expected into {recipe.path}", file=sys.stderr)
+    report = {"command": command, "commit": git_commit(), "machine": machine_info(), "recipes": summaries}
+    path = args.results or os.path.join(args.output_root, "reproduce.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+    return report
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,12 @@
 runs them one after another; each writes ``OUTPUT_ROOT/<recipe>/`` (weights, config, processor,
 card, ``eval_results.json``) and, with ``--push-to-hub``, uploads it to ``ORG/<recipe>``.
 ``OUTPUT_ROOT/zoo.json`` lists what each recipe gave.
+
+``hf-recsys zoo reproduce --recipes NAME ... --seeds 0 1 2`` trains each recipe once per seed
+into ``OUTPUT_ROOT/<recipe>/seed-<S>`` (:func:`plan_seed_runs`) and states the test metrics' mean
+and standard deviation over the seeds with every run's command (:func:`seed_summary`); a seed
+whose folder holds ``eval_results.json`` is read, not retrained, and an interrupted one resumes
+from its newest checkpoint, so the same command continues across sittings.
 """
 
 from __future__ import annotations
@@ -67,3 +73,106 @@ def write_zoo_summary(output_root: str, results: dict[str, dict]) -> str:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, ensure_ascii=False)
     return path
+
+
+@dataclass
+class SeedRun:
+    """One seed of a recipe: its folder and its `hf-recsys train` arguments."""
+
+    recipe: Recipe
+    seed: int
+    output_dir: str
+    argv: list[str]
+
+    @property
+    def results_path(self) -> str:
+        return os.path.join(self.output_dir, "eval_results.json")
+
+    @property
+    def finished(self) -> bool:
+        return os.path.isfile(self.results_path)
+
+    def metrics(self) -> dict:
+        with open(self.results_path, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def seed_folder(output_root: str, recipe_name: str, seed: int) -> str:
+    return os.path.join(output_root, recipe_name, f"seed-{seed}")
+
+
+def plan_seed_runs(
+    recipes: Sequence[str],
+    seeds: Sequence[int],
+    output_root: str,
+    data_root: Optional[str] = None,
+    extra_argv: Sequence[str] = (),
+    recipe_dir: Optional[str] = None,
+    train_flags: Collection[str] = (),
+) -> list[SeedRun]:
+    """One run per recipe and seed, into ``OUTPUT_ROOT/<recipe>/seed-<S>``; a folder with
+    checkpoints but no ``eval_results.json`` resumes from its newest checkpoint."""
+    runs = []
+    for entry in plan_zoo(recipes, output_root, data_root, extra_argv=extra_argv, recipe_dir=recipe_dir,
+                          train_flags=train_flags):
+        for seed in seeds:
+            folder = seed_folder(output_root, entry.recipe.name, seed)
+            argv = entry.argv + ["--seed", str(seed), "--output-dir", folder]
+            if os.path.isdir(os.path.join(folder, "checkpoints")) and any(
+                    name.startswith("checkpoint-") for name in os.listdir(os.path.join(folder, "checkpoints"))):
+                argv += ["--resume-from-checkpoint", "latest"]
+            runs.append(SeedRun(entry.recipe, seed, folder, argv))
+    return runs
+
+
+def expected_metric(recipe: Recipe) -> str:
+    """The test metric a recipe's spread is stated in: its ``expected.metric``, else its task's
+    main metric (the one validation keeps the best weights by)."""
+    from .training.arguments import RunConfig
+    from .training.tasks import task_of_model
+
+    if recipe.expected.get("metric"):
+        return str(recipe.expected["metric"])
+    return recipe.train.get("metric_for_best_model") or task_of_model(
+        recipe.train.get("model", RunConfig.model)).main_metric
+
+
+def seed_summary(recipe: Recipe, runs: Sequence[SeedRun], command: str) -> dict:
+    """The test metrics of a recipe's finished seeds: mean and sample standard deviation of
+    every ``eval_*`` metric, the headline ``metric``, and each run's metrics and arguments."""
+    import numpy as np
+
+    finished = [run for run in runs if run.finished]
+    per_run = [(run, run.metrics()) for run in finished]
+    names = sorted({key for _, metrics in per_run for key, value in metrics.items()
+                    if key.startswith("eval_") and isinstance(value, (int, float)) and not key.endswith(
+                        ("_runtime", "_per_second"))})
+    summary_metrics = {}
+    for name in names:
+        values = np.array([metrics[name] for _, metrics in per_run if name in metrics], dtype=float)
+        summary_metrics[name[len("eval_"):]] = {
+            "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    metric = expected_metric(recipe)
+    return {
+        "recipe": recipe.name,
+        "description": recipe.description,
+        "command": command,
+        "seeds": [run.seed for run in finished],
+        "missing_seeds": [run.seed for run in runs if not run.finished],
+        "metric": metric,
+        "mean": summary_metrics.get(metric, {}).get("mean"),
+        "std": summary_metrics.get(metric, {}).get("std"),
+        "test": summary_metrics,
+        "runs": [{"seed": run.seed, "output_dir": run.output_dir, "argv": run.argv,
+                  "test": {key[len("eval_"):]: value for key, value in metrics.items()
+                           if key.startswith("eval_") and isinstance(value, (int, float))},
+                  **{key: metrics[key] for key in ("best_step", "best_valid_value", "stopped_early",
+                                                   "train_steps", "train_runtime_s") if key in metrics}}
+                 for run, metrics in per_run],
+    }
+
+
+def expected_section(summary: dict) -> dict:
+    """A recipe's ``expected`` from :func:`seed_summary` (rounded to four decimals)."""
+    return {"metric": summary["metric"], "mean": round(summary["mean"], 4), "std": round(summary["std"], 4),
+            "seeds": summary["seeds"], "command": summary["command"]}

@@ -192,3 +192,58 @@ def test_a_shipped_recipe_without_its_data_asks_for_data_path(tmp_path, monkeypa
     parser = build_train_parser()
     argv = expand_recipe_argv(["--recipe", "bst-ml1m", "--data-path", str(tmp_path)], parser)
     assert argv[-2:] == ["--data-path", str(tmp_path)]
+
+
+def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopped(tmp_path, capsys):
+    from hf_recsys.recipes import load_recipe
+    from hf_recsys.zoo import plan_seed_runs
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    write_recipe(recipes, "din-tiny", dict(TINY, model="din", epochs=2, early_stopping_patience=1,
+                                           max_steps=-1))
+    argv = ["reproduce", "--recipes", "din-tiny", "--recipe-dir", str(recipes), "--output-root",
+            str(tmp_path / "zoo"), "--seeds", "0", "1", "--write-expected"]
+    report = run_command("zoo", argv)
+    summary = report["recipes"]["din-tiny"]
+    aucs = [json.loads((tmp_path / "zoo" / "din-tiny" / f"seed-{s}" / "eval_results.json").read_text())["eval_auc"]
+            for s in (0, 1)]
+    assert aucs[0] != aucs[1]  # the seed reaches the run
+    assert summary["metric"] == "auc" and summary["seeds"] == [0, 1]
+    assert summary["mean"] == pytest.approx(sum(aucs) / 2)
+    assert summary["std"] == pytest.approx(abs(aucs[0] - aucs[1]) / 2 ** 0.5)
+    assert [run["seed"] for run in summary["runs"]] == [0, 1]
+    assert summary["runs"][1]["argv"][-4:] == ["--seed", "1", "--output-dir", str(tmp_path / "zoo" / "din-tiny" / "seed-1")]
+    assert json.loads((tmp_path / "zoo" / "reproduce.json").read_text())["recipes"]["din-tiny"]["mean"] == summary["mean"]
+    expected = load_recipe("din-tiny", recipes).expected
+    assert expected["metric"] == "auc" and expected["seeds"] == [0, 1]
+    assert expected["mean"] == round(summary["mean"], 4) and expected["command"].startswith("hf-recsys zoo reproduce")
+    out = capsys.readouterr().out
+    assert f"din-tiny: test auc {summary['mean']:.4f} ± {summary['std']:.4f} (seeds 0, 1)" in out
+
+    # the same command again reads the finished seeds instead of training them
+    before = {s: (tmp_path / "zoo" / "din-tiny" / f"seed-{s}" / "model.safetensors").stat().st_mtime_ns for s in (0, 1)}
+    again = run_command("zoo", argv)
+    assert again["recipes"]["din-tiny"]["mean"] == summary["mean"]
+    assert before == {s: (tmp_path / "zoo" / "din-tiny" / f"seed-{s}" / "model.safetensors").stat().st_mtime_ns
+                      for s in (0, 1)}
+    assert "seed 0: finished, read from" in capsys.readouterr().err
+
+    # a seed interrupted after a checkpoint resumes from it
+    (tmp_path / "zoo2" / "din-tiny" / "seed-2" / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    runs = plan_seed_runs(["din-tiny"], [2, 3], str(tmp_path / "zoo2"), recipe_dir=str(recipes))
+    assert runs[0].argv[-2:] == ["--resume-from-checkpoint", "latest"]
+    assert "--resume-from-checkpoint" not in runs[1].argv and not runs[0].finished
+
+
+def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys):
+    for argv, message in ((["reproduce"], "reproduce needs --recipes"),
+                          (["reproduce", "--recipes", "bst-ml1m", "--seeds", "0", "0"], "a seed is given twice"),
+                          (["reproduce", "--recipes", "bst-ml1m", "--seeds", "-1"], "--seeds: must be >= 0"),
+                          (["build", "--seeds", "1"], "--seeds is an option of `zoo reproduce`"),
+                          (["reproduce", "--recipes", "bst-ml1m", "--push-to-hub"], "--push-to-hub is an option of `zoo build`")):
+        with pytest.raises(SystemExit) as exit_info:
+            run_command("zoo", argv + ["--output-root", str(tmp_path / "zoo")])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err, argv
+    assert not (tmp_path / "zoo").exists()

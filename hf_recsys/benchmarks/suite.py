@@ -153,7 +153,7 @@ def machine_info(threads: Optional[int] = None) -> dict[str, Any]:
     }
 
 
-def _git_commit() -> Optional[str]:
+def git_commit() -> Optional[str]:
     try:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
@@ -425,7 +425,7 @@ def run_suite(
         "suite": suite,
         "command": command,
         "machine": machine_info(threads),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         "models": [],
         "scale": [],

@@ -87,17 +87,27 @@ def positive_number(text: str) -> float:
     return value
 
 
-def positive_integer(text: str) -> int:
-    """An argparse ``type=``: a whole number > 0 (e.g. a number of trials)."""
+def whole_number_at_least(text: str, low: int) -> int:
+    """``text`` as an integer >= ``low``, or the ``argparse.ArgumentTypeError`` naming the value."""
     import argparse
 
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
     return value
+
+
+def positive_integer(text: str) -> int:
+    """An argparse ``type=``: a whole number > 0 (e.g. a number of trials)."""
+    return whole_number_at_least(text, 1)
+
+
+def non_negative_integer(text: str) -> int:
+    """An argparse ``type=``: a whole number >= 0 (e.g. a seed)."""
+    return whole_number_at_least(text, 0)
 
 
 # ---------------------------------------------------------------------------------------------
