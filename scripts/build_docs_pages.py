@@ -215,6 +215,38 @@ def is_suite(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("models"), list) and "suite" in data
 
 
+def is_reproduction(data: Any) -> bool:
+    """A ``hf-recsys zoo reproduce`` summary: recipes with their test metrics over seeds."""
+    return isinstance(data, dict) and isinstance(data.get("recipes"), dict) and "command" in data
+
+
+#: the columns of a reproduction table beside its headline metric, by headline metric
+REPRODUCTION_COLUMNS = {"auc": ["auc", "gauc", "logloss"], "ndcg@10": ["ndcg@10", "hr@10", "ndcg@20", "hr@20"]}
+
+
+def reproduction_tables(data: dict[str, Any], anchor: str) -> list[str]:
+    """One table per headline metric: each recipe's test metrics as mean ± std over its seeds,
+    the popularity baseline on the same test samples, and the seeds."""
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for summary in data["recipes"].values():
+        by_metric.setdefault(summary["metric"], []).append(summary)
+    tables = []
+    for metric, summaries in by_metric.items():
+        columns = REPRODUCTION_COLUMNS.get(metric, [metric])
+        lines = ["| recipe | " + " | ".join(f"test {c}" for c in columns) + f" | popularity {metric} | seeds | run |",
+                 "|---|" + "---|" * (len(columns) + 3)]
+        for summary in summaries:
+            test = summary["test"]
+            cells = [f"{test[c]['mean']:.4f} ± {test[c]['std']:.4f}" if c in test else "–" for c in columns]
+            popularity = test.get(f"popularity_{metric}")
+            missing = f" ({', '.join(map(str, summary['missing_seeds']))} missing)" if summary.get("missing_seeds") else ""
+            lines.append(f"| {summary['recipe']} | " + " | ".join(cells)
+                         + f" | {_number(popularity['mean']) if popularity else '–'}"
+                         + f" | {', '.join(map(str, summary['seeds']))}{missing} | [run](#{anchor}) |")
+        tables.append("\n".join(lines))
+    return tables
+
+
 def _number(value: Any, digits: int = 4) -> str:
     if value is None:
         return "–"
@@ -406,6 +438,7 @@ AREA_TITLES = {
     "beauty": "Amazon Beauty: next-item models",
     "classic": "Classic feature-field CTR models on the embedded default",
     "hstu": "MovieLens-1M at history 200: HSTU and SASRec",
+    "zoo": "Recipes over seeds",
 }
 
 
@@ -433,7 +466,11 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
             lines += [f"## `{os.path.basename(entry['path'])}`", ""]
             if isinstance(data, dict) and data.get("description"):
                 lines += [_cell(str(data["description"])), ""]
-            if has_quality_rows(data):
+            if is_reproduction(data):
+                lines += ["Test metrics over seeds, mean ± sample std (`hf-recsys zoo reproduce`).", ""]
+                for part in reproduction_tables(data, anchor):
+                    lines += [part, ""]
+            elif has_quality_rows(data):
                 for part in suite_quality_tables(entry, anchor):
                     lines += [part, ""]
             elif rows:
