@@ -458,9 +458,12 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict
     for name in dict.fromkeys(run.recipe.name for run in runs):
         recipe_runs = [run for run in runs if run.recipe.name == name]
         summary = summaries[name] = seed_summary(recipe_runs[0].recipe, recipe_runs, command)
+        if summary["mean"] is None:
+            print(f"{name}: the runs report no test {summary['metric']}")
+            continue
         print(f"{name}: test {summary['metric']} {summary['mean']:.4f} ± {summary['std']:.4f} "
               f"(seeds {', '.join(map(str, summary['seeds']))})")
-        if args.write_expected:
+        if args.write_expected and not summary["missing_seeds"]:
             recipe = recipe_runs[0].recipe
             recipe.expected = expected_section(summary)
             save_recipe(recipe, recipe.path)
