@@ -62,9 +62,16 @@ def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_pa
     # the same command again continues the stored study: three trials are already there
     again = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out)])
     assert len(again["trials"]) == 3
+    # a search interrupted mid-trial leaves that trial running in the study: it is marked failed
+    import optuna
+
+    study = optuna.load_study(study_name="hf-recsys", storage=f"sqlite:///{out / 'search.db'}")
+    study.ask()
     # one more trial asked for: only that one runs
     more = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--trials", "4"])
-    assert len(more["trials"]) == 4
+    assert [t["state"] for t in more["trials"]].count("FAIL") == 1
+    assert len([t for t in more["trials"] if t["state"] in ("COMPLETE", "PRUNED")]) == 4
+    assert "RUNNING" not in [t["state"] for t in more["trials"]]
 
 
 @pytest.mark.parametrize("space, words", [

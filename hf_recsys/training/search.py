@@ -139,7 +139,8 @@ def run_search(
     """Search ``dimensions`` for ``run`` (its other options fixed) on the validation split.
 
     ``storage``: the SQLite file keeping the study; a search given the same file continues it
-    and runs ``n_trials`` minus the trials already finished there.
+    and runs ``n_trials`` minus the trials already finished there (a trial an interruption left
+    running is marked failed and run again).
     """
     import optuna
 
@@ -186,6 +187,9 @@ def run_search(
     url = f"sqlite:///{os.path.abspath(storage)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=url, direction=direction, load_if_exists=True)
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        # left running by an interrupted search (one search runs at a time): failed, so it is run again
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished_states for t in study.trials)  # a failed trial is run again
     if n_trials - done > 0:
