@@ -237,7 +237,9 @@ def reproduction_tables(data: dict[str, Any], anchor: str) -> list[str]:
                  "|---|" + "---|" * (len(columns) + 3)]
         for summary in summaries:
             test = summary["test"]
-            cells = [f"{test[c]['mean']:.4f} ± {test[c]['std']:.4f}" if c in test else "–" for c in columns]
+            several = len(summary["seeds"]) > 1  # one seed has no spread: its value alone
+            cells = [(f"{test[c]['mean']:.4f} ± {test[c]['std']:.4f}" if several else f"{test[c]['mean']:.4f}")
+                     if c in test else "–" for c in columns]
             popularity = test.get(f"popularity_{metric}")
             missing = f" ({', '.join(map(str, summary['missing_seeds']))} missing)" if summary.get("missing_seeds") else ""
             lines.append(f"| {summary['recipe']} | " + " | ".join(cells)
@@ -467,7 +469,7 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
             if isinstance(data, dict) and data.get("description"):
                 lines += [_cell(str(data["description"])), ""]
             if is_reproduction(data):
-                lines += ["Test metrics over seeds, mean ± sample std (`hf-recsys zoo reproduce`).", ""]
+                lines += ["Test metrics over seeds, mean ± sample standard deviation (`hf-recsys zoo reproduce`).", ""]
                 for part in reproduction_tables(data, anchor):
                     lines += [part, ""]
             elif has_quality_rows(data):
