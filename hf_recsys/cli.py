@@ -461,8 +461,9 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict
         if summary["mean"] is None:
             print(f"{name}: the runs report no test {summary['metric']}")
             continue
-        print(f"{name}: test {summary['metric']} {summary['mean']:.4f} ± {summary['std']:.4f} "
-              f"(seeds {', '.join(map(str, summary['seeds']))})")
+        spread = f" ± {summary['std']:.4f}" if len(summary["seeds"]) > 1 else ""
+        print(f"{name}: test {summary['metric']} {summary['mean']:.4f}{spread} "
+              f"(seed{'s' if len(summary['seeds']) > 1 else ''} {', '.join(map(str, summary['seeds']))})")
         if args.write_expected and not summary["missing_seeds"]:
             recipe = recipe_runs[0].recipe
             recipe.expected = expected_section(summary)
