@@ -112,14 +112,15 @@ def plan_seed_runs(
 ) -> list[SeedRun]:
     """One run per recipe and seed, into ``OUTPUT_ROOT/<recipe>/seed-<S>``; a folder with
     checkpoints but no ``eval_results.json`` resumes from its newest checkpoint."""
+    from .training.run import latest_checkpoint
+
     runs = []
     for entry in plan_zoo(recipes, output_root, data_root, extra_argv=extra_argv, recipe_dir=recipe_dir,
                           train_flags=train_flags):
         for seed in seeds:
             folder = seed_folder(output_root, entry.recipe.name, seed)
             argv = entry.argv + ["--seed", str(seed), "--output-dir", folder]
-            if os.path.isdir(os.path.join(folder, "checkpoints")) and any(
-                    name.startswith("checkpoint-") for name in os.listdir(os.path.join(folder, "checkpoints"))):
+            if latest_checkpoint(folder):
                 argv += ["--resume-from-checkpoint", "latest"]
             runs.append(SeedRun(entry.recipe, seed, folder, argv))
     return runs

@@ -39,6 +39,7 @@ __all__ = [
     "RunConfig",
     "infer_dataset",
     "dataset_choices",
+    "non_negative_integer",
     "parse_override",
     "positive_integer",
     "positive_number",

@@ -64,13 +64,20 @@ def resolve_checkpoint(run: RunConfig) -> Optional[str]:
         if not os.path.isdir(run.resume_from_checkpoint):
             raise FileNotFoundError(f"--resume-from-checkpoint: no folder {run.resume_from_checkpoint}")
         return run.resume_from_checkpoint
+    last = latest_checkpoint(run.output_dir)
+    if last is None:
+        raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in "
+                                f"{checkpoints_dir(run.output_dir)}")
+    return last
+
+
+def latest_checkpoint(output_dir: str) -> Optional[str]:
+    """The newest ``output_dir/checkpoints/checkpoint-N`` (what ``--resume-from-checkpoint
+    latest`` resumes from), or None."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    folder = checkpoints_dir(run.output_dir)
-    last = get_last_checkpoint(folder) if os.path.isdir(folder) else None
-    if last is None:
-        raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in {folder}")
-    return last
+    folder = checkpoints_dir(output_dir)
+    return get_last_checkpoint(folder) if os.path.isdir(folder) else None
 
 
 #: transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` during 5.x (5.17
