@@ -239,6 +239,25 @@ def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
     assert "(no list of rows in this file)" in page
 
 
+def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "zoo").mkdir()
+    summary = {"command": "hf-recsys zoo reproduce --recipes din-x sasrec-x", "commit": "abc1234", "recipes": {
+        "din-x": {"recipe": "din-x", "metric": "auc", "seeds": [0, 1], "missing_seeds": [], "test": {
+            "auc": {"mean": 0.81, "std": 0.02}, "gauc": {"mean": 0.8, "std": 0.01},
+            "logloss": {"mean": 0.5, "std": 0.03}, "popularity_auc": {"mean": 0.7, "std": 0.0}}},
+        "sasrec-x": {"recipe": "sasrec-x", "metric": "ndcg@10", "seeds": [0], "missing_seeds": [], "test": {
+            "ndcg@10": {"mean": 0.05, "std": 0.0}, "hr@10": {"mean": 0.09, "std": 0.0}}}}}
+    (tmp_path / "zoo" / "ml1m.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    page = builder.area_page("zoo", builder.load_results())
+    assert "| recipe | test auc | test gauc | test logloss | popularity auc | seeds | run |" in page
+    assert "| din-x | 0.8100 ± 0.0200 | 0.8000 ± 0.0100 | 0.5000 ± 0.0300 | 0.7000 | 0, 1 | [run](#zoo-ml1m) |" in page
+    # one seed has no spread: its values alone; a metric the runs lack is a dash
+    assert "| sasrec-x | 0.0500 | 0.0900 | – | – | – | 0 | [run](#zoo-ml1m) |" in page
+    assert "hf-recsys zoo reproduce --recipes din-x sasrec-x" in page and "abc1234" in page
+
+
 def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, monkeypatch):
     builder = _builder()
     (tmp_path / "zoo").mkdir()
