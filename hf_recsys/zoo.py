@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Collection, Optional, Sequence
 
-from .recipes import Recipe, available_recipes, load_recipe
+from .recipes import Recipe, available_recipes, given_options, load_recipe
 
 
 @dataclass
@@ -57,6 +57,9 @@ def plan_zoo(
         data_path = recipe.train.get("data_path")
         if data_root and data_path and not os.path.isabs(str(data_path)):
             argv += ["--data-path", os.path.join(data_root, str(data_path))]
+        elif data_path and not os.path.exists(str(data_path)) and given_options(extra_argv, "--data-path")[0].data_path is None:
+            raise ValueError(f"{recipe.path}: the recipe's data_path {data_path} is not here; give --data-root DIR "
+                             f"(the folder holding {data_path}) or --data-path PATH")
         output_dir = os.path.join(output_root, recipe.name)
         argv += ["--output-dir", output_dir]
         repo_id = f"{hub_org}/{recipe.name}" if hub_org else None

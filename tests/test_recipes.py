@@ -236,8 +236,11 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
     assert "--resume-from-checkpoint" not in runs[1].argv and not runs[0].finished
 
 
-def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys):
+def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ml-1m folder here
     for argv, message in ((["reproduce"], "reproduce needs --recipes"),
+                          (["reproduce", "--recipes", "bst-ml1m"], "data_path ml-1m is not here; give --data-root DIR"),
+                          (["build", "--recipes", "bst-ml1m"], "data_path ml-1m is not here; give --data-root DIR"),
                           (["reproduce", "--recipes", "bst-ml1m", "--seeds", "0", "0"], "a seed is given twice"),
                           (["reproduce", "--recipes", "bst-ml1m", "--seeds", "-1"], "--seeds: must be >= 0"),
                           (["build", "--seeds", "1"], "--seeds is an option of `zoo reproduce`"),
