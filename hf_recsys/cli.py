@@ -390,6 +390,8 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--write-expected", action="store_true",
                         help="reproduce: write each recipe's expected section (test metric mean, std, seeds, command) "
                         "into its file once all its seeds have finished")
+    parser.add_argument("--report-only", action="store_true",
+                        help="reproduce: train nothing; summarise the seeds that have finished and name the others")
     args, extra = parser.parse_known_args(argv)
     if args.action == "list":
         from .recipes import load_recipe
@@ -401,6 +403,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     reproducing = args.action == "reproduce"
     for flag, value, wanted in (("--seeds", args.seeds, reproducing), ("--results", args.results, reproducing),
                                 ("--write-expected", args.write_expected, reproducing),
+                                ("--report-only", args.report_only, reproducing),
                                 ("--push-to-hub", args.push_to_hub, not reproducing),
                                 ("--hub-org", args.hub_org, not reproducing)):
         if value and not wanted:
@@ -438,11 +441,13 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict:
-    """Train the unfinished seeds of ``runs``, then write and print each recipe's spread."""
+    """Train the unfinished seeds of ``runs`` (none with ``--report-only``), then write and print
+    each recipe's spread over its finished seeds."""
     import os
     import shlex
 
     from .benchmarks.suite import git_commit, machine_info
+    from .files import write_text_atomically
     from .recipes import save_recipe
     from .zoo import expected_section, seed_summary
 
@@ -451,6 +456,9 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict
             print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed}: finished, read from {run.results_path}",
                   file=sys.stderr)
             continue
+        if args.report_only:
+            print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed}: not finished, left out", file=sys.stderr)
+            continue
         print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed} -> {run.output_dir}", file=sys.stderr)
         train_main(run.argv)
     command = shlex.join(["hf-recsys", "zoo", *argv])
@@ -458,22 +466,29 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict
     for name in dict.fromkeys(run.recipe.name for run in runs):
         recipe_runs = [run for run in runs if run.recipe.name == name]
         summary = summaries[name] = seed_summary(recipe_runs[0].recipe, recipe_runs, command)
+        missing = summary["missing_seeds"]
+        if not summary["seeds"]:
+            print(f"{name}: no seed has finished")
+            continue
         if summary["mean"] is None:
             print(f"{name}: the runs report no test {summary['metric']}")
             continue
         spread = f" ± {summary['std']:.4f}" if len(summary["seeds"]) > 1 else ""
+        unfinished = f"; not finished: {', '.join(map(str, missing))}" if missing else ""
         print(f"{name}: test {summary['metric']} {summary['mean']:.4f}{spread} "
-              f"(seed{'s' if len(summary['seeds']) > 1 else ''} {', '.join(map(str, summary['seeds']))})")
-        if args.write_expected and not summary["missing_seeds"]:
+              f"(seed{'s' if len(summary['seeds']) > 1 else ''} {', '.join(map(str, summary['seeds']))}{unfinished})")
+        if args.write_expected:
             recipe = recipe_runs[0].recipe
+            if missing:
+                print(f"[hf-recsys zoo] expected not written into {recipe.path}: seed{'s' if len(missing) > 1 else ''} "
+                      f"{', '.join(map(str, missing))} not finished", file=sys.stderr)
+                continue
             recipe.expected = expected_section(summary)
             save_recipe(recipe, recipe.path)
             print(f"[hf-recsys zoo] wrote expected into {recipe.path}", file=sys.stderr)
     report = {"command": command, "commit": git_commit(), "machine": machine_info(), "recipes": summaries}
     path = args.results or os.path.join(args.output_root, "reproduce.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1, ensure_ascii=False)
+    write_text_atomically(path, json.dumps(report, indent=1, ensure_ascii=False))
     return report
 
 

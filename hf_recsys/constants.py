@@ -1,4 +1,5 @@
-"""Index conventions shared by the data layer, the models and the training code.
+"""Index conventions shared by the data layer, the models and the training code, and the names
+of the run record's files.
 
 Every vocabulary (users, items, categories, feature values) reserves index 0 for padding and
 index 1 for the unknown bucket, so an ID never seen in training still encodes instead of
@@ -16,4 +17,8 @@ UNK_INDEX = 1
 NUM_SPECIAL = 2
 IGNORE_INDEX = -100
 
-__all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX"]
+#: a trained model's folder: its test (and validation) metrics, and what the run was told
+EVAL_RESULTS_FILE = "eval_results.json"
+RUN_CONFIG_FILE = "run_config.json"
+
+__all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX", "EVAL_RESULTS_FILE", "RUN_CONFIG_FILE"]

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from .files import write_atomically
 
 METRIC_NAMES = {"auc": "AUC", "gauc": "GAUC", "logloss": "Log loss"}
@@ -355,6 +356,7 @@ def card_for_folder(
     and ``run_config.json`` when present. ``hf-recsys push`` regenerates the card with this,
     named by the repo id."""
     from .models import MODEL_REGISTRY
+    from .models.processing_recsys import PROCESSOR_FILE
 
     def read(name: str) -> dict:
         path = os.path.join(folder, name)
@@ -363,8 +365,8 @@ def card_for_folder(
         with open(path, encoding="utf-8") as f:
             return json.load(f)
 
-    config, processor, results, run_record = (read("config.json"), read("recsys_processor.json"),
-                                              read("eval_results.json"), read("run_config.json"))
+    config, processor, results, run_record = (read("config.json"), read(PROCESSOR_FILE),
+                                              read(EVAL_RESULTS_FILE), read(RUN_CONFIG_FILE))
     model_type = config.get("model_type", "model")
     spec = next((s for s in MODEL_REGISTRY.values() if s.config_class.model_type == model_type), None)
     name = spec.name if spec else model_type

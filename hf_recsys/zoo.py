@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Collection, Optional, Sequence
 
+from .constants import EVAL_RESULTS_FILE
 from .recipes import Recipe, available_recipes, given_options, load_recipe
 
 
@@ -89,7 +90,7 @@ class SeedRun:
 
     @property
     def results_path(self) -> str:
-        return os.path.join(self.output_dir, "eval_results.json")
+        return os.path.join(self.output_dir, EVAL_RESULTS_FILE)
 
     @property
     def finished(self) -> bool:

@@ -40,13 +40,14 @@ def main() -> None:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     import hf_recsys  # noqa: F401  (registers p5)
+    from hf_recsys.constants import RUN_CONFIG_FILE
     from hf_recsys.data.pipeline import DataConfig, prepare_data
     from hf_recsys.files import write_text_atomically
     from hf_recsys.p5 import ItemIndex, evaluate_direct_and_rating, evaluate_sequential, popularity_metrics
     from hf_recsys.p5.prompts import SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN
     from hf_recsys.training.run import RunConfig, load_run_log
 
-    with open(os.path.join(args.model_dir, "run_config.json")) as f:
+    with open(os.path.join(args.model_dir, RUN_CONFIG_FILE)) as f:
         saved = json.load(f)
     run = RunConfig.from_dict(saved["run"])  # flat (older folders) or nested
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}

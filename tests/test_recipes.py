@@ -229,6 +229,18 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
                       for s in (0, 1)}
     assert "seed 0: finished, read from" in capsys.readouterr().err
 
+    # --report-only trains nothing: an unfinished seed is named, and expected needs every seed
+    partial = run_command("zoo", argv[:-1] + ["2", "--report-only", "--write-expected"])
+    assert not (tmp_path / "zoo" / "din-tiny" / "seed-2").exists()
+    assert partial["recipes"]["din-tiny"]["seeds"] == [0, 1]
+    assert partial["recipes"]["din-tiny"]["missing_seeds"] == [2]
+    assert partial["recipes"]["din-tiny"]["mean"] == summary["mean"]
+    assert load_recipe("din-tiny", recipes).expected["seeds"] == [0, 1]
+    captured = capsys.readouterr()
+    assert f"din-tiny: test auc {summary['mean']:.4f} ± {summary['std']:.4f} (seeds 0, 1; not finished: 2)" in captured.out
+    assert "din-tiny seed 2: not finished, left out" in captured.err
+    assert "expected not written into" in captured.err and "seed 2 not finished" in captured.err
+
     # a seed interrupted after a checkpoint resumes from it
     (tmp_path / "zoo2" / "din-tiny" / "seed-2" / "checkpoints" / "checkpoint-4").mkdir(parents=True)
     runs = plan_seed_runs(["din-tiny"], [2, 3], str(tmp_path / "zoo2"), recipe_dir=str(recipes))
@@ -244,6 +256,7 @@ def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, mon
                           (["reproduce", "--recipes", "bst-ml1m", "--seeds", "0", "0"], "a seed is given twice"),
                           (["reproduce", "--recipes", "bst-ml1m", "--seeds", "-1"], "--seeds: must be >= 0"),
                           (["build", "--seeds", "1"], "--seeds is an option of `zoo reproduce`"),
+                          (["build", "--report-only"], "--report-only is an option of `zoo reproduce`"),
                           (["reproduce", "--recipes", "bst-ml1m", "--push-to-hub"], "--push-to-hub is an option of `zoo build`")):
         with pytest.raises(SystemExit) as exit_info:
             run_command("zoo", argv + ["--output-root", str(tmp_path / "zoo")])

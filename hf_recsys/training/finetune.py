@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ..constants import IGNORE_INDEX, UNK_INDEX
+from ..constants import EVAL_RESULTS_FILE, IGNORE_INDEX, RUN_CONFIG_FILE, UNK_INDEX
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..data.processor import RecsysProcessor
@@ -422,7 +422,7 @@ class TrainerKit:
 
         metrics = self.evaluate(trainer) if metrics is None else metrics
         trainer.save_model(output_dir)
-        write_text_atomically(os.path.join(output_dir, "eval_results.json"),
+        write_text_atomically(os.path.join(output_dir, EVAL_RESULTS_FILE),
                               json.dumps(metrics, indent=2, sort_keys=True, default=str))
         args = trainer.args
         run = {"model": self.spec.name, "dataset": self.log_name, "init_from": self.source,
@@ -431,7 +431,7 @@ class TrainerKit:
                "batch_size": args.per_device_train_batch_size, "learning_rate": args.learning_rate,
                "seed": args.seed, "steps": trainer.state.global_step, "command": command,
                "trainer": "transformers.Trainer with hf_recsys.training.trainer_kit"}
-        write_text_atomically(os.path.join(output_dir, "run_config.json"), json.dumps(
+        write_text_atomically(os.path.join(output_dir, RUN_CONFIG_FILE), json.dumps(
             {"run": run, "data": data_config_dict(self.task.data.config)}, indent=2, default=str))
         write_model_card(card_for_folder(output_dir, repo_id=repo_id), output_dir)
         return output_dir

@@ -18,13 +18,15 @@ import os
 import shutil
 from typing import Iterable
 
+from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
+
 #: files a saved model, its processor, tokenizer, card and run record are made of
 MODEL_FILES = frozenset({
     "config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json",
     "pytorch_model.bin", "pytorch_model.bin.index.json", "recsys_processor.json", "processor_config.json",
     "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
     "added_tokens.json", "spiece.model", "vocab.json", "vocab.txt", "merges.txt", "chat_template.jinja",
-    "chat_template.json", "p5_item_index.json", "README.md", "eval_results.json", "run_config.json",
+    "chat_template.json", "p5_item_index.json", "README.md", EVAL_RESULTS_FILE, RUN_CONFIG_FILE,
     "training_args.bin", "trainer_state.json", "all_results.json", "train_results.json",
 })
 MODEL_FILE_PATTERNS = ("model-*-of-*.safetensors", "pytorch_model-*-of-*.bin")

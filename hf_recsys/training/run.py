@@ -20,8 +20,10 @@ from typing import Any, Callable, Optional
 import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
+from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
+from ..files import write_text_atomically
 from ..hub import build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
@@ -224,11 +226,11 @@ def validation_arguments(run: RunConfig, task: Task) -> dict[str, Any]:
 
 def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig) -> None:
     """``eval_results.json`` (the metrics) and ``run_config.json`` (what the run was told, without
-    the Hub token; ``p5_evaluate.py`` and ``--init-from`` read it back) into ``folder``."""
-    with open(os.path.join(folder, "eval_results.json"), "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
-    with open(os.path.join(folder, "run_config.json"), "w") as f:
-        json.dump({"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data_config)}, f, indent=2)
+    the Hub token; ``p5_evaluate.py`` and ``--init-from`` read it back) into ``folder``, each
+    written whole or not at all."""
+    write_text_atomically(os.path.join(folder, EVAL_RESULTS_FILE), json.dumps(metrics, indent=2, sort_keys=True))
+    write_text_atomically(os.path.join(folder, RUN_CONFIG_FILE), json.dumps(
+        {"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data_config)}, indent=2))
 
 
 def budget_warmup_fraction(run: RunConfig, default: float) -> float:
