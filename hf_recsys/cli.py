@@ -429,7 +429,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         # every run's options are checked before the first one trains
         run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
     if reproducing:
-        return reproduce_seeds(runs, args, argv)
+        return reproduce_seeds(runs, args, argv, extra)
     results = {}
     for entry in runs:
         print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
@@ -440,7 +440,20 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     return results
 
 
-def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict:
+def reproducing_command(recipe: str, runs, args: argparse.Namespace, train_flags: Sequence[str]) -> str:
+    """The command that trains one recipe's seeds as ``runs`` were trained: without the flags
+    that only read or record (``--report-only``, ``--write-expected``, ``--results``)."""
+    import shlex
+
+    words = ["hf-recsys", "zoo", "reproduce", "--recipes", recipe, "--seeds", *(str(run.seed) for run in runs)]
+    for flag, value in (("--recipe-dir", args.recipe_dir), ("--data-root", args.data_root),
+                        ("--output-root", args.output_root)):
+        if value is not None:
+            words += [flag, value]
+    return shlex.join(words + list(train_flags))
+
+
+def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str], train_flags: Sequence[str]) -> dict:
     """Train the unfinished seeds of ``runs`` (none with ``--report-only``), then write and print
     each recipe's spread over its finished seeds."""
     import os
@@ -465,7 +478,8 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str]) -> dict
     summaries = {}
     for name in dict.fromkeys(run.recipe.name for run in runs):
         recipe_runs = [run for run in runs if run.recipe.name == name]
-        summary = summaries[name] = seed_summary(recipe_runs[0].recipe, recipe_runs, command)
+        summary = summaries[name] = seed_summary(recipe_runs[0].recipe, recipe_runs,
+                                                 reproducing_command(name, recipe_runs, args, train_flags))
         missing = summary["missing_seeds"]
         if not summary["seeds"]:
             print(f"{name}: no seed has finished")

@@ -533,31 +533,74 @@ def model_results_block(entries: list[dict[str, Any]], model: str, family: str) 
     return "\n".join(lines)
 
 
-def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
-    """Per suite file with published figures: our best model, popularity and each published row."""
-    lines = []
+def reproduced_best(entries: list[dict[str, Any]], dataset: str, family: str) -> dict[str, Any] | None:
+    """The shipped recipe on ``dataset`` of ``family`` with the best mean of its headline metric
+    over two or more seeds (a ``zoo reproduce`` summary), or None."""
+    from hf_recsys.models import MODEL_REGISTRY
+    from hf_recsys.recipes import available_recipes, load_recipe
+
+    shipped = set(available_recipes())
+    best = None
     for entry in entries:
-        data = entry["data"]
-        if not is_suite(data) or not data.get("published"):
+        if not is_reproduction(entry["data"]):
             continue
+        for summary in entry["data"]["recipes"].values():
+            if summary.get("recipe") not in shipped or len(summary.get("seeds") or []) < 2 or summary.get("mean") is None:
+                continue
+            train = load_recipe(summary["recipe"]).train
+            spec = MODEL_REGISTRY.get(train.get("model"))
+            if (train.get("dataset") != dataset or spec is None or TASK_FAMILY.get(spec.task) != family
+                    or summary.get("metric") != FAMILIES[family]["headline"][0]):
+                continue
+            if best is None or summary["mean"] > best["mean"]:
+                best = summary
+    return best
+
+
+def _spread(test: dict[str, Any], metric: str) -> str:
+    value = test.get(metric)
+    return f"{value['mean']:.4f} ± {value['std']:.4f}" if value else "–"
+
+
+def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
+    """Per dataset and family with published figures (``hf_recsys/benchmarks/published.json``):
+    ours (the best recipe reproduced over seeds, else the best model of a suite on the published
+    protocol), popularity on the same test users, and each published row."""
+    from hf_recsys.benchmarks.reference import published_figures
+
+    suites = [entry["data"] for entry in entries if is_suite(entry["data"]) and entry["data"].get("published")]
+    datasets = sorted({row.get("dataset") for data in suites for row in data["models"]}
+                      | {"beauty", "ml-1m"}, key=lambda d: (DATASET_PRIORITY.index(d) if d in DATASET_PRIORITY
+                                                             else len(DATASET_PRIORITY), str(d)))
+    lines = []
+    for dataset_key in datasets:
+        dataset = DATASET_NAMES.get(dataset_key, dataset_key)
         for family, spec in FAMILIES.items():
-            published = [p for p in data["published"] if _family(p) == family]
-            rows = [r for r in data["models"] if _family(r) == family]
-            if not published or not rows:
+            published = published_figures(dataset_key, family)
+            if not published:
                 continue
             key, title = spec["headline"]
-            best = max(rows, key=lambda r: r["quality"].get(key) or 0)
-            dataset = DATASET_NAMES.get(best.get("dataset"), best.get("dataset"))
             second = "hr@10" if key != "hr@10" else "ndcg@10"
-            settings = best.get("settings", {})
-            length = _length(settings)
-            ours = f"ours: {best['name']} ({length}, seed {settings.get('seed', '?')})"
-            lines.append(f"| {dataset} | {ours} | {title} {_number(best['quality'].get(key))} · "
-                         f"HR@10 {_number(best['quality'].get(second))} | {spec['protocol']} |")
-            baseline = best.get("baseline") or {}
-            if baseline.get(key) is not None:
-                lines.append(f"| {dataset} | popularity | {title} {_number(baseline.get(key))} · "
-                             f"HR@10 {_number(baseline.get(second))} | the same test users |")
+            reproduced = reproduced_best(entries, dataset_key, family)
+            rows = [r for data in suites for r in data["models"]
+                    if _family(r) == family and r.get("dataset") == dataset_key]
+            if reproduced:
+                test, seeds = reproduced["test"], reproduced["seeds"]
+                lines.append(f"| {dataset} | ours: {reproduced['recipe']} recipe ({len(seeds)} seeds) | {title} "
+                             f"{_spread(test, key)} · HR@10 {_spread(test, second)} | {spec['protocol']} |")
+                popularity = {k: (test.get(f"popularity_{k}") or {}).get("mean") for k in (key, second)}
+            elif rows:
+                best = max(rows, key=lambda r: r["quality"].get(key) or 0)
+                settings = best.get("settings", {})
+                ours = f"ours: {best['name']} ({_length(settings)}, seed {settings.get('seed', '?')})"
+                lines.append(f"| {dataset} | {ours} | {title} {_number(best['quality'].get(key))} · "
+                             f"HR@10 {_number(best['quality'].get(second))} | {spec['protocol']} |")
+                popularity = best.get("baseline") or {}
+            else:
+                continue
+            if popularity.get(key) is not None:
+                lines.append(f"| {dataset} | popularity | {title} {_number(popularity.get(key))} · "
+                             f"HR@10 {_number(popularity.get(second))} | the same test users |")
             for row in published:
                 lines.append(f"| {dataset} | published: {_cell(row['model'])} | {title} {_number(row.get(key))} · "
                              f"HR@10 {_number(row.get(second))} | {_cell(row.get('source', ''))} |")

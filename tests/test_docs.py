@@ -258,6 +258,28 @@ def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeyp
     assert "hf-recsys zoo reproduce --recipes din-x sasrec-x" in page and "abc1234" in page
 
 
+def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_figures(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "zoo").mkdir()
+    reproduction = {"command": "hf-recsys zoo reproduce --recipes sasrec-beauty", "recipes": {
+        "sasrec-beauty": {"recipe": "sasrec-beauty", "metric": "ndcg@10", "seeds": [0, 1, 2], "missing_seeds": [],
+                          "mean": 0.05, "std": 0.001, "test": {
+                              "ndcg@10": {"mean": 0.05, "std": 0.001}, "hr@10": {"mean": 0.09, "std": 0.002},
+                              "popularity_ndcg@10": {"mean": 0.005, "std": 0.0}}}}}
+    (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    rows = builder.headline_rows(builder.load_results())
+    assert rows[0].startswith("| Amazon Beauty | ours: sasrec-beauty recipe (3 seeds) | NDCG@10 0.0500 ± 0.0010 · "
+                              "HR@10 0.0900 ± 0.0020 |")
+    assert rows[1] == "| Amazon Beauty | popularity | NDCG@10 0.0050 · HR@10 – | the same test users |"
+    assert any("published: TIGER" in row for row in rows)
+    assert not any("MovieLens-1M" in row for row in rows)  # no result of ours there: no row
+    # one seed is not a headline
+    reproduction["recipes"]["sasrec-beauty"]["seeds"] = [0]
+    (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
+    assert builder.headline_rows(builder.load_results()) == []
+
+
 def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, monkeypatch):
     builder = _builder()
     (tmp_path / "zoo").mkdir()

@@ -235,6 +235,9 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
     assert partial["recipes"]["din-tiny"]["seeds"] == [0, 1]
     assert partial["recipes"]["din-tiny"]["missing_seeds"] == [2]
     assert partial["recipes"]["din-tiny"]["mean"] == summary["mean"]
+    # the recipe's command is the one that trains its seeds; the report keeps the one that read them
+    assert partial["recipes"]["din-tiny"]["command"].startswith("hf-recsys zoo reproduce --recipes din-tiny --seeds 0 1 2 ")
+    assert "--report-only" not in partial["recipes"]["din-tiny"]["command"] and "--report-only" in partial["command"]
     assert load_recipe("din-tiny", recipes).expected["seeds"] == [0, 1]
     captured = capsys.readouterr()
     assert f"din-tiny: test auc {summary['mean']:.4f} ± {summary['std']:.4f} (seeds 0, 1; not finished: 2)" in captured.out

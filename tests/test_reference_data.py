@@ -18,7 +18,7 @@ def test_every_published_figure_names_its_model_family_source_and_metrics():
         for row in published_figures(dataset):
             assert row["model"] and row["source"] and row["family"] in ("next_item", "p5")
             metrics = {key: value for key, value in row.items() if "@" in key}
-            assert {"hr@10", "ndcg@10"} <= set(metrics)
+            assert "ndcg@10" in metrics  # HR@10 where the source reports it
             assert all(0 < value < 1 for value in metrics.values())
 
 
