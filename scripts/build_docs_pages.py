@@ -499,11 +499,38 @@ def _quality(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``zoo reproduce`` summary as result rows, one per shipped recipe: its model and dataset,
+    each test metric as the list of its seeds' values, popularity's mean as the baseline."""
+    from hf_recsys.recipes import available_recipes, load_recipe
+
+    shipped = set(available_recipes())
+    rows = []
+    for summary in data["recipes"].values():
+        if summary.get("recipe") not in shipped or not summary.get("runs"):
+            continue
+        train = load_recipe(summary["recipe"]).train
+        quality = {}
+        for run in summary["runs"]:
+            for key, value in run["test"].items():
+                if not key.startswith("popularity_"):
+                    quality.setdefault(key, []).append(value)
+        baseline = {key[len("popularity_"):]: value["mean"] for key, value in summary["test"].items()
+                    if key.startswith("popularity_")}
+        rows.append({"model": train.get("model"), "dataset": train.get("dataset"), "reproduced": True,
+                     "name": f"{summary['recipe']} recipe, seed{'s' if len(summary['seeds']) > 1 else ''} "
+                             f"{', '.join(map(str, summary['seeds']))}",
+                     "quality": quality, "baseline": baseline, "command": summary.get("command")})
+    return rows
+
+
 def model_rows(entries: list[dict[str, Any]], model: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every result row of ``model`` (a row whose ``model`` is the registry name), with its file."""
+    """Every result row of ``model`` (a row whose ``model`` is the registry name), with its file;
+    a recipe reproduced over seeds counts as a row of its model."""
     found = []
     for entry in entries:
-        for row in _rows_of(entry["data"]) or []:
+        rows = reproduction_rows(entry["data"]) if is_reproduction(entry["data"]) else _rows_of(entry["data"])
+        for row in rows or []:
             if row.get("model") == model and any(k in _quality(row) for f in FAMILIES.values() for k, _ in f["metrics"]):
                 found.append((entry, row))
     return found
@@ -637,7 +664,9 @@ def model_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
         if rows and family in FAMILIES:
             key, title = FAMILIES[family]["headline"]
             order = {d: i for i, d in enumerate(DATASET_PRIORITY)}
-            entry, row = min(rows, key=lambda er: order.get(er[1].get("dataset"), len(order)))
+            # the most realistic dataset; on it, a recipe reproduced over seeds before a single run
+            entry, row = min(rows, key=lambda er: (order.get(er[1].get("dataset"), len(order)),
+                                                    not er[1].get("reproduced")))
             value = _quality(row).get(key)
             headline = f"{title} {_number(value)} ({DATASET_NAMES.get(row.get('dataset'), row.get('dataset'))})"
         lines.append(f"| [`{name}`]({link_prefix}{name}.md) | {_cell(spec.description)} | {spec.task} | {headline} |")

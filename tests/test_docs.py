@@ -265,7 +265,9 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
         "sasrec-beauty": {"recipe": "sasrec-beauty", "metric": "ndcg@10", "seeds": [0, 1, 2], "missing_seeds": [],
                           "mean": 0.05, "std": 0.001, "test": {
                               "ndcg@10": {"mean": 0.05, "std": 0.001}, "hr@10": {"mean": 0.09, "std": 0.002},
-                              "popularity_ndcg@10": {"mean": 0.005, "std": 0.0}}}}}
+                              "popularity_ndcg@10": {"mean": 0.005, "std": 0.0}},
+                          "runs": [{"seed": s, "test": {"ndcg@10": v, "hr@10": 0.09}} for s, v in
+                                   enumerate((0.049, 0.05, 0.051))]}}}
     (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
     monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
     rows = builder.headline_rows(builder.load_results())
@@ -274,6 +276,12 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
     assert rows[1] == "| Amazon Beauty | popularity | NDCG@10 0.0050 · HR@10 – | the same test users |"
     assert any("published: TIGER" in row for row in rows)
     assert not any("MovieLens-1M" in row for row in rows)  # no result of ours there: no row
+    # the model table and the model's page give the recipe's spread too
+    table = builder.model_table(builder.load_results(), "")
+    sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
+    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (n=3) (Amazon Beauty) |")
+    block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
+    assert "[sasrec-beauty recipe, seeds 0, 1, 2](../results/zoo.md#zoo-beauty)" in block
     # one seed is not a headline
     reproduction["recipes"]["sasrec-beauty"]["seeds"] = [0]
     (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
