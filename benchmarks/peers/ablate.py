@@ -20,8 +20,10 @@ from typing import Any, Optional
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctr_peers import git_commit, machine, summarise, train_ours  # noqa: E402
+from ctr_peers import summarise, train_ours  # noqa: E402
 from export_ctr_samples import add_data_arguments, prepare_from_args  # noqa: E402
+
+from hf_recsys.benchmarks.suite import git_commit, machine_info  # noqa: E402
 
 #: name -> (config overrides, training options); each is one change from the defaults
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -66,7 +68,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     report: dict[str, Any] = {
         "command": "python " + " ".join([os.path.relpath(__file__)] + list(argv if argv is not None else sys.argv[1:])),
         "commit": git_commit(),
-        "machine": machine(),
+        "machine": machine_info(),
         "dataset": data.log.name,
         "model": args.model,
         "split": "valid",

@@ -24,7 +24,6 @@ import argparse
 import ast
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_ctr_samples import add_data_arguments, export_ctr_samples, prepare_from_args  # noqa: E402
 
+from hf_recsys.benchmarks.suite import git_commit, machine_info  # noqa: E402
 from hf_recsys.data.pipeline import PreparedData  # noqa: E402
 from hf_recsys.training.metrics import ctr_metrics  # noqa: E402
 
@@ -46,23 +46,6 @@ PEER_MODELS = {"din": "DIN", "dien": "DIEN", "deepfm": "DeepFM", "widedeep": "WD
 TRAINING = dict(epochs=2.0, batch_size=256, learning_rate=1e-3, weight_decay=0.0, eval_batch_size=1024)
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PEER_PYTHON = "/work/venvs/deepctr/bin/python"
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def model_training_defaults(model_name: str) -> dict[str, Any]:
@@ -248,7 +231,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     report: dict[str, Any] = {
         "command": "python " + " ".join([os.path.relpath(__file__)] + list(argv if argv is not None else sys.argv[1:])),
         "commit": git_commit(),
-        "machine": machine(),
+        "machine": machine_info(),
         "dataset": meta["dataset"],
         "user_fraction": args.user_fraction,
         "samples": meta["samples"],
