@@ -502,6 +502,9 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str], train_f
             print(f"[hf-recsys zoo] wrote expected into {recipe.path}", file=sys.stderr)
     report = {"command": command, "commit": git_commit(), "machine": machine_info(), "recipes": summaries}
     path = args.results or os.path.join(args.output_root, "reproduce.json")
+    if not any(summary["seeds"] for summary in summaries.values()):
+        print(f"[hf-recsys zoo] no seed has finished: {path} not written", file=sys.stderr)
+        return report
     write_text_atomically(path, json.dumps(report, indent=1, ensure_ascii=False))
     return report
 

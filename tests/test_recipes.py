@@ -243,6 +243,12 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
     assert f"din-tiny: test auc {summary['mean']:.4f} ± {summary['std']:.4f} (seeds 0, 1; not finished: 2)" in captured.out
     assert "din-tiny seed 2: not finished, left out" in captured.err
     assert "expected not written into" in captured.err and "seed 2 not finished" in captured.err
+    # nothing finished: nothing to summarise, no file written
+    empty = tmp_path / "empty-zoo"
+    run_command("zoo", ["reproduce", "--recipes", "din-tiny", "--recipe-dir", str(recipes), "--output-root", str(empty),
+                        "--report-only"])
+    assert not empty.exists()
+    assert "din-tiny: no seed has finished" in capsys.readouterr().out
 
     # a seed interrupted after a checkpoint resumes from it
     (tmp_path / "zoo2" / "din-tiny" / "seed-2" / "checkpoints" / "checkpoint-4").mkdir(parents=True)
