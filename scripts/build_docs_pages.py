@@ -220,6 +220,38 @@ def is_reproduction(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("recipes"), dict) and "command" in data
 
 
+def is_search(data: Any) -> bool:
+    """A ``hf-recsys tune`` record (``search.json``): trials with their parameters and values."""
+    return isinstance(data, dict) and isinstance(data.get("trials"), list) and "best_params" in data
+
+
+def _parameter(value: Any) -> str:
+    """A tried value: three significant digits for a float (a weight decay of 1e-05 stays 1e-05)."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return _cell(str(value))
+
+
+def search_table(data: dict[str, Any], anchor: str) -> str:
+    """Every trial of a search: state, best validation value and the values it tried; the best
+    trial's value in bold."""
+    names = list(dict.fromkeys(name for trial in data["trials"] for name in (trial.get("params") or {})))
+    metric = data.get("metric", "value")
+    lines = ["| trial | state | validation " + metric + " | " + " | ".join(f"`{n}`" for n in names) + " | run |",
+             "|---|---|---|" + "---|" * (len(names) + 1)]
+    for trial in data["trials"]:
+        value = trial.get("value")
+        shown = _number(value, 4)
+        if value is not None and value == data.get("best_value") and trial.get("state") == "COMPLETE":
+            shown = f"**{shown}**"
+        params = trial.get("params") or {}
+        lines.append(f"| {trial.get('number', '?')} | {trial.get('state', '?')} | {shown} | "
+                     + " | ".join(_parameter(params.get(n)) for n in names) + f" | [run](#{anchor}) |")
+    return "\n".join(lines)
+
+
 #: the columns of a reproduction table beside its headline metric, by headline metric
 REPRODUCTION_COLUMNS = {"auc": ["auc", "gauc", "logloss"], "ndcg@10": ["ndcg@10", "hr@10", "ndcg@20", "hr@20"]}
 
@@ -441,6 +473,7 @@ AREA_TITLES = {
     "classic": "Classic feature-field CTR models on the embedded default",
     "hstu": "MovieLens-1M at history 200: HSTU and SASRec",
     "zoo": "Recipes over seeds",
+    "tune": "Hyperparameter searches on the validation split",
 }
 
 
@@ -468,7 +501,11 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
             lines += [f"## `{os.path.basename(entry['path'])}`", ""]
             if isinstance(data, dict) and data.get("description"):
                 lines += [_cell(str(data["description"])), ""]
-            if is_reproduction(data):
+            if is_search(data):
+                budget = f" Budget: {_cell(str(data['budget']))}." if data.get("budget") else ""
+                lines += ["A search on the validation split (`hf-recsys tune`); a pruned trial shows its last "
+                          f"validation value.{budget}", "", search_table(data, anchor), ""]
+            elif is_reproduction(data):
                 lines += ["Test metrics over seeds, mean ± sample standard deviation (`hf-recsys zoo reproduce`).", ""]
                 for part in reproduction_tables(data, anchor):
                     lines += [part, ""]

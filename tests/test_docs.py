@@ -288,6 +288,22 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
     assert builder.headline_rows(builder.load_results()) == []
 
 
+def test_a_tune_search_renders_as_a_table_of_trials(tmp_path, monkeypatch):
+    builder = _builder()
+    (tmp_path / "tune").mkdir()
+    search = {"command": "hf-recsys tune --recipe din-x", "metric": "auc", "direction": "maximize",
+              "best_params": {"learning_rate": 0.002}, "best_value": 0.84, "budget": "2 trials", "trials": [
+                  {"number": 0, "state": "COMPLETE", "value": 0.84, "params": {"learning_rate": 0.002, "weight_decay": 1e-05}},
+                  {"number": 1, "state": "PRUNED", "value": 0.8, "params": {"learning_rate": 0.0001, "weight_decay": 0.0}}]}
+    (tmp_path / "tune" / "din-x.json").write_text(json.dumps(search))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    page = builder.area_page("tune", builder.load_results())
+    assert "| trial | state | validation auc | `learning_rate` | `weight_decay` | run |" in page
+    assert "| 0 | COMPLETE | **0.8400** | 0.002 | 1e-05 | [run](#tune-din-x) |" in page
+    assert "| 1 | PRUNED | 0.8000 | 0.0001 | 0 | [run](#tune-din-x) |" in page
+    assert "Budget: 2 trials." in page and "hf-recsys tune --recipe din-x" in page
+
+
 def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, monkeypatch):
     builder = _builder()
     (tmp_path / "zoo").mkdir()
