@@ -239,18 +239,24 @@ def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
     assert "(no list of rows in this file)" in page
 
 
-def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeypatch):
+def render_area(tmp_path, monkeypatch, area: str, files: dict) -> str:
+    """The results page of ``area`` built from ``files`` (name -> JSON data) alone."""
     builder = _builder()
-    (tmp_path / "zoo").mkdir()
+    (tmp_path / area).mkdir()
+    for name, data in files.items():
+        (tmp_path / area / name).write_text(json.dumps(data))
+    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
+    return builder.area_page(area, builder.load_results())
+
+
+def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeypatch):
     summary = {"command": "hf-recsys zoo reproduce --recipes din-x sasrec-x", "commit": "abc1234", "recipes": {
         "din-x": {"recipe": "din-x", "metric": "auc", "seeds": [0, 1], "missing_seeds": [], "test": {
             "auc": {"mean": 0.81, "std": 0.02}, "gauc": {"mean": 0.8, "std": 0.01},
             "logloss": {"mean": 0.5, "std": 0.03}, "popularity_auc": {"mean": 0.7, "std": 0.0}}},
         "sasrec-x": {"recipe": "sasrec-x", "metric": "ndcg@10", "seeds": [0], "missing_seeds": [], "test": {
             "ndcg@10": {"mean": 0.05, "std": 0.0}, "hr@10": {"mean": 0.09, "std": 0.0}}}}}
-    (tmp_path / "zoo" / "ml1m.json").write_text(json.dumps(summary))
-    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
-    page = builder.area_page("zoo", builder.load_results())
+    page = render_area(tmp_path, monkeypatch, "zoo", {"ml1m.json": summary})
     assert "| recipe | test auc | test gauc | test logloss | popularity auc | seeds | run |" in page
     assert "| din-x | 0.8100 ± 0.0200 | 0.8000 ± 0.0100 | 0.5000 ± 0.0300 | 0.7000 | 0, 1 | [run](#zoo-ml1m) |" in page
     # one seed has no spread: its values alone; a metric the runs lack is a dash
@@ -289,15 +295,11 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
 
 
 def test_a_tune_search_renders_as_a_table_of_trials(tmp_path, monkeypatch):
-    builder = _builder()
-    (tmp_path / "tune").mkdir()
     search = {"command": "hf-recsys tune --recipe din-x", "metric": "auc", "direction": "maximize",
               "best_params": {"learning_rate": 0.002}, "best_value": 0.84, "budget": "2 trials", "trials": [
                   {"number": 0, "state": "COMPLETE", "value": 0.84, "params": {"learning_rate": 0.002, "weight_decay": 1e-05}},
                   {"number": 1, "state": "PRUNED", "value": 0.8, "params": {"learning_rate": 0.0001, "weight_decay": 0.0}}]}
-    (tmp_path / "tune" / "din-x.json").write_text(json.dumps(search))
-    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
-    page = builder.area_page("tune", builder.load_results())
+    page = render_area(tmp_path, monkeypatch, "tune", {"din-x.json": search})
     assert "| trial | state | validation auc | `learning_rate` | `weight_decay` | run |" in page
     assert "| 0 | COMPLETE | **0.8400** | 0.002 | 1e-05 | [run](#tune-din-x) |" in page
     assert "| 1 | PRUNED | 0.8000 | 0.0001 | 0 | [run](#tune-din-x) |" in page
