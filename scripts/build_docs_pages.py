@@ -705,7 +705,13 @@ def model_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
             entry, row = min(rows, key=lambda er: (order.get(er[1].get("dataset"), len(order)),
                                                     not er[1].get("reproduced")))
             value = _quality(row).get(key)
-            headline = f"{title} {_number(value)} ({DATASET_NAMES.get(row.get('dataset'), row.get('dataset'))})"
+            where = DATASET_NAMES.get(row.get("dataset"), row.get("dataset"))
+            if isinstance(value, list) and len(value) > 1:  # a value per seed: the spread, the seeds counted
+                mean = sum(value) / len(value)
+                std = math.sqrt(sum((v - mean) ** 2 for v in value) / (len(value) - 1))
+                headline = f"{title} {mean:.4f} ± {std:.4f} ({where}, {len(value)} seeds)"
+            else:
+                headline = f"{title} {_number(value)} ({where})"
         lines.append(f"| [`{name}`]({link_prefix}{name}.md) | {_cell(spec.description)} | {spec.task} | {headline} |")
     return "\n".join(lines)
 

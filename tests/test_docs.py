@@ -285,7 +285,7 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
     # the model table and the model's page give the recipe's spread too
     table = builder.model_table(builder.load_results(), "")
     sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
-    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (n=3) (Amazon Beauty) |")
+    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
     block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
     assert "[sasrec-beauty recipe, seeds 0, 1, 2](../results/zoo.md#zoo-beauty)" in block
     # one seed is not a headline
