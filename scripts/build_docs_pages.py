@@ -281,15 +281,20 @@ def reproduction_tables(data: dict[str, Any], anchor: str) -> list[str]:
     return tables
 
 
+def _mean_std(values: list[float], digits: int = 4) -> str:
+    """``mean ± sample standard deviation`` of two or more values."""
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def _number(value: Any, digits: int = 4) -> str:
     if value is None:
         return "–"
     if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
-        mean = sum(value) / len(value)
         if len(value) == 1:
-            return _number(mean, digits)
-        std = math.sqrt(sum((v - mean) ** 2 for v in value) / (len(value) - 1))
-        return f"{mean:.{digits}f} ± {std:.{digits}f} (n={len(value)})"
+            return _number(value[0], digits)
+        return f"{_mean_std(value, digits)} (n={len(value)})"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -539,6 +544,7 @@ def _quality(row: dict[str, Any]) -> dict[str, Any]:
 def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     """A ``zoo reproduce`` summary as result rows, one per shipped recipe: its model and dataset,
     each test metric as the list of its seeds' values, popularity's mean as the baseline."""
+    from hf_recsys.models import MODEL_REGISTRY
     from hf_recsys.recipes import available_recipes, load_recipe
 
     shipped = set(available_recipes())
@@ -547,6 +553,7 @@ def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         if summary.get("recipe") not in shipped or not summary.get("runs"):
             continue
         train = load_recipe(summary["recipe"]).train
+        spec = MODEL_REGISTRY.get(train.get("model"))
         quality = {}
         for run in summary["runs"]:
             for key, value in run["test"].items():
@@ -555,6 +562,8 @@ def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         baseline = {key[len("popularity_"):]: value["mean"] for key, value in summary["test"].items()
                     if key.startswith("popularity_")}
         rows.append({"model": train.get("model"), "dataset": train.get("dataset"), "reproduced": True,
+                     "family": TASK_FAMILY.get(spec.task) if spec else None, "recipe": summary["recipe"],
+                     "seeds": summary["seeds"],
                      "name": f"{summary['recipe']} recipe, seed{'s' if len(summary['seeds']) > 1 else ''} "
                              f"{', '.join(map(str, summary['seeds']))}",
                      "quality": quality, "baseline": baseline, "command": summary.get("command")})
@@ -598,32 +607,18 @@ def model_results_block(entries: list[dict[str, Any]], model: str, family: str) 
 
 
 def reproduced_best(entries: list[dict[str, Any]], dataset: str, family: str) -> dict[str, Any] | None:
-    """The shipped recipe on ``dataset`` of ``family`` with the best mean of its headline metric
-    over two or more seeds (a ``zoo reproduce`` summary), or None."""
-    from hf_recsys.models import MODEL_REGISTRY
-    from hf_recsys.recipes import available_recipes, load_recipe
-
-    shipped = set(available_recipes())
-    best = None
-    for entry in entries:
-        if not is_reproduction(entry["data"]):
-            continue
-        for summary in entry["data"]["recipes"].values():
-            if summary.get("recipe") not in shipped or len(summary.get("seeds") or []) < 2 or summary.get("mean") is None:
-                continue
-            train = load_recipe(summary["recipe"]).train
-            spec = MODEL_REGISTRY.get(train.get("model"))
-            if (train.get("dataset") != dataset or spec is None or TASK_FAMILY.get(spec.task) != family
-                    or summary.get("metric") != FAMILIES[family]["headline"][0]):
-                continue
-            if best is None or summary["mean"] > best["mean"]:
-                best = summary
-    return best
+    """The row (:func:`reproduction_rows`) of the shipped recipe on ``dataset`` of ``family``
+    with the best mean of its headline metric over two or more seeds, or None."""
+    key = FAMILIES[family]["headline"][0]
+    candidates = [row for entry in entries if is_reproduction(entry["data"])
+                  for row in reproduction_rows(entry["data"])
+                  if row["dataset"] == dataset and row["family"] == family and len(row["seeds"]) >= 2
+                  and len(row["quality"].get(key) or []) >= 2]
+    return max(candidates, key=lambda row: sum(row["quality"][key]) / len(row["quality"][key]), default=None)
 
 
-def _spread(test: dict[str, Any], metric: str) -> str:
-    value = test.get(metric)
-    return f"{value['mean']:.4f} ± {value['std']:.4f}" if value else "–"
+def _spread(values: Optional[list[float]]) -> str:
+    return _mean_std(values) if values and len(values) > 1 else "–"
 
 
 def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
@@ -649,10 +644,11 @@ def headline_rows(entries: list[dict[str, Any]]) -> list[str]:
             rows = [r for data in suites for r in data["models"]
                     if _family(r) == family and r.get("dataset") == dataset_key]
             if reproduced:
-                test, seeds = reproduced["test"], reproduced["seeds"]
-                lines.append(f"| {dataset} | ours: {reproduced['recipe']} recipe ({len(seeds)} seeds) | {title} "
-                             f"{_spread(test, key)} · HR@10 {_spread(test, second)} | {spec['protocol']} |")
-                popularity = {k: (test.get(f"popularity_{k}") or {}).get("mean") for k in (key, second)}
+                values = reproduced["quality"]
+                lines.append(f"| {dataset} | ours: {reproduced['recipe']} recipe ({len(reproduced['seeds'])} seeds) | "
+                             f"{title} {_spread(values.get(key))} · HR@10 {_spread(values.get(second))} | "
+                             f"{spec['protocol']} |")
+                popularity = reproduced["baseline"]
             elif rows:
                 best = max(rows, key=lambda r: r["quality"].get(key) or 0)
                 settings = best.get("settings", {})
@@ -707,9 +703,7 @@ def model_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
             value = _quality(row).get(key)
             where = DATASET_NAMES.get(row.get("dataset"), row.get("dataset"))
             if isinstance(value, list) and len(value) > 1:  # a value per seed: the spread, the seeds counted
-                mean = sum(value) / len(value)
-                std = math.sqrt(sum((v - mean) ** 2 for v in value) / (len(value) - 1))
-                headline = f"{title} {mean:.4f} ± {std:.4f} ({where}, {len(value)} seeds)"
+                headline = f"{title} {_mean_std(value)} ({where}, {len(value)} seeds)"
             else:
                 headline = f"{title} {_number(value)} ({where})"
         lines.append(f"| [`{name}`]({link_prefix}{name}.md) | {_cell(spec.description)} | {spec.task} | {headline} |")

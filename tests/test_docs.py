@@ -239,14 +239,20 @@ def test_results_pages_for_an_unknown_area_layout(tmp_path, monkeypatch):
     assert "(no list of rows in this file)" in page
 
 
-def render_area(tmp_path, monkeypatch, area: str, files: dict) -> str:
-    """The results page of ``area`` built from ``files`` (name -> JSON data) alone."""
+def results_from(tmp_path, monkeypatch, area: str, files: dict):
+    """The docs builder reading ``files`` (name -> JSON data) alone under ``area``, and its entries."""
     builder = _builder()
-    (tmp_path / area).mkdir()
+    (tmp_path / area).mkdir(exist_ok=True)
     for name, data in files.items():
         (tmp_path / area / name).write_text(json.dumps(data))
     monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
-    return builder.area_page(area, builder.load_results())
+    return builder, builder.load_results()
+
+
+def render_area(tmp_path, monkeypatch, area: str, files: dict) -> str:
+    """The results page of ``area`` built from ``files`` (name -> JSON data) alone."""
+    builder, entries = results_from(tmp_path, monkeypatch, area, files)
+    return builder.area_page(area, entries)
 
 
 def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeypatch):
@@ -265,33 +271,30 @@ def test_a_zoo_reproduce_summary_renders_as_a_table_of_recipes(tmp_path, monkeyp
 
 
 def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_figures(tmp_path, monkeypatch):
-    builder = _builder()
-    (tmp_path / "zoo").mkdir()
     reproduction = {"command": "hf-recsys zoo reproduce --recipes sasrec-beauty", "recipes": {
         "sasrec-beauty": {"recipe": "sasrec-beauty", "metric": "ndcg@10", "seeds": [0, 1, 2], "missing_seeds": [],
                           "mean": 0.05, "std": 0.001, "test": {
                               "ndcg@10": {"mean": 0.05, "std": 0.001}, "hr@10": {"mean": 0.09, "std": 0.002},
                               "popularity_ndcg@10": {"mean": 0.005, "std": 0.0}},
-                          "runs": [{"seed": s, "test": {"ndcg@10": v, "hr@10": 0.09}} for s, v in
-                                   enumerate((0.049, 0.05, 0.051))]}}}
-    (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
-    monkeypatch.setattr(builder, "RESULTS", str(tmp_path))
-    rows = builder.headline_rows(builder.load_results())
+                          "runs": [{"seed": s, "test": {"ndcg@10": v, "hr@10": h}} for s, v, h in
+                                   zip((0, 1, 2), (0.049, 0.05, 0.051), (0.088, 0.09, 0.092))]}}}
+    builder, entries = results_from(tmp_path, monkeypatch, "zoo", {"beauty.json": reproduction})
+    rows = builder.headline_rows(entries)
     assert rows[0].startswith("| Amazon Beauty | ours: sasrec-beauty recipe (3 seeds) | NDCG@10 0.0500 ± 0.0010 · "
                               "HR@10 0.0900 ± 0.0020 |")
     assert rows[1] == "| Amazon Beauty | popularity | NDCG@10 0.0050 · HR@10 – | the same test users |"
     assert any("published: TIGER" in row for row in rows)
     assert not any("MovieLens-1M" in row for row in rows)  # no result of ours there: no row
     # the model table and the model's page give the recipe's spread too
-    table = builder.model_table(builder.load_results(), "")
+    table = builder.model_table(entries, "")
     sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
     assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
-    block = builder.model_results_block(builder.load_results(), "sasrec", "next_item")
+    block = builder.model_results_block(entries, "sasrec", "next_item")
     assert "[sasrec-beauty recipe, seeds 0, 1, 2](../results/zoo.md#zoo-beauty)" in block
     # one seed is not a headline
     reproduction["recipes"]["sasrec-beauty"]["seeds"] = [0]
-    (tmp_path / "zoo" / "beauty.json").write_text(json.dumps(reproduction))
-    assert builder.headline_rows(builder.load_results()) == []
+    builder, entries = results_from(tmp_path, monkeypatch, "zoo", {"beauty.json": reproduction})
+    assert builder.headline_rows(entries) == []
 
 
 def test_a_tune_search_renders_as_a_table_of_trials(tmp_path, monkeypatch):
