@@ -62,3 +62,41 @@ def test_sample_users_keeps_whole_users(tiny_log):
     assert sample_users(tiny_log, 0.25, seed=1).interactions.equals(cut.interactions)
     with pytest.raises(ValueError, match="--user-fraction"):
         sample_users(tiny_log, 0.0, seed=1)
+
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_our_side_of_the_harness_resumes_to_the_same_model(tiny_data, tmp_path, monkeypatch):
+    """A resumable run (``--checkpoint-dir``) stopped after a save and run again goes on from that
+    save and ends where the uninterrupted run ended."""
+    import ctr_peers
+
+    from hf_recsys.training.clock import TrainingClock
+
+    monkeypatch.setattr(ctr_peers, "CHECKPOINT_STEPS", 8)
+    training = {"epochs": 1.0, "batch_size": 32}
+
+    def run(folder):
+        return ctr_peers.train_ours(tiny_data, "din", 0, training=training, eval_splits=("test",),
+                                    checkpoint_dir=str(tmp_path / folder))
+
+    uninterrupted = run("whole")
+
+    def stop_after_the_second_save(self, args, state, control, **kwargs):
+        if state.global_step == 16:
+            raise Interrupted
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingClock, "on_save", stop_after_the_second_save, raising=False)
+        with pytest.raises(Interrupted):
+            run("interrupted")
+    assert os.listdir(tmp_path / "interrupted") == ["checkpoint-16"]
+    steps = []
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingClock, "on_step_end", lambda self, args, state, control, **kw: steps.append(state.global_step),
+                      raising=False)
+        resumed = run("interrupted")
+    assert steps[0] == 17 and resumed["test"] == uninterrupted["test"]  # went on after checkpoint-16

@@ -14,6 +14,10 @@ with the package's defaults (model config defaults, the training defaults of
 both come from ``hf_recsys.training.metrics``. Each finished run is written to ``--output``
 at once, so a long benchmark keeps what it measured.
 
+``--checkpoint-dir`` makes every run resumable: ours saves ``Trainer`` checkpoints, the
+peer's runner its own (see ``run_deepctr.py``), each in a folder per model, library and seed;
+rerunning the same command continues an interrupted run where it was last saved.
+
 ``--set din.KEY=VALUE`` overrides one of our config fields and ``--lr-scheduler`` /
 ``--weight-decay`` / ``--epochs`` / ``--learning-rate`` our training options (ablations).
 """
@@ -46,6 +50,8 @@ PEER_MODELS = {"din": "DIN", "dien": "DIEN", "deepfm": "DeepFM", "widedeep": "WD
 TRAINING = dict(epochs=2.0, batch_size=256, learning_rate=1e-3, weight_decay=0.0, eval_batch_size=1024)
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PEER_PYTHON = "/work/venvs/deepctr/bin/python"
+#: optimizer steps (batches) between two saves of a resumable run, in either library
+CHECKPOINT_STEPS = 1000
 
 
 def model_training_defaults(model_name: str) -> dict[str, Any]:
@@ -65,10 +71,14 @@ def train_ours(
     training: Optional[dict[str, Any]] = None,
     eval_splits: tuple[str, ...] = ("valid", "test"),
     eval_each_epoch: bool = False,
+    checkpoint_dir: Optional[str] = None,
 ) -> dict[str, Any]:
     """Train one of our CTR models on ``data`` as ``run_training`` does (same ``Trainer``,
-    collator and metrics) and return its metrics on ``eval_splits`` plus timing."""
+    collator and metrics) and return its metrics on ``eval_splits`` plus timing. With
+    ``checkpoint_dir``, checkpoints go there every ``CHECKPOINT_STEPS`` steps and training
+    continues from the newest one found there."""
     from transformers import Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
 
     from hf_recsys.training.clock import TrainingClock
     from hf_recsys.training.run import RunConfig, build_model
@@ -78,7 +88,8 @@ def train_ours(
     set_seed(seed)
     model = build_model(RunConfig(model=model_name, model_overrides=dict(overrides or {})), data)
     task = CTRTask(data, model)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = checkpoint_dir or scratch
         args = TrainingArguments(
             output_dir=folder,
             per_device_train_batch_size=int(options["batch_size"]),
@@ -88,7 +99,9 @@ def train_ours(
             lr_scheduler_type=options["lr_scheduler_type"],
             num_train_epochs=float(options["epochs"]),
             eval_strategy="epoch" if eval_each_epoch else "no",
-            save_strategy="no",
+            save_strategy="steps" if checkpoint_dir else "no",
+            save_steps=CHECKPOINT_STEPS,
+            save_total_limit=1,
             logging_steps=10_000,
             seed=seed,
             data_seed=seed,
@@ -108,10 +121,13 @@ def train_ours(
             callbacks=[TrainingClock()],
         )
         cpu_started = time.process_time()
-        output = trainer.train()
+        resume = get_last_checkpoint(folder) if checkpoint_dir and os.path.isdir(folder) else None
+        output = trainer.train(resume_from_checkpoint=resume)
         cpu_seconds = time.process_time() - cpu_started
         clock = TrainingClock.of(trainer).metrics()
-        samples = output.global_step * args.per_device_train_batch_size
+        # the steps of this process (a resumed run's earlier sittings ran in other processes)
+        steps = output.global_step - TrainingClock.of(trainer).first_step
+        samples = steps * args.per_device_train_batch_size
         result: dict[str, Any] = {
             "train_seconds": clock["train_runtime_s"],
             "train_samples_per_second": clock["train_samples_per_second"],
@@ -136,15 +152,19 @@ def train_ours(
 
 
 def train_peer(
-    export_dir: str, peer_model: str, seed: int, peer_python: str, options: dict[str, Any], log_path: Optional[str] = None
+    export_dir: str, peer_model: str, seed: int, peer_python: str, options: dict[str, Any],
+    log_path: Optional[str] = None, checkpoint_dir: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Run ``run_deepctr.py`` in the peer's virtualenv; metrics from its predictions."""
+    """Run ``run_deepctr.py`` in the peer's virtualenv; metrics from its predictions. With
+    ``checkpoint_dir`` the runner saves its progress there and continues from it."""
     with tempfile.TemporaryDirectory() as folder:
         command = [
             peer_python, os.path.join(HERE, "run_deepctr.py"), "--data", export_dir, "--model", peer_model,
             "--seed", str(seed), "--epochs", str(int(options["epochs"])), "--batch-size", str(options["batch_size"]),
             "--learning-rate", str(options["learning_rate"]), "--output", folder,
         ]
+        if checkpoint_dir:
+            command += ["--checkpoint-dir", checkpoint_dir, "--checkpoint-batches", str(CHECKPOINT_STEPS)]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         with open(log_path or os.devnull, "a") as log:
             subprocess.run(command, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -202,6 +222,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     parser.add_argument("--export-dir", default=None, help="where the exported samples go (default: a temp folder)")
     parser.add_argument("--peer-python", default=DEFAULT_PEER_PYTHON, help="python of the DeepCTR-Torch virtualenv")
     parser.add_argument("--peer-log", default=None, help="append the peer's output to this file")
+    parser.add_argument("--checkpoint-dir", default=None,
+                        help="keep each run's checkpoints here (a folder per model, library and seed) and continue from them")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="MODEL.KEY=VALUE")
     parser.add_argument("--epochs", type=float, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
@@ -250,11 +272,13 @@ def main(argv: Optional[list[str]] = None) -> dict:
             key = f"{model}/{library}"
             runs = []
             for seed in args.seeds:
+                checkpoints = os.path.join(args.checkpoint_dir, f"{model}-{library}-s{seed}") if args.checkpoint_dir else None
                 if library == "ours":
-                    run = train_ours(data, model, seed, overrides.get(model), training)
+                    run = train_ours(data, model, seed, overrides.get(model), training, checkpoint_dir=checkpoints)
                 else:
                     options = {**TRAINING, **{k: v for k, v in training.items() if k in ("epochs", "learning_rate")}}
-                    run = train_peer(export_dir, PEER_MODELS[model], seed, args.peer_python, options, args.peer_log)
+                    run = train_peer(export_dir, PEER_MODELS[model], seed, args.peer_python, options, args.peer_log,
+                                     checkpoints)
                 run["seed"] = seed
                 runs.append(run)
                 print(f"[ctr_peers] {key} seed {seed}: test auc {run['test']['auc']:.4f} logloss "

@@ -23,6 +23,14 @@ harness only chooses the inputs, which are the ones our models get:
 Writes ``run.json`` (settings, training seconds, samples per second) and
 ``{valid,test}_predictions.npy`` (click probabilities in sample order) into ``--output``;
 metrics are computed by the caller (``ctr_peers.py``) with the same code as ours.
+
+``--checkpoint-dir`` makes a run resumable across sittings (DeepCTR-Torch's ``fit`` keeps no
+state between calls): each epoch's samples are shuffled here (a permutation seeded by seed and
+epoch) and fed to ``fit`` in slices of ``--checkpoint-batches`` batches without its own shuffle;
+after each slice the model, the Adam state, torch's random state and the training seconds so
+far are saved, and a rerun with the same arguments continues after the last saved slice. Every
+batch but a slice's last is the same size as in one uninterrupted ``fit``, so training differs
+from ``fit(shuffle=True)`` only in which random order the samples come in.
 """
 
 from __future__ import annotations
@@ -84,6 +92,38 @@ def model_inputs(arrays: np.lib.npyio.NpzFile, names: list[str]) -> dict[str, np
     return out
 
 
+def fit_resumable(model, optimizer, inputs: dict[str, np.ndarray], labels: np.ndarray, args) -> tuple[float, float]:
+    """Train ``args.epochs`` epochs in slices, saving after each one into ``args.checkpoint_dir``
+    and starting after the last saved slice; returns (wall, CPU) seconds over every sitting."""
+    path = os.path.join(args.checkpoint_dir, "progress.pt")
+    progress = {"epoch": 0, "slice": 0, "seconds": 0.0, "cpu_seconds": 0.0}
+    if os.path.exists(path):
+        saved = torch.load(path, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["torch_rng"])
+        progress = saved["progress"]
+        print(f"continuing from epoch {progress['epoch']} slice {progress['slice']}", flush=True)
+    os.makedirs(args.checkpoint_dir, exist_ok=True)
+    slice_size = args.checkpoint_batches * args.batch_size
+    for epoch in range(progress["epoch"], args.epochs):
+        order = np.random.default_rng([args.seed, epoch]).permutation(len(labels))
+        slices = range(0, len(order), slice_size)
+        for number in range(progress["slice"] if epoch == progress["epoch"] else 0, len(slices)):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            rows = order[slices[number]:slices[number] + slice_size]
+            model.fit({name: values[rows] for name, values in inputs.items()}, labels[rows],
+                      batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+            progress = {"epoch": epoch, "slice": number + 1,
+                        "seconds": progress["seconds"] + time.perf_counter() - started,
+                        "cpu_seconds": progress["cpu_seconds"] + time.process_time() - cpu_started}
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "torch_rng": torch.get_rng_state(), "progress": progress}, path + ".tmp")
+            os.replace(path + ".tmp", path)
+            print(f"epoch {epoch} slice {number + 1}/{len(slices)}: {progress['seconds']:.0f}s", flush=True)
+    return progress["seconds"], progress["cpu_seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder written by export_ctr_samples.py")
@@ -98,7 +138,11 @@ def main() -> None:
     parser.add_argument("--user-dim", type=int, default=8)
     parser.add_argument("--embedding-dim", type=int, default=16, help="field models: one size for every field")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    parser.add_argument("--checkpoint-dir", default=None, help="save progress here and continue from it (resumable)")
+    parser.add_argument("--checkpoint-batches", type=int, default=1000, help="batches between saves")
     args = parser.parse_args()
+    if args.checkpoint_batches < 1:
+        parser.error("--checkpoint-batches must be at least 1")
 
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -127,10 +171,14 @@ def main() -> None:
     model.compile(optimizer, "binary_crossentropy", metrics=[])
 
     train = np.load(os.path.join(args.data, "train.npz"))
-    started, cpu_started = time.perf_counter(), time.process_time()
-    model.fit(model_inputs(train, names), train["label"], batch_size=args.batch_size, epochs=args.epochs,
-              verbose=2, shuffle=True)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    inputs, labels = model_inputs(train, names), train["label"]
+    if args.checkpoint_dir:
+        seconds, cpu_seconds = fit_resumable(model, optimizer, inputs, labels, args)
+        settings.update(shuffle="per epoch by the harness, fed to fit in slices (resumable)")
+    else:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        model.fit(inputs, labels, batch_size=args.batch_size, epochs=args.epochs, verbose=2, shuffle=True)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     os.makedirs(args.output, exist_ok=True)
     for split in ("valid", "test"):
         arrays = np.load(os.path.join(args.data, f"{split}.npz"))
