@@ -38,7 +38,7 @@ def final_learning_rate(tmp_path, model, *flags):
     ("din", [], True),                                      # CTR models: a constant rate by default
     ("deepfm", [], True),
     ("din", ["--lr-scheduler-type", "linear"], False),     # the user's choice wins
-    ("bst", [], False),                                     # BST keeps the linear decay
+    ("bst", [], True),
     ("sasrec", [], False),
 ])
 def test_the_schedule_is_the_models_default_unless_set(tmp_path, model, flags, constant):

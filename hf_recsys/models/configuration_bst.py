@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .configuration_utils import RecsysConfig
+from .configuration_utils import CTR_TRAINING_DEFAULTS, RecsysConfig
 
 
 class BSTConfig(RecsysConfig):
@@ -29,6 +29,7 @@ class BSTConfig(RecsysConfig):
     """
 
     model_type = "bst"
+    training_defaults = CTR_TRAINING_DEFAULTS
 
     item_embedding_dim: int = 32
     category_embedding_dim: int = 32

@@ -13,7 +13,7 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-#: ``TrainingArguments`` values the CTR models (DIN, DIEN, sum pooling and the feature-field
+#: ``TrainingArguments`` values the CTR models (BST, DIN, DIEN, sum pooling and the feature-field
 #: models) are tuned for; a training run uses them for every option the user leaves unset. A
 #: constant learning rate: Adam's step sizes already adapt per parameter, and ``Trainer``'s
 #: default linear decay to zero stops a two-epoch run before the embeddings and the activation

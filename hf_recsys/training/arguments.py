@@ -161,7 +161,7 @@ class TrainingOptions:
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate", "gt": 0})
     lr_scheduler_type: Optional[str] = field(default=None, metadata={
         "help": "learning-rate schedule after the warmup (transformers' SchedulerType); default: the model's "
-                "own: constant for the CTR models but BST, linear (decay to zero at the end) for the others",
+                "own: constant for the CTR models, linear (decay to zero at the end) for the others",
         "choices": ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                     "inverse_sqrt")})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay", "ge": 0})
