@@ -124,13 +124,13 @@ def train_ours(
         resume = get_last_checkpoint(folder) if checkpoint_dir and os.path.isdir(folder) else None
         output = trainer.train(resume_from_checkpoint=resume)
         cpu_seconds = time.process_time() - cpu_started
-        clock = TrainingClock.of(trainer).metrics()
+        clock = TrainingClock.of(trainer)
+        timing = clock.metrics()
         # the steps of this process (a resumed run's earlier sittings ran in other processes)
-        steps = output.global_step - TrainingClock.of(trainer).first_step
-        samples = steps * args.per_device_train_batch_size
+        samples = (output.global_step - clock.first_step) * args.per_device_train_batch_size
         result: dict[str, Any] = {
-            "train_seconds": clock["train_runtime_s"],
-            "train_samples_per_second": clock["train_samples_per_second"],
+            "train_seconds": timing["train_runtime_s"],
+            "train_samples_per_second": timing["train_samples_per_second"],
             # CPU seconds of this process: a shared machine slows wall time, not this
             "train_cpu_seconds": cpu_seconds,
             "train_samples_per_cpu_second": samples / max(cpu_seconds, 1e-9),
