@@ -190,3 +190,13 @@ def test_a_binary_file_given_as_a_log_is_one_line_naming_it(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and str(tmp_path / "log.csv") in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_log_with_no_item_left_to_sample_as_a_negative_is_a_one_line_error(tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    log.write_text("uid,sku\n" + "".join(f"u{u},{i}\n" for u in range(3) for i in "abcd"))
+    out = tmp_path / "out"
+    code, err = exit_code(["train", "--model", "bst", "--dataset", "csv", "--data-path", str(log),
+                           "--columns", "user_id=uid,item_id=sku", "--output-dir", str(out)], capsys)
+    assert code == 2 and "error: could not sample negatives" in err and "Traceback" not in err
+    assert not out.exists()

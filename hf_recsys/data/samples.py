@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..constants import NUM_SPECIAL, PAD_INDEX
+from .log import DataFormatError
 from .processing import TEST, TRAIN, VALID
 
 
@@ -102,7 +103,8 @@ def sample_negatives(
         if not clash.any():
             return negatives
         negatives[clash] = rng.integers(NUM_SPECIAL, num_items, size=int(clash.sum()))
-    raise ValueError("could not sample negatives: some users interacted with (almost) every item")
+    raise DataFormatError("could not sample negatives: some users interacted with (almost) every item, so a CTR "
+                          "model has no item they did not click; use a log with more items than any user's history")
 
 
 def build_ctr_dataset(
