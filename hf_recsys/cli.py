@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -261,6 +262,7 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
                         "unless --output is given")
     parser.add_argument("--revision", default=None,
                         help="with a Hub repo id: the branch, tag or commit (default: main)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars while the model loads")
     args = parser.parse_args(argv)
     if args.output is None and not args.example:
         parser.error("--output is required (or --example to print the graph's inputs)")
@@ -273,7 +275,8 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
 
     from .hub import resolve_model_source
 
-    model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
+    with quiet(args.no_progress):
+        model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
     try:
         task_of(model)
     except ExportNotSupportedError as error:
@@ -304,9 +307,42 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 def push_main(argv: Optional[Sequence[str]] = None) -> str:
-    from .hub import push_main as push
+    """``hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]``."""
+    import re
 
-    return push(list(argv) if argv is not None else None)
+    parser = argparse.ArgumentParser(
+        prog="hf-recsys push",
+        description="Upload a saved model folder (written by `hf-recsys train`, `trainer.save_model` + "
+        "processor, or the fine-tuning example) to the Hub in one commit, with its model card regenerated "
+        "for the repo id. The Hub is the one HF_ENDPOINT names (default huggingface.co); the token is "
+        "--token, else HF_TOKEN, else the saved login.",
+    )
+    parser.add_argument("folder", help="the saved model folder (holds config.json)")
+    parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing)")
+    parser.add_argument("--revision", default=None, help="branch to push to (created from main if missing)")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    parser.add_argument("--commit-message", default="Upload hf_recsys model")
+    parser.add_argument("--keep-card", action="store_true", help="upload README.md as it is instead of regenerating it")
+    parser.add_argument("--no-progress", action="store_true", help="no upload progress bars")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.repo_id):
+        parser.error(f"--repo-id {args.repo_id!r}: expected ORG/NAME")
+    folder = os.path.expanduser(args.folder)
+    if not os.path.isdir(folder):
+        parser.error(f"folder {args.folder}: no such folder")
+    if not os.path.isfile(os.path.join(folder, "config.json")):
+        parser.error(f"folder {args.folder}: has no config.json (not a saved model folder)")
+
+    from .hub import push_folder_to_hub
+
+    with quiet(args.no_progress):
+        url = push_folder_to_hub(folder, args.repo_id, token=args.token, private=args.private or None,
+                                 revision=args.revision, commit_message=args.commit_message,
+                                 regenerate_card=not args.keep_card)
+    print(f"[hf_recsys] pushed {args.folder} to {args.repo_id}" + (f"@{args.revision}" if args.revision else "")
+          + f": {url}")
+    return url
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,10 +432,14 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.action == "list":
         from .recipes import load_recipe
 
-        listing = {name: load_recipe(name, args.recipe_dir).description for name in available_recipes(args.recipe_dir)}
-        for name, description in listing.items():
-            print(f"{name}: {description}")
-        return listing
+        recipes = {name: load_recipe(name, args.recipe_dir) for name in available_recipes(args.recipe_dir)}
+        for name, recipe in recipes.items():
+            expected = recipe.expected
+            reproduced = (f"expected test {expected['metric']} {float(expected['mean']):.4f} ± "
+                          f"{float(expected['std']):.4f} over {len(expected.get('seeds', []))} seeds"
+                          if expected else "not reproduced over seeds yet")
+            print(f"{name}: {recipe.description} [{reproduced}]")
+        return {name: recipe.description for name, recipe in recipes.items()}
     reproducing = args.action == "reproduce"
     for flag, value, wanted in (("--seeds", args.seeds, reproducing), ("--results", args.results, reproducing),
                                 ("--write-expected", args.write_expected, reproducing),

@@ -441,6 +441,8 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
     Without ``revision`` the source is returned as it is (``from_pretrained`` takes ``main``)."""
     source = check_model_source(source, option)
     if revision is None:
+        if not os.path.isdir(os.path.expanduser(source)):
+            check_hub_source(source, option)
         return source
     if os.path.isdir(os.path.expanduser(source)):
         raise ModelSourceError(f"{option} {source} is a local folder; a revision ({revision!r}) applies to a Hub "
@@ -454,6 +456,30 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
         raise ModelSourceError(f"{option} {source}: the Hub repo has no revision {revision!r}") from error
     except RepositoryNotFoundError as error:
         raise ModelSourceError(f"{option} {source}: no such Hub repo (or no access to it)") from error
+    except OSError as error:  # offline without a cached copy, or the Hub unreachable
+        raise ModelSourceError(_hub_failure(source, option, error)) from error
+
+
+def check_hub_source(source: str, option: str = "--model-dir") -> None:
+    """Fetch the ``config.json`` of the Hub repo ``source`` (or find it in the HF cache when
+    offline), so that a repo that is missing, private or unreachable is a
+    :class:`ModelSourceError` naming ``option`` before any work, not a Hub traceback."""
+    from transformers.utils import cached_file
+
+    try:
+        cached_file(source, "config.json")
+    except OSError as error:
+        raise ModelSourceError(_hub_failure(source, option, error)) from error
+
+
+def _hub_failure(source: str, option: str, error: OSError) -> str:
+    """One line: why the Hub could not give ``source``, and a hint when it was meant as a folder."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    message = f"{option} {source}: not a local folder, and not loaded from the Hub: {reason}"
+    parent = source.split("/", 1)[0]
+    if "/" in source and os.path.isdir(os.path.expanduser(parent)):
+        message += f" ({parent}/ is a local folder: if {source} was meant as a folder, it does not exist)"
+    return message
 
 
 def write_model_card(card: ModelCard, output_dir: str) -> str:
@@ -513,37 +539,3 @@ def push_folder_to_hub(
     info = api.create_commit(repo_id=repo_id, operations=operations, revision=revision,
                              commit_message=commit_message)
     return str(info)
-
-
-def push_main(argv: Optional[list] = None) -> str:
-    """``hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="hf-recsys push",
-        description="Upload a saved model folder (written by `hf-recsys train`, `trainer.save_model` + "
-        "processor, or the fine-tuning example) to the Hub in one commit, with its model card regenerated "
-        "for the repo id. The Hub is the one HF_ENDPOINT names (default huggingface.co); the token is "
-        "--token, else HF_TOKEN, else the saved login.",
-    )
-    parser.add_argument("folder", help="the saved model folder (holds config.json)")
-    parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing)")
-    parser.add_argument("--revision", default=None, help="branch to push to (created from main if missing)")
-    parser.add_argument("--private", action="store_true", help="create the repo private")
-    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--commit-message", default="Upload hf_recsys model")
-    parser.add_argument("--keep-card", action="store_true", help="upload README.md as it is instead of regenerating it")
-    args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.repo_id):
-        parser.error(f"--repo-id {args.repo_id!r}: expected ORG/NAME")
-    folder = os.path.expanduser(args.folder)
-    if not os.path.isdir(folder):
-        parser.error(f"folder {args.folder}: no such folder")
-    if not os.path.isfile(os.path.join(folder, "config.json")):
-        parser.error(f"folder {args.folder}: has no config.json (not a saved model folder)")
-    url = push_folder_to_hub(folder, args.repo_id, token=args.token, private=args.private or None,
-                             revision=args.revision, commit_message=args.commit_message,
-                             regenerate_card=not args.keep_card)
-    print(f"[hf_recsys] pushed {args.folder} to {args.repo_id}" + (f"@{args.revision}" if args.revision else "")
-          + f": {url}")
-    return url

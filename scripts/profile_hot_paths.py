@@ -180,7 +180,7 @@ def main() -> None:
         "sasrec-sequence": (step_function(sequence_batch), 10),
         "cross-entropy": (lambda: full_cross_entropy(queries, items, None, targets).backward(), 1),
         "attention": (lambda: attention(qkv[0], qkv[1], qkv[2], attn_mask=mask, dropout_p=0.2).sum().backward(), 1),
-        "ranking": (lambda: ranker.ranks(eval_logits, eval_batch["labels"], eval_batch["target_rows"]), 1),
+        "ranking": (lambda: ranker.ranks(eval_logits, eval_batch["labels"], eval_batch["label_rows"]), 1),
     }
     # built only when asked for (the synthetic one prepares its own data)
     lazy: dict[str, tuple[Callable[[], Callable[[], object]], int]] = {

@@ -89,7 +89,7 @@ def test_grown_model_keeps_the_published_function_on_known_ids(name, published_d
     assert grown.config.num_items == processor.num_items > published.config.num_items
 
     batch = old_id_batch(name, published, published_data)
-    inputs = {k: v for k, v in batch.items() if k not in ("labels", "target_rows")}
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "label_rows")}
     with torch.no_grad():
         before, after = published(**inputs).logits, grown(**inputs).logits
     if before.dim() == 2:  # next-item: scores of every item; the old ones must not move
@@ -161,7 +161,7 @@ def test_unknown_next_items_are_inputs_but_never_targets(published_data, tmp_pat
     setup.model.eval()
     held_out = collate([test[i] for i in range(len(test))])
     with torch.no_grad():
-        assert torch.isfinite(setup.model(**{k: v for k, v in held_out.items() if k != "target_rows"}).loss)
+        assert torch.isfinite(setup.model(**{k: v for k, v in held_out.items() if k != "label_rows"}).loss)
 
 
 def test_init_from_refuses_a_model_of_another_type(published_data, tmp_path):

@@ -86,6 +86,21 @@ def test_kit_encodes_with_the_saved_vocabularies_and_trains_with_default_argumen
     assert model.recommend([history], k=3) == trainer.model.eval().recommend([history], k=3, processor=kit.processor)
 
 
+def test_a_plain_trainer_masks_the_history_in_next_item_metrics(tiny_data, new_log, tmp_path):
+    """Next-item models name ``label_rows`` in ``forward``, so a ``Trainer`` built without
+    ``label_names`` passes each held-out row to the metrics, which mask the user's history as
+    ``hf-recsys train`` does; ``label_names=["labels"]`` leaves the history unmasked."""
+    base = save_base(tiny_data, tmp_path / "base", "sasrec")
+    kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), new_log)
+    plain = make_trainer(kit, args(tmp_path), callbacks=kit.callbacks)
+    assert plain.label_names == ["labels", "label_rows"] == kit.task.label_names
+    masked = kit.evaluate(plain)
+    unmasked = kit.evaluate(make_trainer(kit, args(tmp_path, label_names=["labels"]), callbacks=kit.callbacks))
+    ranking = [f"eval_{m}@{k}" for m in ("hr", "ndcg", "mrr") for k in (5, 10, 20)]
+    assert all(masked[name] >= unmasked[name] for name in ranking)
+    assert masked["eval_mrr@20"] > unmasked["eval_mrr@20"]
+
+
 def test_without_the_callbacks_the_dropped_columns_are_explained(tiny_data, new_log, tmp_path):
     base = save_base(tiny_data, tmp_path / "base")
     kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), new_log)

@@ -247,3 +247,32 @@ def test_push_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["recommend", "--model-dir", "org/missing", "--history", "1"],
+    ["export", "--model-dir", "org/missing", "--output", "OUT/model.onnx"],
+    ["train", "--init-from", "org/missing", "--max-steps", "2"],
+])
+def test_a_missing_hub_repo_is_a_one_line_error_before_any_work(argv, hub_env, tmp_path):
+    _, env = hub_env
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    result = subprocess.run([sys.executable, "-m", "hf_recsys.cli", *argv], env=env, capture_output=True, text=True,
+                            cwd=tmp_path, timeout=240)
+    assert result.returncode == 2, result.stderr[-3000:]
+    option = argv[1]
+    assert f"error: {option} org/missing: not a local folder, and not loaded from the Hub" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_folder_whose_parent_exists_is_named_as_a_folder(tmp_path):
+    """``out/typo`` reads as a Hub repo id ORG/NAME; when ``out/`` is a local folder the error says
+    that the folder does not exist (offline here, so no Hub is asked)."""
+    (tmp_path / "out").mkdir()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))
+    result = subprocess.run([sys.executable, "-m", "hf_recsys.cli", "recommend", "--model-dir", "out/typo",
+                             "--history", "1"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=240)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "out/ is a local folder: if out/typo was meant as a folder, it does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

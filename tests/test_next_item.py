@@ -319,7 +319,7 @@ def test_collator_builds_shifted_training_labels_and_eval_targets(tiny_data):
     batch = collator([test[0], test[1]])
     row = test[0]["row"]
     assert batch["labels"].tolist() == [test[0]["target"], test[1]["target"]]
-    assert batch["target_rows"].tolist() == [test[0]["row"], test[1]["row"]]
+    assert batch["label_rows"].tolist() == [test[0]["row"], test[1]["row"]]
     expected = sequences.items[max(sequences.user_start[row], row - 10) : row].tolist()
     assert batch["history_ids"][0].tolist()[-len(expected):] == expected
     assert sequences.split[row - 1] == VALID  # the validation item is part of the test history
@@ -427,7 +427,7 @@ def test_trainer_evaluation_matches_direct_full_ranking(tiny_data, tmp_path):
     model.eval()
     with torch.no_grad():
         logits = model(batch["history_ids"]).logits
-    ranks = FullRanker(tiny_data.sequences).ranks(logits, batch["labels"], batch["target_rows"])
+    ranks = FullRanker(tiny_data.sequences).ranks(logits, batch["labels"], batch["label_rows"])
     expected = ranking_metrics(ranks.numpy())
     for key in ("hr@10", "ndcg@10", "mrr@20"):
         assert metrics[f"eval_{key}"] == pytest.approx(expected[key], abs=1e-6)

@@ -183,6 +183,24 @@ def test_a_run_of_a_recipe_is_compared_with_its_expected_spread(tmp_path, capsys
         load_recipe(str(broken))
 
 
+def test_zoo_list_says_which_recipes_have_a_reproduced_result(tmp_path, capsys):
+    (tmp_path / "din-tiny.yaml").write_text(textwrap.dedent("""\
+        description: DIN on a tiny log.
+        train:
+          model: din
+        expected:
+          metric: auc
+          mean: 0.8123
+          std: 0.0045
+          seeds: [0, 1, 2]
+        """))
+    (tmp_path / "sasrec-tiny.yaml").write_text("description: SASRec on a tiny log.\ntrain:\n  model: sasrec\n")
+    run_command("zoo", ["list", "--recipe-dir", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["din-tiny: DIN on a tiny log. [expected test auc 0.8123 ± 0.0045 over 3 seeds]",
+                     "sasrec-tiny: SASRec on a tiny log. [not reproduced over seeds yet]"]
+
+
 def test_a_shipped_recipe_without_its_data_asks_for_data_path(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no ml-1m folder here
     with pytest.raises(SystemExit) as exit_info:

@@ -202,6 +202,7 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
         history_ids: torch.Tensor,
         history_mask: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
+        label_rows: Optional[torch.Tensor] = None,
         user_ids: Optional[torch.Tensor] = None,
         history_times: Optional[torch.Tensor] = None,
         output_hidden_states: bool = False,
@@ -215,11 +216,15 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
                 training, the configured loss over every labelled position) or ``[B]`` the item
                 after the whole history (evaluation; the loss is then the full cross-entropy of
                 the last position, whatever ``loss_type``).
+            label_rows: ``[B]`` evaluation batches: the log row of each held-out label, which the
+                ranking metrics use to mask the user's history; not read by the model. Being a
+                parameter whose name holds "label", ``Trainer`` passes it on to the metrics by
+                default (``TrainingArguments.label_names`` defaults to ``labels, label_rows``).
             user_ids: ``[B]`` user indices (models with a user embedding, e.g. Caser).
             history_times: ``[B, L]`` int64 interaction times (0 at padding), present when the
                 log has times; read by models with ``accepts_timestamps`` (HSTU), ignored by others.
             output_hidden_states: also return the ``[B, L, D]`` queries.
-            **kwargs: ignored; evaluation batches carry ``target_rows`` for the ranking.
+            **kwargs: ignored.
 
         Returns:
             :class:`NextItemOutput` with ``loss`` and ``logits`` ``[B, num_items]``, the scores

@@ -50,7 +50,7 @@ class NextItemCollator:
       window of ``max_history + 1`` items ending at the row gives ``history_ids`` (all but the
       last) and ``labels`` ``[B, L]`` (the next item after each position; -100 after padding);
     * validation / test rows (the held-out item): ``history_ids`` are the ``max_history``
-      items before it, ``labels`` ``[B]`` the held-out item, and ``target_rows`` ``[B]`` the
+      items before it, ``labels`` ``[B]`` the held-out item, and ``label_rows`` ``[B]`` the
       row itself (the ranking uses it to find the user's history).
 
     Always adds ``history_mask`` and ``user_ids``; with ``timestamps`` (the log has interaction
@@ -98,7 +98,7 @@ class NextItemCollator:
             batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels[:, keep:]))
         else:
             batch["labels"] = torch.from_numpy(labels)
-            batch["target_rows"] = torch.from_numpy(rows)
+            batch["label_rows"] = torch.from_numpy(rows)
         return batch
 
     def _first_used_column(self, history: np.ndarray) -> int:
@@ -242,8 +242,9 @@ class FullRanker:
         return torch.where(torch.isnan(target_scores.squeeze(1)), scores.shape[1], ranks)
 
     def preprocess_logits_for_metrics(self, logits: Any, labels: Any) -> torch.Tensor:
-        """For ``Trainer``: ``labels`` is ``(targets, target_rows)`` when the ``Trainer`` was told
-        ``label_names=["labels", "target_rows"]``, or just the targets (then no history masking)."""
+        """For ``Trainer``: ``labels`` is ``(targets, label_rows)``, as ``Trainer`` gathers them by
+        default for next-item models (their ``forward`` takes both), or just the targets when
+        ``TrainingArguments.label_names=["labels"]`` (then no history masking)."""
         if isinstance(logits, (tuple, list)):
             logits = logits[0]
         if isinstance(labels, (tuple, list)):
@@ -251,7 +252,7 @@ class FullRanker:
         else:
             targets, rows = labels, None
             if self.exclude_history and not getattr(self, "_warned", False):
-                logger.warning("evaluation batches carry no target_rows: history items are not masked")
+                logger.warning("evaluation batches carry no label_rows: history items are not masked")
                 self._warned = True
         return self.ranks(logits, targets, rows)
 
@@ -299,7 +300,7 @@ class NextItemTask(Task):
     main_metric = "ndcg@10"
     validation_metrics = (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in (5, 10, 20)), "loss")
     #: evaluation batches carry the held-out row, so the ranking can mask the user's history
-    label_names = ["labels", "target_rows"]
+    label_names = ["labels", "label_rows"]
 
     def __init__(
         self,
