@@ -474,8 +474,17 @@ def check_hub_source(source: str, option: str = "--model-dir") -> None:
 
 def _hub_failure(source: str, option: str, error: OSError) -> str:
     """One line: why the Hub could not give ``source``, and a hint when it was meant as a folder."""
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    message = f"{option} {source}: not a local folder, and not loaded from the Hub: {reason}"
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    cause = error.__cause__ if error.__cause__ is not None else error
+    if isinstance(cause, GatedRepoError):
+        message = f"{option} {source}: the Hub repo is gated; accept its terms on the Hub and log in (HF_TOKEN)"
+    elif isinstance(cause, RepositoryNotFoundError):
+        message = (f"{option} {source}: neither a local folder nor a repo on the Hub (a private repo needs a "
+                   "token: HF_TOKEN or `hf auth login`)")
+    else:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = f"{option} {source}: not a local folder, and not loaded from the Hub: {reason}"
     parent = source.split("/", 1)[0]
     if "/" in source and os.path.isdir(os.path.expanduser(parent)):
         message += f" ({parent}/ is a local folder: if {source} was meant as a folder, it does not exist)"

@@ -261,7 +261,7 @@ def test_a_missing_hub_repo_is_a_one_line_error_before_any_work(argv, hub_env, t
                             cwd=tmp_path, timeout=240)
     assert result.returncode == 2, result.stderr[-3000:]
     option = argv[1]
-    assert f"error: {option} org/missing: not a local folder, and not loaded from the Hub" in result.stderr
+    assert f"error: {option} org/missing: neither a local folder nor a repo on the Hub" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
