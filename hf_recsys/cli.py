@@ -229,6 +229,10 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
                   f"and are left out: {_listed(unknown)}", file=sys.stderr)
         recommendations = model.recommend([args.history], k=args.k, exclude_seen=not args.include_seen,
                                           users=users, return_scores=True)[0]
+    if len(recommendations) < args.k:
+        print(f"hf-recsys recommend: note: only {len(recommendations)} item(s) to recommend (--k {args.k}): the "
+              f"model knows {len(known_items)} items" + ("" if args.include_seen else ", less those of the history"),
+              file=sys.stderr)
     print(json.dumps([{"item_id": i, "score": None if s is None else round(s, 4)} for i, s in recommendations],
                      indent=1, ensure_ascii=False))
     return recommendations

@@ -78,3 +78,11 @@ def test_a_model_without_a_user_input_ignores_the_user_and_says_so(folders, caps
 def test_k_below_one_is_a_usage_error(folders, capsys, k):
     code, err = failing(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "--k", k)
     assert code == 2 and "argument --k" in err
+
+
+def test_asking_for_more_items_than_the_model_has_returns_them_all_and_says_so(folders, capsys):
+    out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "東京", "--k", "50")
+    assert len(json.loads(out)) == len(ITEMS) - 2
+    assert f"only {len(ITEMS) - 2} item(s) to recommend (--k 50): the model knows {len(ITEMS)} items" in err
+    out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "--k", "3")
+    assert "only" not in err
