@@ -575,6 +575,12 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         "outputs/tune-RECIPE) gets search.json (every trial) and search.db (the optuna study: run the same "
         "command again to continue an interrupted search).",
     )
+    parser.add_argument("--recipe", default=None, metavar="NAME|PATH",
+                        help="the recipe whose search.space is searched (required; `hf-recsys zoo list` names the "
+                        "shipped ones)")
+    parser.add_argument("--output-dir", default=None, metavar="DIR",
+                        help="where search.json and search.db go (default: the recipe's output_dir, else "
+                        "outputs/tune-RECIPE)")
     parser.add_argument("--trials", type=positive_integer, default=None,
                         help="trials in all, counting those of an interrupted search (default: the recipe's "
                         "search.trials, else 20)")
@@ -583,6 +589,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--write-recipe", default=None, metavar="PATH",
                         help="write the recipe with the best values found into this YAML file")
     args, train_argv = parser.parse_known_args(argv)
+    train_argv = [*(["--recipe", args.recipe] if args.recipe else []), *train_argv,
+                  *(["--output-dir", args.output_dir] if args.output_dir else [])]
     try:
         import optuna  # noqa: F401
     except ImportError:
