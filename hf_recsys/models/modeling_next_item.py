@@ -217,9 +217,9 @@ class NextItemPreTrainedModel(RecommenderMixin, RecsysPreTrainedModel):
                 after the whole history (evaluation; the loss is then the full cross-entropy of
                 the last position, whatever ``loss_type``).
             label_rows: ``[B]`` evaluation batches: the log row of each held-out label, which the
-                ranking metrics use to mask the user's history; not read by the model. Being a
-                parameter whose name holds "label", ``Trainer`` passes it on to the metrics by
-                default (``TrainingArguments.label_names`` defaults to ``labels, label_rows``).
+                ranking metrics use to mask the user's history; not read by the model. With
+                ``TrainingArguments.label_names`` unset, ``Trainer`` gathers every ``forward``
+                parameter whose name holds "label" for the metrics: ``labels`` and this.
             user_ids: ``[B]`` user indices (models with a user embedding, e.g. Caser).
             history_times: ``[B, L]`` int64 interaction times (0 at padding), present when the
                 log has times; read by models with ``accepts_timestamps`` (HSTU), ignored by others.
