@@ -667,7 +667,7 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
         with one_line_warnings(command):
             return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
     except (DataFormatError, ModelSourceError, RecipeError) as error:
-        print(f"hf-recsys {command}: error: {error}", file=sys.stderr)
+        print(f"hf-recsys {command}: error: {build_train_parser().naming_the_flag(error)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"hf-recsys {command}: {INTERRUPTED}", file=sys.stderr)

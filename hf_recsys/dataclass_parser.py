@@ -173,7 +173,18 @@ class DataclassArgumentParser(argparse.ArgumentParser):
         try:
             return _construct(self.dataclass_type, (), nested, extra)
         except ValueError as error:
-            self.error(str(error))
+            self.error(self.naming_the_flag(error))
+
+    def naming_the_flag(self, error: Exception) -> str:
+        """The message of ``error``; where it starts with the Python name of the option at fault
+        (``error.option``, e.g. ``columns: unknown key ...`` from the data readers) and this parser
+        has that option, with its flag instead (``argument --columns: unknown key ...``)."""
+        message, option = str(error), getattr(error, "option", None)
+        if option and message.startswith(f"{option}: "):
+            flag = "--" + option.replace("_", "-")
+            if flag in self._option_string_actions:
+                return f"argument {flag}: {message[len(option) + 2:]}"
+        return message
 
     def parse_dataclass(self, args: Optional[Sequence[str]] = None) -> Any:
         return self.build(self.given(self.parse_args(args)))

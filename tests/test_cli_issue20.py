@@ -104,6 +104,20 @@ def test_a_bad_number_is_a_usage_error_and_writes_nothing(argv, tmp_path, capsys
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--columns", "user_id=uid,itemid=sku"], "argument --columns: unknown key 'itemid'"),
+    (["--sep", "ab"], "argument --sep: expected one character"),
+    (["--encoding", "no-such-codec"], "argument --encoding: unknown text encoding 'no-such-codec'"),
+])
+def test_a_bad_data_option_names_its_flag_and_writes_nothing(argv, message, tmp_path, capsys):
+    log = tmp_path / "log.csv"
+    log.write_text("uid,sku\nu1,a\nu1,b\nu2,a\n")
+    out = tmp_path / "out"
+    code, err = exit_code(["train", "--data-path", str(log), "--output-dir", str(out), *argv], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_bad_numbers_exit_2_with_one_line_and_no_traceback_from_the_shell(tmp_path):
     for argv in (["hf_recsys.cli", "train", "--batch-size", "0"], ["hf_recsys.cli", "recommend", "--model-dir",
                                                                    str(tmp_path), "--history", "1", "--k", "-3"]):
