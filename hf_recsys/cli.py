@@ -562,7 +562,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     import copy
     import os
 
-    from .recipes import RecipeError, expand_recipe_argv, given_options, load_recipe, save_recipe
+    from .recipes import RecipeError, expand_recipe_argv, load_recipe, save_recipe
     from .training.arguments import positive_integer, positive_number
     from .training.search import SearchSpaceError, parse_space, run_search, write_search
 
@@ -595,10 +595,9 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         import optuna  # noqa: F401
     except ImportError:
         parser.error("hf-recsys tune needs optuna: pip install 'hf_recsys[tune]' (or pip install optuna)")
-    found, _ = given_options(train_argv, "--recipe", "--output-dir")
-    if not found.recipe:
+    if not args.recipe:
         parser.error("--recipe NAME|PATH is required: the search space is the recipe's search.space")
-    recipe = load_recipe(found.recipe)
+    recipe = load_recipe(args.recipe)
     space = recipe.search.get("space")
     if not space:
         parser.error(f"{recipe.path}: no search.space to search")
@@ -606,7 +605,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         dimensions = parse_space(space, f"{recipe.path}: search.space")
     except SearchSpaceError as error:
         parser.error(str(error))
-    if not found.output_dir and "output_dir" not in recipe.train:
+    if not args.output_dir and "output_dir" not in recipe.train:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
     train_parser = build_train_parser()
     run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe)),

@@ -448,15 +448,13 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
         raise ModelSourceError(f"{option} {source} is a local folder; a revision ({revision!r}) applies to a Hub "
                                "repo id ORG/NAME only")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import RevisionNotFoundError
 
     try:
         return snapshot_download(repo_id=source, revision=revision, endpoint=os.environ.get("HF_ENDPOINT") or None)
     except RevisionNotFoundError as error:
         raise ModelSourceError(f"{option} {source}: the Hub repo has no revision {revision!r}") from error
-    except RepositoryNotFoundError as error:
-        raise ModelSourceError(f"{option} {source}: no such Hub repo (or no access to it)") from error
-    except OSError as error:  # offline without a cached copy, or the Hub unreachable
+    except OSError as error:  # no such repo, offline without a cached copy, or the Hub unreachable
         raise ModelSourceError(_hub_failure(source, option, error)) from error
 
 
@@ -476,10 +474,11 @@ def _hub_failure(source: str, option: str, error: OSError) -> str:
     """One line: why the Hub could not give ``source``, and a hint when it was meant as a folder."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    cause = error.__cause__ if error.__cause__ is not None else error
-    if isinstance(cause, GatedRepoError):
+    # huggingface_hub raises its errors itself (snapshot_download); transformers re-raises them as the cause
+    causes = (error, error.__cause__)
+    if any(isinstance(cause, GatedRepoError) for cause in causes):
         message = f"{option} {source}: the Hub repo is gated; accept its terms on the Hub and log in (HF_TOKEN)"
-    elif isinstance(cause, RepositoryNotFoundError):
+    elif any(isinstance(cause, RepositoryNotFoundError) for cause in causes):
         message = (f"{option} {source}: neither a local folder nor a repo on the Hub (a private repo needs a "
                    "token: HF_TOKEN or `hf auth login`)")
     else:
