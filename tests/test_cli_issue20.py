@@ -171,6 +171,12 @@ def test_no_progress_silences_every_bar(tmp_path, capfd):
     captured = capfd.readouterr()
     for text in (captured.err, captured.out):
         assert "it/s]" not in text and "Writing model shards" not in text and "%|" not in text
+    # export loads the model with its loading bar, unless --no-progress
+    main(["export", "--model-dir", str(tmp_path / "out"), "--example"])
+    assert "Loading weights" in capfd.readouterr().err
+    main(["export", "--model-dir", str(tmp_path / "out"), "--example", "--no-progress"])
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err and "%|" not in captured.err and "example_inputs" in captured.out
 
 
 @pytest.mark.parametrize("argv, words", [
