@@ -58,8 +58,9 @@ FAMILIES = {
 }
 TASK_FAMILY = {"ctr": "ctr", "next_item": "next_item", "seq2seq": "p5"}
 #: a real dataset's number says more than the embedded default's
-DATASET_PRIORITY = ["ml-1m", "beauty", "amazon", "ml-20m", "ml-100k", "csv", "synthetic"]
-DATASET_NAMES = {"synthetic": "embedded default", "beauty": "Amazon Beauty", "ml-1m": "MovieLens-1M"}
+DATASET_PRIORITY = ["ml-1m", "beauty", "amazon", "ml-20m", "ml-1m-users0.1", "ml-100k", "csv", "synthetic"]
+DATASET_NAMES = {"synthetic": "embedded default", "beauty": "Amazon Beauty", "ml-1m": "MovieLens-1M",
+                 "ml-1m-users0.1": "MovieLens-1M, a tenth of the users"}
 
 
 # --------------------------------------------------------------------------- markers
@@ -220,6 +221,12 @@ def is_reproduction(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("recipes"), dict) and "command" in data
 
 
+def is_peer_comparison(data: Any) -> bool:
+    """A ``benchmarks/peers/ctr_peers.py`` record: per ``"model/library"``, its runs over seeds."""
+    return (isinstance(data, dict) and isinstance(data.get("results"), dict) and "dataset" in data
+            and all(isinstance(v, dict) and "runs" in v for v in data["results"].values()))
+
+
 def is_search(data: Any) -> bool:
     """A ``hf-recsys tune`` record (``search.json``): trials with their parameters and values."""
     return isinstance(data, dict) and isinstance(data.get("trials"), list) and "best_params" in data
@@ -249,6 +256,56 @@ def search_table(data: dict[str, Any], anchor: str) -> str:
         params = trial.get("params") or {}
         lines.append(f"| {trial.get('number', '?')} | {trial.get('state', '?')} | {shown} | "
                      + " | ".join(_parameter(params.get(n)) for n in names) + f" | [run](#{anchor}) |")
+    return "\n".join(lines)
+
+
+def is_ablation(data: Any) -> bool:
+    """A ``benchmarks/peers/ablate.py`` record: one change at a time, scored on the validation split."""
+    return isinstance(data, dict) and isinstance(data.get("variants"), dict) and "model" in data
+
+
+PEER_LIBRARIES = {"ours": "hf_recsys", "deepctr": "DeepCTR-Torch"}
+
+
+def _dataset_title(dataset: str) -> str:
+    name = DATASET_NAMES.get(dataset, dataset)
+    return name[:1].upper() + name[1:]
+
+
+def _whole(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def peer_comparison_table(data: dict[str, Any], anchor: str) -> str:
+    """Every run of a peer comparison (test metrics, training time and CPU throughput), after
+    the popularity baseline on the same test samples."""
+    lines = ["| model | library | seed | test AUC | test GAUC | test logloss | train s (wall) | samples per CPU-s | run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    popularity = (data.get("popularity") or {}).get("test")
+    if popularity:
+        lines.append(f"| popularity | – | – | {_number(popularity.get('auc'))} | {_number(popularity.get('gauc'))} | "
+                     f"{_number(popularity.get('logloss'))} | – | – | [run](#{anchor}) |")
+    for key, result in data["results"].items():
+        model, _, library = key.partition("/")
+        for run in result["runs"]:
+            test = run.get("test", {})
+            lines.append(f"| {model} | {PEER_LIBRARIES.get(library, library)} | {run.get('seed', '?')} | "
+                         f"{_number(test.get('auc'))} | {_number(test.get('gauc'))} | {_number(test.get('logloss'))} | "
+                         f"{_whole(run.get('train_seconds'))} | {_whole(run.get('train_samples_per_cpu_second'))} "
+                         f"| [run](#{anchor}) |")
+    return "\n".join(lines)
+
+
+def ablation_table(data: dict[str, Any], anchor: str) -> str:
+    """Each variant of an ablation: what it changes and its validation metrics over the seeds."""
+    lines = ["| variant | change | seeds | valid AUC | valid GAUC | valid logloss | run |", "|---|---|---|---|---|---|---|"]
+    for name, variant in data["variants"].items():
+        change = {**(variant.get("overrides") or {}), **(variant.get("training") or {})}
+        values = {k: [run["valid"][k] for run in variant["runs"] if k in run.get("valid", {})]
+                  for k in ("auc", "gauc", "logloss")}
+        lines.append(f"| {name} | `{_cell(json.dumps(change))}` | {len(variant['runs'])} | "
+                     + " | ".join(_spread(values[k]) if len(values[k]) > 1 else _number(values[k] or None)
+                                  for k in ("auc", "gauc", "logloss")) + f" | [run](#{anchor}) |")
     return "\n".join(lines)
 
 
@@ -510,6 +567,16 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
                 budget = f" Budget: {_cell(str(data['budget']))}." if data.get("budget") else ""
                 lines += ["A search on the validation split (`hf-recsys tune`); a pruned trial shows its last "
                           f"validation value.{budget}", "", search_table(data, anchor), ""]
+            elif is_peer_comparison(data):
+                if data.get("superseded"):
+                    lines += [f"Superseded: {_cell(str(data['superseded']))}.", ""]
+                lines += [f"{_dataset_title(data['dataset'])}: ours against a peer library on "
+                          "the same exported samples (`benchmarks/peers/ctr_peers.py`).", "",
+                          peer_comparison_table(data, anchor), ""]
+            elif is_ablation(data):
+                lines += [f"{_dataset_title(data['dataset'])}, `{data['model']}`: one change at a "
+                          "time, scored on the validation split (`benchmarks/peers/ablate.py`).", "",
+                          ablation_table(data, anchor), ""]
             elif is_reproduction(data):
                 lines += ["Test metrics over seeds, mean ± sample standard deviation (`hf-recsys zoo reproduce`).", ""]
                 for part in reproduction_tables(data, anchor):
@@ -570,11 +637,51 @@ def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def peer_comparison_rows(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Our side of the comparisons with a peer library (``benchmarks/peers/ctr_peers.py``), one
+    row per dataset and model with each test metric as the list of its seeds' values, gathered
+    over the files (a benchmark runs in pieces; a seed measured twice keeps the later file's run).
+    A file marked ``"superseded"`` (e.g. a run with defaults since changed) is left out. The
+    row's file is the one of its first seed."""
+    groups: dict[tuple[str, str], dict[int, tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for entry in entries:
+        data = entry["data"]
+        if not is_peer_comparison(data) or data.get("superseded"):
+            continue
+        for key, result in data["results"].items():
+            model, _, library = key.partition("/")
+            if library != "ours":
+                continue
+            for run in result["runs"]:
+                groups.setdefault((data["dataset"], model), {})[run["seed"]] = (entry, run)
+    found = []
+    for (dataset, model), by_seed in sorted(groups.items()):
+        seeds = sorted(by_seed)
+        quality: dict[str, list[float]] = {}
+        for seed in seeds:
+            for metric, value in by_seed[seed][1]["test"].items():
+                quality.setdefault(metric, []).append(value)
+        entry = by_seed[seeds[0]][0]
+        found.append((entry, {
+            "model": model, "dataset": dataset, "reproduced": len(seeds) > 1, "seeds": seeds, "quality": quality,
+            "name": f"package defaults, beside DeepCTR-Torch on the same samples, seed{'s' if len(seeds) > 1 else ''} "
+                    f"{', '.join(map(str, seeds))}",
+            "command": entry["data"].get("command") + (" (one file per seed: see the results page)"
+                                                       if len({id(by_seed[s][0]) for s in seeds}) > 1 else ""),
+            "commit": (entry["data"].get("commit") or "?")[:7],
+            "baseline": (entry["data"].get("popularity") or {}).get("test"),
+        }))
+    return found
+
+
 def model_rows(entries: list[dict[str, Any]], model: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every result row of ``model`` (a row whose ``model`` is the registry name), with its file;
-    a recipe reproduced over seeds counts as a row of its model."""
-    found = []
+    a recipe reproduced over seeds and our side of a peer comparison (:func:`peer_comparison_rows`)
+    count as rows of their model."""
+    found = [(entry, row) for entry, row in peer_comparison_rows(entries) if row["model"] == model]
     for entry in entries:
+        if is_peer_comparison(entry["data"]):
+            continue
         rows = reproduction_rows(entry["data"]) if is_reproduction(entry["data"]) else _rows_of(entry["data"])
         for row in rows or []:
             if row.get("model") == model and any(k in _quality(row) for f in FAMILIES.values() for k, _ in f["metrics"]):
@@ -697,9 +804,10 @@ def model_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
         if rows and family in FAMILIES:
             key, title = FAMILIES[family]["headline"]
             order = {d: i for i, d in enumerate(DATASET_PRIORITY)}
-            # the most realistic dataset; on it, a recipe reproduced over seeds before a single run
+            # the most realistic dataset; on it, results over seeds before a single run, and a
+            # shipped recipe before the package defaults of a peer comparison
             entry, row = min(rows, key=lambda er: (order.get(er[1].get("dataset"), len(order)),
-                                                    not er[1].get("reproduced")))
+                                                    not er[1].get("reproduced"), not er[1].get("recipe")))
             value = _quality(row).get(key)
             where = DATASET_NAMES.get(row.get("dataset"), row.get("dataset"))
             if isinstance(value, list) and len(value) > 1:  # a value per seed: the spread, the seeds counted

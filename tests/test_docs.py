@@ -324,6 +324,44 @@ def test_model_results_come_from_any_file_whose_rows_name_the_model(tmp_path, mo
     assert "gru4rec" not in block
 
 
+def test_a_peer_comparison_gives_its_model_a_row_over_its_seeds_and_files(tmp_path, monkeypatch):
+    def report(seeds, auc, **extra):
+        runs = [{"seed": s, "test": {"auc": a, "gauc": a - 0.01, "logloss": 0.4}} for s, a in zip(seeds, auc)]
+        peer = [{"seed": s, "test": {"auc": 0.5, "gauc": 0.5, "logloss": 0.7}} for s in seeds]
+        return {"command": f"python ctr_peers.py --seeds {seeds}", "commit": "abcdef0123", "dataset": "ml-1m",
+                "popularity": {"test": {"auc": 0.8, "gauc": 0.79, "logloss": 0.53}},
+                "results": {"din/ours": {"runs": runs}, "din/deepctr": {"runs": peer}}, **extra}
+
+    builder, entries = results_from(tmp_path, monkeypatch, "ctr_peers", {
+        "a-old-defaults.json": report([0], [0.70], superseded="the old defaults"),
+        "b-s0.json": report([0], [0.91]), "c-s12.json": report([1, 2], [0.90, 0.92])})
+    block = builder.model_results_block(entries, "din", "ctr")
+    # seeds 0-2 of our side from two files; the superseded file and the peer's side left out
+    assert ("| MovieLens-1M | [package defaults, beside DeepCTR-Torch on the same samples, seeds 0, 1, 2]"
+            "(../results/ctr_peers.md#ctr-peers-b-s0) | 0.9100 ± 0.0100 (n=3) | 0.9000 ± 0.0100 (n=3) | "
+            "0.4000 ± 0.0000 (n=3) | 0.8000 | `python ctr_peers.py --seeds [0] (one file per seed: see the results "
+            "page)` | `abcdef0` |") in block
+    assert "0.7000" not in block and "0.5000" not in block
+    # its results page: each file's runs of both libraries after popularity, a superseded file says so
+    page = builder.area_page("ctr_peers", entries)
+    assert "Superseded: the old defaults." in page
+    assert "| popularity | – | – | 0.8000 | 0.7900 | 0.5300 | – | – | [run](#ctr-peers-c-s12) |" in page
+    assert "| din | DeepCTR-Torch | 2 | 0.5000 | 0.5000 | 0.7000 | – | – | [run](#ctr-peers-c-s12) |" in page
+    assert "(no list of rows in this file)" not in page
+    din_line = next(line for line in builder.model_table(entries, "").splitlines() if line.startswith("| [`din`]"))
+    assert din_line.endswith("| ctr | AUC 0.9100 ± 0.0100 (MovieLens-1M, 3 seeds) |")
+    # on the same dataset, a shipped recipe reproduced over seeds is the headline
+    recipe = {"command": "hf-recsys zoo reproduce --recipes din-ml1m", "recipes": {"din-ml1m": {
+        "recipe": "din-ml1m", "metric": "auc", "seeds": [0, 1], "missing_seeds": [],
+        "test": {"auc": {"mean": 0.85, "std": 0.0}},
+        "runs": [{"seed": s, "test": {"auc": 0.85}} for s in (0, 1)]}}}
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "ml1m-ctr.json").write_text(json.dumps(recipe))
+    din_line = next(line for line in builder.model_table(builder.load_results(), "").splitlines()
+                    if line.startswith("| [`din`]"))
+    assert din_line.endswith("| ctr | AUC 0.8500 ± 0.0000 (MovieLens-1M, 2 seeds) |")
+
+
 def test_marker_blocks_are_replaced_in_place():
     builder = _builder()
     text = "intro\n<!-- generated:x -->\nold\n<!-- /generated:x -->\noutro\n"

@@ -4,13 +4,14 @@ padding, with DIEN's history negatives and a user cut that keeps whole users."""
 import json
 import os
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "peers"))
 
-from export_ctr_samples import export_ctr_samples, right_align, sample_users  # noqa: E402
+from export_ctr_samples import export_ctr_samples, popularity_baseline, right_align, sample_users  # noqa: E402
 
 from hf_recsys.training.collators import CTRCollator  # noqa: E402
 
@@ -49,6 +50,22 @@ def test_export_matches_the_collator(tiny_data, tmp_path):
         features = batch["user_features"].numpy()
         for j, name in enumerate(tiny_data.processor.user_feature_names):
             np.testing.assert_array_equal(arrays[f"user_{name}"], features[:, j])
+
+
+def test_the_exports_popularity_is_the_one_training_reports(tiny_data, tmp_path):
+    """The peer table's popularity row is the baseline ``hf-recsys train`` prints beside a CTR
+    model, computed from the export alone."""
+    from hf_recsys.training.tasks import CTRTask
+
+    export_ctr_samples(tiny_data, str(tmp_path), max_history=10)
+    baseline = popularity_baseline(str(tmp_path))
+    task = CTRTask(tiny_data, model=SimpleNamespace(config=SimpleNamespace()))  # the baseline reads no model
+    for split in ("valid", "test"):
+        expected = task.baseline_metrics(split)
+        assert set(baseline[split]) == {"auc", "gauc", "logloss"}
+        for key, value in expected.items():
+            assert baseline[split][key] == pytest.approx(value, abs=1e-12), (split, key)
+    assert 0.0 < baseline["test"]["auc"] < 1.0
 
 
 def test_sample_users_keeps_whole_users(tiny_log):

@@ -11,7 +11,8 @@ both libraries' models on those fixed samples. Ours trains through ``transformer
 with the package's defaults (model config defaults, the training defaults of
 :data:`TRAINING`), DeepCTR-Torch through ``run_deepctr.py`` in its own virtualenv
 (``--peer-python``); both predict the same validation and test samples, and the metrics of
-both come from ``hf_recsys.training.metrics``. Each finished run is written to ``--output``
+both come from ``hf_recsys.training.metrics``, beside the popularity baseline's on the same
+samples (``"popularity"``). Each finished run is written to ``--output``
 at once, so a long benchmark keeps what it measured.
 
 ``--checkpoint-dir`` makes every run resumable: ours saves ``Trainer`` checkpoints, the
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_ctr_samples import add_data_arguments, export_ctr_samples, prepare_from_args  # noqa: E402
+from export_ctr_samples import add_data_arguments, export_ctr_samples, popularity_baseline, prepare_from_args  # noqa: E402
 
 from hf_recsys.benchmarks.suite import git_commit, machine_info  # noqa: E402
 from hf_recsys.data.pipeline import PreparedData  # noqa: E402
@@ -259,6 +260,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
         "samples": meta["samples"],
         "data_config": meta["data_config"],
         "seeds": args.seeds,
+        "popularity": popularity_baseline(export_dir),
         "results": {},
     }
 

@@ -18,7 +18,9 @@ package see the same inputs. Per split, ``{split}.npz`` holds (N samples, L = ma
 * ``item_<field>`` ``[N, V]`` and ``item_<field>_length`` ``[N]``: each item field of the target
   (e.g. genres; V = values kept per item, right-padded).
 
-``meta.json`` gives every vocabulary size, the field names and how the samples were made.
+``meta.json`` gives every vocabulary size, the field names and how the samples were made;
+``train_item_counts.npy`` the training interactions per item index, the counts of the
+popularity baseline (:func:`popularity_baseline`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ import numpy as np
 from hf_recsys.data.log import InteractionLog
 from hf_recsys.data.pipeline import DataConfig, PreparedData, data_config_dict, prepare_data
 from hf_recsys.training.collators import sample_history_negatives
+from hf_recsys.training.metrics import popularity_ctr_metrics
 
 SPLITS = ("train", "valid", "test")
 #: values kept per item of a multi-valued item field (our feature-field models' default cap)
 MAX_ITEM_VALUES = 8
+
+
+ITEM_COUNTS_FILE = "train_item_counts.npy"
 
 
 def sample_users(log: InteractionLog, fraction: float, seed: int) -> InteractionLog:
@@ -161,9 +167,23 @@ def export_ctr_samples(data: PreparedData, output: str, max_history: int, extra_
         arrays = split_arrays(data, split, max_history)
         np.savez(os.path.join(output, f"{split}.npz"), **arrays)
         meta["samples"][split] = int(len(arrays["label"]))
+    np.save(os.path.join(output, ITEM_COUNTS_FILE), np.asarray(data.train_item_counts))
     with open(os.path.join(output, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
     return meta
+
+
+def popularity_baseline(export_dir: str) -> dict[str, dict[str, float]]:
+    """The popularity baseline on an export's valid and test samples, as ``hf-recsys train``
+    reports it beside a CTR model (``CTRTask.baseline_metrics``): AUC / GAUC / logloss."""
+    counts = np.load(os.path.join(export_dir, ITEM_COUNTS_FILE))
+    valid = np.load(os.path.join(export_dir, "valid.npz"))
+    out = {}
+    for split in ("valid", "test"):
+        samples = np.load(os.path.join(export_dir, f"{split}.npz"))
+        out[split] = popularity_ctr_metrics(counts, (valid["item_id"], valid["label"]), samples["item_id"],
+                                            samples["label"], samples["user_id"])
+    return out
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

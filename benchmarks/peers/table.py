@@ -3,7 +3,8 @@
     python benchmarks/peers/table.py benchmarks/results/ctr_peers/*.json
 
 Peer-comparison files give one row per (dataset, model, library): test AUC, GAUC and logloss
-as mean ± std over the seeds, training seconds and samples per second. Ablation files give one
+as mean ± std over the seeds, training seconds and samples per second; each dataset's rows
+start with the popularity baseline on the same test samples. Ablation files give one
 row per variant: validation AUC and logloss, mean ± std.
 """
 
@@ -30,9 +31,12 @@ def cell(summary: dict, key: str, digits: int = 4, seeds: int = 2) -> str:
 
 def merge_runs(reports: list[dict]) -> dict:
     """(dataset, "model/library") -> {"runs", "summary"}, the runs of every file together (a
-    seed measured twice keeps its later run), so a benchmark may be run in pieces."""
+    seed measured twice keeps its later run), so a benchmark may be run in pieces. A file marked
+    ``"superseded"`` (a run with defaults since changed, kept for the ablation) is left out."""
     runs: dict = defaultdict(dict)
     for report in reports:
+        if report.get("superseded"):
+            continue
         for key, entry in report["results"].items():
             for run in entry["runs"]:
                 runs[(report["dataset"], key)][run["seed"]] = run
@@ -47,8 +51,14 @@ def peer_rows(reports: list[dict]) -> list[str]:
         "| samples per CPU-s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    popularity = {report["dataset"]: report["popularity"]["test"] for report in reports
+                  if not report.get("superseded") and "popularity" in report}
     for (dataset, key), entry in sorted(merged.items()):
         model, library = key.split("/")
+        if dataset in popularity:  # before the dataset's first row
+            p = popularity.pop(dataset)
+            lines.append(f"| {dataset} | popularity | – | – | {p['auc']:.4f} | {p['gauc']:.4f} | {p['logloss']:.4f} "
+                         "| – | – | – |")
         s, n = entry["summary"], len(entry["runs"])
         lines.append(
             f"| {dataset} | {model} | {'DeepCTR-Torch' if library == 'deepctr' else 'hf_recsys'} | "

@@ -93,6 +93,27 @@ def popularity_logits(item_counts: np.ndarray, targets: np.ndarray) -> np.ndarra
     return np.log1p(item_counts[np.asarray(targets)]).astype(np.float64)
 
 
+def popularity_ctr_metrics(
+    item_counts: np.ndarray,
+    calibration: tuple[np.ndarray, np.ndarray],
+    targets: np.ndarray,
+    labels: np.ndarray,
+    users: Optional[np.ndarray] = None,
+) -> dict[str, float]:
+    """The popularity baseline on CTR samples: AUC / GAUC of ``log(1 + training count)`` of each
+    target, and a logloss through a Platt scaling fitted on ``calibration`` (validation
+    ``(targets, labels)``, never the samples it reports on).
+
+    ``item_counts``: ``[num_items]`` training interactions per item index.
+    """
+    a, b = fit_platt(popularity_logits(item_counts, calibration[0]), np.asarray(calibration[1]))
+    scores = popularity_logits(item_counts, targets)
+    labels = np.asarray(labels)
+    metrics = ctr_metrics(labels, scores, users)
+    metrics["logloss"] = log_loss(labels, _sigmoid(a * scores + b))
+    return metrics
+
+
 def fit_platt(scores: np.ndarray, labels: np.ndarray, steps: int = 50) -> tuple[float, float]:
     """Fit ``sigmoid(a * score + b)`` by Newton's method, so a baseline's logloss is fair."""
     x = np.asarray(scores, np.float64)

@@ -34,7 +34,7 @@ from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models import MODEL_REGISTRY, ModelSpec
 from .collators import CTRCollator
-from .metrics import ctr_metrics, fit_platt, log_loss, make_ctr_compute_metrics, popularity_logits
+from .metrics import make_ctr_compute_metrics, popularity_ctr_metrics
 from .trainer import RecsysTrainer
 
 if TYPE_CHECKING:
@@ -254,15 +254,9 @@ class CTRTask(Task):
     def baseline_metrics(self, split: str) -> dict[str, float]:
         """Popularity (training count of the target) on the same samples; its logloss uses a
         Platt scaling fitted on the validation samples, never on the split it reports."""
-        counts = self.data.train_item_counts
-        valid = self.dataset("valid")
-        a, b = fit_platt(popularity_logits(counts, valid["target"]), np.asarray(valid["label"]))
-        samples = self.dataset(split)
-        scores = popularity_logits(counts, samples["target"])
-        labels = np.asarray(samples["label"])
-        metrics = ctr_metrics(labels, scores, np.asarray(samples["user_index"]))
-        metrics["logloss"] = log_loss(labels, 1.0 / (1.0 + np.exp(-(a * scores + b))))
-        return metrics
+        valid, samples = self.dataset("valid"), self.dataset(split)
+        return popularity_ctr_metrics(self.data.train_item_counts, (valid["target"], valid["label"]),
+                                      samples["target"], samples["label"], np.asarray(samples["user_index"]))
 
 
 TASKS: dict[str, type[Task]] = {"ctr": CTRTask}
