@@ -401,7 +401,7 @@ def one_line_warnings(command: str) -> Iterator[None]:
 def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     """``hf-recsys zoo build``: train a set of recipes into Hub-ready folders ``OUTPUT_ROOT/<recipe>``;
     ``hf-recsys zoo reproduce``: train recipes over seeds and state their test metrics' spread."""
-    from .recipes import available_recipes, parser_flags
+    from .recipes import RecipeError, available_recipes, parser_flags, recipe_path
     from .training.arguments import non_negative_integer
     from .zoo import plan_seed_runs, plan_zoo, write_zoo_summary
 
@@ -455,6 +455,11 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
                          f"`zoo {args.action}`")
     if reproducing and not args.recipes:
         parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed)")
+    for name in args.recipes or []:
+        try:
+            recipe_path(name, args.recipe_dir)
+        except RecipeError as error:
+            parser.error(f"argument --recipes: {str(error).removeprefix('recipe: ')}")
     seeds = args.seeds or [0, 1, 2]
     if len(set(seeds)) != len(seeds):
         parser.error(f"argument --seeds: a seed is given twice ({' '.join(map(str, seeds))})")

@@ -75,6 +75,20 @@ def test_an_unknown_recipe_name_lists_the_recipes():
         load_recipe("no-such-recipe")
 
 
+@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("recipe, message", [("no-such-recipe", "no recipe named 'no-such-recipe' (recipes: "),
+                                             ("gone.yaml", "recipe file gone.yaml does not exist")])
+def test_a_recipe_that_is_not_there_is_a_usage_error_naming_the_flag(command, recipe, message, tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(command, ["--recipe", recipe, "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hf-recsys {command}: error: argument --recipe: {message}") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_plan_names_folders_and_repos_after_the_recipes(tmp_path):
     write_recipe(tmp_path, "bst-tiny", {"model": "bst", "dataset": "ml-1m", "data_path": "ml-1m"})
     [entry] = plan_zoo(None, str(tmp_path / "zoo"), data_root="/data", hub_org="org", push_to_hub=True,
@@ -284,7 +298,9 @@ def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, mon
                           (["reproduce", "--recipes", "bst-ml1m", "--seeds", "-1"], "--seeds: must be >= 0"),
                           (["build", "--seeds", "1"], "--seeds is an option of `zoo reproduce`"),
                           (["build", "--report-only"], "--report-only is an option of `zoo reproduce`"),
-                          (["reproduce", "--recipes", "bst-ml1m", "--push-to-hub"], "--push-to-hub is an option of `zoo build`")):
+                          (["reproduce", "--recipes", "bst-ml1m", "--push-to-hub"], "--push-to-hub is an option of `zoo build`"),
+                          (["build", "--recipes", "bst-ml1m", "no-such-recipe"],
+                           "error: argument --recipes: no recipe named 'no-such-recipe' (recipes: ")):
         with pytest.raises(SystemExit) as exit_info:
             run_command("zoo", argv + ["--output-root", str(tmp_path / "zoo")])
         assert exit_info.value.code == 2

@@ -40,7 +40,13 @@ EXPECTED_KEYS = ("metric", "mean", "std", "seeds")
 
 
 class RecipeError(ValueError):
-    """A recipe that cannot be found or read; the message names the file and the key."""
+    """A recipe that cannot be found or read; the message names the file and the key. A recipe
+    that is not there names the option it came from (``option``, the message's first word), so
+    a command line can name its flag."""
+
+    def __init__(self, message: str, option: Optional[str] = None):
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass
@@ -110,12 +116,13 @@ def recipe_path(name_or_path: str, directory: Optional[os.PathLike] = None) -> P
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         if not candidate.is_file():
-            raise RecipeError(f"recipe file {name_or_path} does not exist")
+            raise RecipeError(f"recipe: recipe file {name_or_path} does not exist", option="recipe")
         return candidate
     path = Path(directory or RECIPE_DIR) / f"{name_or_path}.yaml"
     if not path.is_file():
         names = ", ".join(available_recipes(directory)) or "none"
-        raise RecipeError(f"no recipe named {name_or_path!r} (recipes: {names}; or give a path to a .yaml file)")
+        raise RecipeError(f"recipe: no recipe named {name_or_path!r} (recipes: {names}; or give a path to a .yaml file)",
+                          option="recipe")
     return path
 
 
