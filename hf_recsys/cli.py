@@ -416,7 +416,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     )
     parser.add_argument("action", choices=("build", "reproduce", "list"))
     parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
-                        help=f"recipes to train (build's default: all: {', '.join(available_recipes())})")
+                        help=f"recipes to train or list (build's and list's default: all: {', '.join(available_recipes())})")
     parser.add_argument("--recipe-dir", default=None, help="read recipes from this folder instead of the package's")
     parser.add_argument("--output-root", default="zoo", help="each recipe's folder is OUTPUT_ROOT/<recipe>")
     parser.add_argument("--data-root", default=None,
@@ -433,10 +433,15 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--report-only", action="store_true",
                         help="reproduce: train nothing; summarise the seeds that have finished and name the others")
     args, extra = parser.parse_known_args(argv)
+    for name in args.recipes or []:
+        try:
+            recipe_path(name, args.recipe_dir)
+        except RecipeError as error:
+            parser.error(f"argument --recipes: {str(error).removeprefix('recipe: ')}")
     if args.action == "list":
         from .recipes import load_recipe
 
-        recipes = {name: load_recipe(name, args.recipe_dir) for name in available_recipes(args.recipe_dir)}
+        recipes = {name: load_recipe(name, args.recipe_dir) for name in args.recipes or available_recipes(args.recipe_dir)}
         for name, recipe in recipes.items():
             expected = recipe.expected
             reproduced = (f"expected test {expected['metric']} {float(expected['mean']):.4f} ± "
@@ -455,11 +460,6 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
                          f"`zoo {args.action}`")
     if reproducing and not args.recipes:
         parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed)")
-    for name in args.recipes or []:
-        try:
-            recipe_path(name, args.recipe_dir)
-        except RecipeError as error:
-            parser.error(f"argument --recipes: {str(error).removeprefix('recipe: ')}")
     seeds = args.seeds or [0, 1, 2]
     if len(set(seeds)) != len(seeds):
         parser.error(f"argument --seeds: a seed is given twice ({' '.join(map(str, seeds))})")

@@ -213,6 +213,12 @@ def test_zoo_list_says_which_recipes_have_a_reproduced_result(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["din-tiny: DIN on a tiny log. [expected test auc 0.8123 ± 0.0045 over 3 seeds]",
                      "sasrec-tiny: SASRec on a tiny log. [not reproduced over seeds yet]"]
+    run_command("zoo", ["list", "--recipe-dir", str(tmp_path), "--recipes", "sasrec-tiny"])
+    assert capsys.readouterr().out.splitlines() == ["sasrec-tiny: SASRec on a tiny log. [not reproduced over seeds yet]"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("zoo", ["list", "--recipe-dir", str(tmp_path), "--recipes", "bst-tiny"])
+    assert exit_info.value.code == 2
+    assert "argument --recipes: no recipe named 'bst-tiny' (recipes: din-tiny, sasrec-tiny;" in capsys.readouterr().err
 
 
 def test_a_shipped_recipe_without_its_data_asks_for_data_path(tmp_path, monkeypatch, capsys):
