@@ -418,7 +418,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--recipes", nargs="+", default=None, metavar="NAME",
                         help=f"recipes to train or list (build's and list's default: all: {', '.join(available_recipes())})")
     parser.add_argument("--recipe-dir", default=None, help="read recipes from this folder instead of the package's")
-    parser.add_argument("--output-root", default="zoo", help="each recipe's folder is OUTPUT_ROOT/<recipe>")
+    parser.add_argument("--output-root", default=None, help="each recipe's folder is OUTPUT_ROOT/<recipe> (default: zoo)")
     parser.add_argument("--data-root", default=None,
                         help="folder holding the recipes' data (a recipe's data_path is read under it)")
     parser.add_argument("--push-to-hub", action="store_true", help="build: upload each folder to ORG/<recipe>")
@@ -438,6 +438,17 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
             recipe_path(name, args.recipe_dir)
         except RecipeError as error:
             parser.error(f"argument --recipes: {str(error).removeprefix('recipe: ')}")
+    for flag, value, actions in (("--seeds", args.seeds, ("reproduce",)), ("--results", args.results, ("reproduce",)),
+                                 ("--write-expected", args.write_expected, ("reproduce",)),
+                                 ("--report-only", args.report_only, ("reproduce",)),
+                                 ("--push-to-hub", args.push_to_hub, ("build",)), ("--hub-org", args.hub_org, ("build",)),
+                                 ("--output-root", args.output_root, ("build", "reproduce")),
+                                 ("--data-root", args.data_root, ("build", "reproduce"))):
+        if value and args.action not in actions:
+            parser.error(f"{flag} is an option of {' and '.join(f'`zoo {a}`' for a in actions)}, not of "
+                         f"`zoo {args.action}`")
+    if args.action == "list" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)} (`zoo list` trains nothing)")
     if args.action == "list":
         from .recipes import load_recipe
 
@@ -450,14 +461,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
             print(f"{name}: {recipe.description} [{reproduced}]")
         return {name: recipe.description for name, recipe in recipes.items()}
     reproducing = args.action == "reproduce"
-    for flag, value, wanted in (("--seeds", args.seeds, reproducing), ("--results", args.results, reproducing),
-                                ("--write-expected", args.write_expected, reproducing),
-                                ("--report-only", args.report_only, reproducing),
-                                ("--push-to-hub", args.push_to_hub, not reproducing),
-                                ("--hub-org", args.hub_org, not reproducing)):
-        if value and not wanted:
-            parser.error(f"{flag} is an option of `zoo {'build' if reproducing else 'reproduce'}`, not of "
-                         f"`zoo {args.action}`")
+    args.output_root = args.output_root or "zoo"
     if reproducing and not args.recipes:
         parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed)")
     seeds = args.seeds or [0, 1, 2]

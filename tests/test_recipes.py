@@ -305,10 +305,14 @@ def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, mon
                           (["build", "--seeds", "1"], "--seeds is an option of `zoo reproduce`"),
                           (["build", "--report-only"], "--report-only is an option of `zoo reproduce`"),
                           (["reproduce", "--recipes", "bst-ml1m", "--push-to-hub"], "--push-to-hub is an option of `zoo build`"),
+                          (["list", "--seeds", "1"], "--seeds is an option of `zoo reproduce`, not of `zoo list`"),
+                          (["list", "--data-root", "data"],
+                           "--data-root is an option of `zoo build` and `zoo reproduce`, not of `zoo list`"),
+                          (["list", "--max-steps", "5"], "unrecognized arguments: --max-steps 5"),
                           (["build", "--recipes", "bst-ml1m", "no-such-recipe"],
                            "error: argument --recipes: no recipe named 'no-such-recipe' (recipes: ")):
         with pytest.raises(SystemExit) as exit_info:
-            run_command("zoo", argv + ["--output-root", str(tmp_path / "zoo")])
+            run_command("zoo", argv + (["--output-root", str(tmp_path / "zoo")] if argv[0] != "list" else []))
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err, argv
     assert not (tmp_path / "zoo").exists()
