@@ -53,18 +53,22 @@ def build_train_parser() -> DataclassArgumentParser:
 
 def run_config_from_args(args: argparse.Namespace, parser: Optional[DataclassArgumentParser] = None):
     """The :class:`RunConfig` of parsed ``hf-recsys train`` arguments (a usage error when the
-    options contradict each other). Without ``--model``, an ``--init-from`` model keeps its type."""
+    options contradict each other). Without ``--model``, an ``--init-from`` model keeps its type;
+    with it, the two must agree."""
     parser = parser or build_train_parser()
     given = parser.given(args)
-    if "model" not in given and given.get("init_from"):
+    if given.get("init_from"):
         from .hub import resolve_model_source
         from .training.finetune import model_name_for
 
         source = resolve_model_source(given["init_from"], "--init-from", given.get("init_revision"))
         try:
-            given["model"] = model_name_for(source)
+            published = model_name_for(source)
         except ValueError as error:  # a model type hf_recsys does not know
             parser.error(f"argument --init-from: {error}")
+        if given.setdefault("model", published) != published:
+            parser.error(f"argument --model: {given['model']}, but --init-from {given['init_from']} holds a "
+                         f"{published} model; pass --model {published} or leave --model out")
     return parser.build(given)
 
 
@@ -614,6 +618,14 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         dimensions = parse_space(space, f"{recipe.path}: search.space")
     except SearchSpaceError as error:
         parser.error(str(error))
+    if args.write_recipe:  # checked now, not after hours of search
+        folder = os.path.dirname(os.path.abspath(args.write_recipe))
+        if os.path.isdir(args.write_recipe):
+            parser.error(f"argument --write-recipe: {args.write_recipe} is a folder; give the path of a .yaml file")
+        if not os.path.isdir(folder):
+            parser.error(f"argument --write-recipe: {args.write_recipe}: no folder {folder} to write it into")
+        if not os.access(folder, os.W_OK):
+            parser.error(f"argument --write-recipe: {args.write_recipe}: the folder {folder} is not writable")
     if not args.output_dir and "output_dir" not in recipe.train:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
     train_parser = build_train_parser()

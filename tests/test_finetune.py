@@ -171,6 +171,20 @@ def test_init_from_refuses_a_model_of_another_type(published_data, tmp_path):
         prepare_finetuning(generate_synthetic_log(**NEW_LOG), DataConfig(), MODEL_REGISTRY["sasrec"], str(folder))
 
 
+def test_a_model_flag_that_contradicts_init_from_is_a_usage_error_before_any_work(published_data, tmp_path, capsys):
+    from hf_recsys.cli import run_command
+
+    folder = tmp_path / "published"
+    publish("bst", published_data, folder)
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--init-from", str(folder), "--model", "sasrec", "--output-dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"error: argument --model: sasrec, but --init-from {folder} holds a bst model; "
+                        "pass --model bst or leave --model out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_finetune_from_a_hub_published_model_grows_and_recommends_new_items(published_data, tmp_path):
     """Publish to the loopback Hub, fine-tune from ``org/name`` with ``--unknown-items grow``,
     then reload the saved folder and recommend items the published model never knew. The

@@ -100,3 +100,18 @@ def test_tune_refuses_a_recipe_without_a_space_and_a_model_without_trainer_valid
     with pytest.raises(SystemExit) as exit_info:
         run_command("tune", ["--recipe", str(p5), "--output-dir", str(tmp_path / "p5")])
     assert exit_info.value.code == 2 and "--eval-valid-every" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target, message", [
+    ("missing/tuned.yaml", "no folder"),
+    (".", "is a folder; give the path of a .yaml file"),
+])
+def test_a_recipe_that_cannot_be_written_is_refused_before_the_search(tmp_path, recipe, monkeypatch, capsys,
+                                                                       target, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("tune", ["--recipe", str(recipe), "--output-dir", "search", "--write-recipe", target])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --write-recipe: {target}" in err and message in err
+    assert not (tmp_path / "search").exists()  # no trial ran
