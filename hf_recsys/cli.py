@@ -680,13 +680,13 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     (a data file, column or model folder the message names) exits with status 2 and one line
     on stderr instead of a traceback; Ctrl-C exits with status 130 and one line."""
     from .data.log import DataFormatError
-    from .hub import ModelSourceError
+    from .hub import HubPushError, ModelSourceError
     from .recipes import RecipeError
 
     try:
         with one_line_warnings(command):
             return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
-    except (DataFormatError, ModelSourceError, RecipeError) as error:
+    except (DataFormatError, ModelSourceError, RecipeError, HubPushError) as error:
         print(f"hf-recsys {command}: error: {build_train_parser().naming_the_flag(error)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

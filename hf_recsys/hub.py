@@ -508,6 +508,28 @@ def hub_api(token: Optional[str] = None) -> Any:
     return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token or os.environ.get("HF_TOKEN") or None)
 
 
+class HubPushError(ValueError):
+    """A push the Hub refused, or a Hub that could not be reached; the message is one line."""
+
+
+#: the packages whose exceptions mean "the Hub said no" or "the Hub could not be reached"
+_HUB_ERROR_PACKAGES = {"huggingface_hub", "httpx", "httpx2", "requests", "urllib3"}
+
+
+def _push_failure(repo_id: str, error: BaseException) -> Optional[str]:
+    """One line for an exception of the Hub client during a push, or None for any other error."""
+    if not (isinstance(error, OSError) or any(klass.__module__.split(".")[0] in _HUB_ERROR_PACKAGES
+                                              for klass in type(error).__mro__)):
+        return None
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status is None:
+        return f"cannot push to {repo_id}: the Hub ({endpoint}) could not be reached: {reason}"
+    hint = " (pushing needs a token with write access: --token, HF_TOKEN or `hf auth login`)" if status in (401, 403) else ""
+    return f"the Hub ({endpoint}) refused the push to {repo_id}: {reason}{hint}"
+
+
 def push_folder_to_hub(
     folder: str,
     repo_id: str,
@@ -521,7 +543,19 @@ def push_folder_to_hub(
     """Create the repo if needed and upload the saved folder (weights, config, processor and
     its remote code, card, metrics) in one commit. The card is regenerated from the folder,
     named by ``repo_id`` (``regenerate_card=False`` uploads README.md as it is); the folder
-    itself is not modified. Returns the commit URL."""
+    itself is not modified. Returns the commit URL; a Hub that refuses or cannot be reached
+    raises :class:`HubPushError` with one line."""
+    try:
+        return _push_folder(folder, repo_id, token, private, revision, commit_message, regenerate_card)
+    except Exception as error:
+        message = _push_failure(repo_id, error)
+        if message is None:
+            raise
+        raise HubPushError(message) from error
+
+
+def _push_folder(folder: str, repo_id: str, token: Optional[str], private: Optional[bool], revision: Optional[str],
+                 commit_message: str, regenerate_card: bool) -> str:
     import fnmatch
 
     from huggingface_hub import CommitOperationAdd

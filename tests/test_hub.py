@@ -249,6 +249,51 @@ def test_push_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
+def _closed_port_endpoint() -> str:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _cli(argv: list, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hf_recsys.cli", *map(str, argv)], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_a_push_the_hub_refuses_or_cannot_take_is_one_line(hub_env, tiny_data, tmp_path):
+    hub, env = hub_env
+    folder = _saved_folder(tiny_data, tmp_path / "model")
+    unreachable = _closed_port_endpoint()
+    result = _cli(["push", folder, "--repo-id", "org/x"], dict(env, HF_ENDPOINT=unreachable))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"hf-recsys push: error: cannot push to org/x: the Hub ({unreachable}) could not "
+                                    "be reached: ") and result.stderr.count("\n") == 1
+    hub.refuse_writes = 401
+    result = _cli(["push", folder, "--repo-id", "org/x"], env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"hf-recsys push: error: the Hub ({hub.endpoint}) refused the push to org/x: ")
+    assert result.stderr.rstrip().endswith("(pushing needs a token with write access: --token, HF_TOKEN or "
+                                           "`hf auth login`)") and result.stderr.count("\n") == 1
+    assert not hub.repos
+
+
+def test_train_that_cannot_push_keeps_the_model_and_says_how_to_push_it(hub_env, tmp_path):
+    _, env = hub_env
+    out = tmp_path / "out"
+    result = _cli(["train", "--model", "sasrec", "--synthetic-users", "40", "--synthetic-items", "30", "--max-steps", "2",
+                   "--no-progress", "--output-dir", out, "--push-to-hub", "--hub-model-id", "org/x"],
+                  dict(env, HF_ENDPOINT=_closed_port_endpoint()))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("hf-recsys train: error: cannot push to org/x: the Hub (")
+    assert last.endswith(f"; the model is saved in {out}: push it with `hf-recsys push {out} --repo-id org/x`")
+    assert "Traceback" not in result.stderr
+    assert (out / "model.safetensors").is_file() and (out / "recsys_processor.json").is_file()
+
+
 @pytest.mark.parametrize("argv", [
     ["recommend", "--model-dir", "org/missing", "--history", "1"],
     ["export", "--model-dir", "org/missing", "--output", "OUT/model.onnx"],

@@ -60,6 +60,8 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, _Repo] = {}
         self.requests: list[tuple[str, str]] = []
+        #: when set, every write (POST) is answered with this status, as a Hub refusing the token would
+        self.refuse_writes: Optional[int] = None
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,6 +90,8 @@ class FakeHub:
             def do_POST(self) -> None:  # noqa: N802
                 hub.requests.append(("POST", self.path))
                 body = self._body()
+                if hub.refuse_writes:
+                    return self._json(hub.refuse_writes, {"error": "Invalid credentials in Authorization header"})
                 path = self.path.split("?")[0]
                 if path == "/api/repos/create":
                     data = json.loads(body or b"{}")

@@ -24,7 +24,7 @@ from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
 from ..files import write_text_atomically
-from ..hub import build_model_card, push_folder_to_hub, write_model_card
+from ..hub import HubPushError, build_model_card, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .arguments import RunConfig  # noqa: F401  (re-exported: what run_training takes)
@@ -377,9 +377,12 @@ def run_training(run: RunConfig) -> dict[str, float]:
         if run.push_to_hub:
             if not run.hub_model_id:
                 raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
-            url = push_folder_to_hub(
-                run.output_dir, run.hub_model_id, token=run.hub_token, private=run.hub_private, revision=run.hub_revision
-            )
+            try:
+                url = push_folder_to_hub(run.output_dir, run.hub_model_id, token=run.hub_token,
+                                         private=run.hub_private, revision=run.hub_revision)
+            except HubPushError as error:
+                raise HubPushError(f"{error}; the model is saved in {run.output_dir}: push it with "
+                                   f"`hf-recsys push {run.output_dir} --repo-id {run.hub_model_id}`") from error
             print(f"[hf_recsys] pushed to {url}")
     trainer.accelerator.wait_for_everyone()
     return metrics
