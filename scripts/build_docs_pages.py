@@ -601,8 +601,8 @@ def results_by_area(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, A
 
 
 def _quality(row: dict[str, Any]) -> dict[str, Any]:
-    """A row's metrics: its ``quality`` or ``metrics`` dict, else the row itself."""
-    for key in ("quality", "metrics"):
+    """A row's metrics: its ``quality``, ``metrics`` or ``test`` dict, else the row itself."""
+    for key in ("quality", "metrics", "test"):
         if isinstance(row.get(key), dict):
             return row[key]
     return row
