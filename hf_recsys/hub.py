@@ -518,9 +518,8 @@ _HUB_ERROR_PACKAGES = {"huggingface_hub", "httpx", "httpx2", "requests", "urllib
 
 def _push_failure(repo_id: str, error: BaseException) -> Optional[str]:
     """One line for an exception of the Hub client during a push, or None for any other error."""
-    if not (isinstance(error, OSError) or any(klass.__module__.split(".")[0] in _HUB_ERROR_PACKAGES
-                                              for klass in type(error).__mro__)):
-        return None
+    if not any(klass.__module__.split(".")[0] in _HUB_ERROR_PACKAGES for klass in type(error).__mro__):
+        return None  # e.g. a file of the folder that cannot be read: its own traceback says more
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     status = getattr(getattr(error, "response", None), "status_code", None)
