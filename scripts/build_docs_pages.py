@@ -641,8 +641,8 @@ def peer_comparison_rows(entries: list[dict[str, Any]]) -> list[tuple[dict[str, 
     """Our side of the comparisons with a peer library (``benchmarks/peers/ctr_peers.py``), one
     row per dataset and model with each test metric as the list of its seeds' values, gathered
     over the files (a benchmark runs in pieces; a seed measured twice keeps the later file's run).
-    A file marked ``"superseded"`` (e.g. a run with defaults since changed) is left out. The
-    row's file is the one of its first seed."""
+    A file marked ``"superseded"`` (e.g. a run with defaults since changed) and a run with
+    config overrides are left out. The row's file is the one of its first seed."""
     groups: dict[tuple[str, str], dict[int, tuple[dict[str, Any], dict[str, Any]]]] = {}
     for entry in entries:
         data = entry["data"]
@@ -653,7 +653,8 @@ def peer_comparison_rows(entries: list[dict[str, Any]]) -> list[tuple[dict[str, 
             if library != "ours":
                 continue
             for run in result["runs"]:
-                groups.setdefault((data["dataset"], model), {})[run["seed"]] = (entry, run)
+                if not run.get("overrides"):  # a run with changed config fields is an ablation, not the package
+                    groups.setdefault((data["dataset"], model), {})[run["seed"]] = (entry, run)
     found = []
     for (dataset, model), by_seed in sorted(groups.items()):
         seeds = sorted(by_seed)
