@@ -291,6 +291,14 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
     assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
     block = builder.model_results_block(entries, "sasrec", "next_item")
     assert "[sasrec-beauty recipe, seeds 0, 1, 2](../results/zoo.md#zoo-beauty)" in block
+    # a single run on a more realistic dataset is on the model's page, not its headline
+    builder, entries = results_from(tmp_path, monkeypatch, "hstu", {"ml1m.json": {"command": "python train.py", "rows": [
+        {"name": "SASRec seed 0", "model": "sasrec", "dataset": "ml-1m", "test": {"hr@10": 0.3, "ndcg@10": 0.17}}]}})
+    table = builder.model_table(entries, "")
+    sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
+    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
+    block = builder.model_results_block(entries, "sasrec", "next_item")
+    assert "| MovieLens-1M | [SASRec seed 0](../results/hstu.md#hstu-ml1m) | 0.3000 | 0.1700 |" in block
     # one seed is not a headline
     reproduction["recipes"]["sasrec-beauty"]["seeds"] = [0]
     builder, entries = results_from(tmp_path, monkeypatch, "zoo", {"beauty.json": reproduction})
