@@ -42,8 +42,7 @@ from hf_recsys.training.metrics import popularity_ctr_metrics
 SPLITS = ("train", "valid", "test")
 #: values kept per item of a multi-valued item field (our feature-field models' default cap)
 MAX_ITEM_VALUES = 8
-
-
+#: the training interactions per item index: the popularity baseline's counts
 ITEM_COUNTS_FILE = "train_item_counts.npy"
 
 
@@ -176,7 +175,11 @@ def export_ctr_samples(data: PreparedData, output: str, max_history: int, extra_
 def popularity_baseline(export_dir: str) -> dict[str, dict[str, float]]:
     """The popularity baseline on an export's valid and test samples, as ``hf-recsys train``
     reports it beside a CTR model (``CTRTask.baseline_metrics``): AUC / GAUC / logloss."""
-    counts = np.load(os.path.join(export_dir, ITEM_COUNTS_FILE))
+    path = os.path.join(export_dir, ITEM_COUNTS_FILE)
+    if not os.path.exists(path):
+        raise SystemExit(f"{export_dir}: no {ITEM_COUNTS_FILE} (an export from before it was written); export "
+                         "the samples again with export_ctr_samples.py")
+    counts = np.load(path)
     valid = np.load(os.path.join(export_dir, "valid.npz"))
     out = {}
     for split in ("valid", "test"):
