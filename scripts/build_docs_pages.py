@@ -640,21 +640,14 @@ def reproduction_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 def peer_comparison_rows(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Our side of the comparisons with a peer library (``benchmarks/peers/ctr_peers.py``), one
     row per dataset and model with each test metric as the list of its seeds' values, gathered
-    over the files (a benchmark runs in pieces; a seed measured twice keeps the later file's run).
-    A file marked ``"superseded"`` (e.g. a run with defaults since changed) and a run with
-    config overrides are left out. The row's file is the one of its first seed."""
-    groups: dict[tuple[str, str], dict[int, tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for entry in entries:
-        data = entry["data"]
-        if not is_peer_comparison(data) or data.get("superseded"):
-            continue
-        for key, result in data["results"].items():
-            model, _, library = key.partition("/")
-            if library != "ours":
-                continue
-            for run in result["runs"]:
-                if not run.get("overrides"):  # a run with changed config fields is an ablation, not the package
-                    groups.setdefault((data["dataset"], model), {})[run["seed"]] = (entry, run)
+    over the files by :func:`hf_recsys.benchmarks.peer_runs.merge_peer_runs` (a seed measured
+    twice keeps the later file's run; superseded files and runs with overrides are left out).
+    The row's file is the one of its first seed."""
+    from hf_recsys.benchmarks.peer_runs import merge_peer_runs
+
+    merged = merge_peer_runs((entry, entry["data"]) for entry in entries if is_peer_comparison(entry["data"]))
+    groups = {(dataset, key.partition("/")[0]): by_seed for (dataset, key), by_seed in merged.items()
+              if key.partition("/")[2] == "ours"}
     found = []
     for (dataset, model), by_seed in sorted(groups.items()):
         seeds = sorted(by_seed)

@@ -342,14 +342,17 @@ def test_a_peer_comparison_gives_its_model_a_row_over_its_seeds_and_files(tmp_pa
 
     builder, entries = results_from(tmp_path, monkeypatch, "ctr_peers", {
         "a-old-defaults.json": report([0], [0.70], superseded="the old defaults"),
-        "b-s0.json": report([0], [0.91]), "c-s12.json": report([1, 2], [0.90, 0.92])})
+        "b-s0.json": report([0], [0.91]), "c-s12.json": report([1, 2], [0.90, 0.92]),
+        "d-ablation.json": {**report([3], [0.60]), "results": {"din/ours": {"runs": [
+            {"seed": 3, "overrides": {"dropout": 0.5}, "test": {"auc": 0.6, "gauc": 0.6, "logloss": 0.6}}]}}}})
     block = builder.model_results_block(entries, "din", "ctr")
-    # seeds 0-2 of our side from two files; the superseded file and the peer's side left out
+    # seeds 0-2 of our side from two files; the superseded file, the run with overrides and the
+    # peer's side left out
     assert ("| MovieLens-1M | [package defaults, beside DeepCTR-Torch on the same samples, seeds 0, 1, 2]"
             "(../results/ctr_peers.md#ctr-peers-b-s0) | 0.9100 ± 0.0100 (n=3) | 0.9000 ± 0.0100 (n=3) | "
             "0.4000 ± 0.0000 (n=3) | 0.8000 | `python ctr_peers.py --seeds [0] (one file per seed: see the results "
             "page)` | `abcdef0` |") in block
-    assert "0.7000" not in block and "0.5000" not in block
+    assert "0.7000" not in block and "0.5000" not in block and "0.6000" not in block
     # its results page: each file's runs of both libraries after popularity, a superseded file says so
     page = builder.area_page("ctr_peers", entries)
     assert "Superseded: the old defaults." in page

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctr_peers import summarise  # noqa: E402
+
+from hf_recsys.benchmarks.peer_runs import merge_peer_runs  # noqa: E402
 
 
 def cell(summary: dict, key: str, digits: int = 4, seeds: int = 2) -> str:
@@ -30,18 +31,14 @@ def cell(summary: dict, key: str, digits: int = 4, seeds: int = 2) -> str:
 
 
 def merge_runs(reports: list[dict]) -> dict:
-    """(dataset, "model/library") -> {"runs", "summary"}, the runs of every file together (a
-    seed measured twice keeps its later run), so a benchmark may be run in pieces. A file marked
-    ``"superseded"`` (a run with defaults since changed, kept for the ablation) is left out."""
-    runs: dict = defaultdict(dict)
-    for report in reports:
-        if report.get("superseded"):
-            continue
-        for key, entry in report["results"].items():
-            for run in entry["runs"]:
-                runs[(report["dataset"], key)][run["seed"]] = run
-    return {key: {"runs": list(by_seed.values()), "summary": summarise(list(by_seed.values()))}
-            for key, by_seed in runs.items()}
+    """(dataset, "model/library") -> {"runs", "summary"}, the runs of every file together
+    (:func:`hf_recsys.benchmarks.peer_runs.merge_peer_runs`: a seed measured twice keeps its
+    later run, superseded files and runs with overrides are left out)."""
+    merged = {}
+    for key, by_seed in merge_peer_runs((report, report) for report in reports).items():
+        runs = [run for _, run in by_seed.values()]
+        merged[key] = {"runs": runs, "summary": summarise(runs)}
+    return merged
 
 
 def peer_rows(reports: list[dict]) -> list[str]:
