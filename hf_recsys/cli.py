@@ -222,8 +222,7 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
                          f"pass --fallback popularity to get its most frequent items instead")
         if processor is None:
             parser.error("argument --fallback: this model folder has no recsys_processor.json to rank items by")
-        seen = set() if args.include_seen else set(args.history)
-        popular = [i for i in processor.item_vocab.tokens if i not in seen][: args.k]
+        popular = processor.most_frequent_items(args.k, exclude=() if args.include_seen else args.history)
         print(f"hf-recsys recommend: note: no item of the history is known to the model; these are its "
               f"{len(popular)} most frequent training items (--fallback popularity)", file=sys.stderr)
         recommendations = [(i, None) for i in popular]
@@ -231,7 +230,8 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
         if unknown:
             print(f"hf-recsys recommend: note: {len(unknown)} item(s) of the history are not known to the model "
                   f"and are left out: {_listed(unknown)}", file=sys.stderr)
-        recommendations = model.recommend([args.history], k=args.k, exclude_seen=not args.include_seen,
+        known_history = [i for i in args.history if i in known_items]
+        recommendations = model.recommend([known_history], k=args.k, exclude_seen=not args.include_seen,
                                           users=users, return_scores=True)[0]
     if len(recommendations) < args.k:
         print(f"hf-recsys recommend: note: only {len(recommendations)} item(s) to recommend (--k {args.k}): the "

@@ -16,15 +16,13 @@ beam search, with the sequence log-probability as the score.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
-import torch
 from transformers import AutoModel, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .constants import NUM_SPECIAL
 from .data.processor import RecsysProcessor
+from .models.modeling_utils import check_top_k
 
 TASK_NAME = "recommendation"
 
@@ -40,7 +38,10 @@ class RecommendationPipeline(Pipeline):
     Call with one history (a list of raw item IDs, oldest first), a dict
     ``{"history": [...], "user": raw_user_id}``, or a list of either. Keyword arguments:
     ``k`` (default 10), ``exclude_seen`` (default True: items in the history are never
-    recommended), ``user`` (a raw user ID for models that use the user).
+    recommended), ``user`` (a raw user ID for models that use the user), ``fallback``
+    (``"popularity"``: a history with no item the model knows gets the most frequent training
+    items, with score ``None``, instead of a ``ValueError``). IDs the model does not know are
+    left out of the history, as ``model.recommend`` does.
 
     Returns, per history, a list of ``{"item_id": str, "score": float}`` in descending score.
     """
@@ -57,58 +58,49 @@ class RecommendationPipeline(Pipeline):
         self.text_to_text = not hasattr(self.model, "score_items") and hasattr(self.model, "recommend")
         self.recsys_processor = None if self.text_to_text else recsys_processor or self.model._get_processor(None)
 
-    def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None, **kwargs):
+    def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None,
+                             fallback: Optional[str] = None, **kwargs):
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
         if user is not None:
             preprocess["user"] = user
         if k is not None:
-            forward["k"] = int(k)
+            check_top_k(k)
+            forward["k"] = k
         if exclude_seen is not None:
             forward["exclude_seen"] = bool(exclude_seen)
+        if fallback is not None:
+            forward["fallback"] = fallback
         return preprocess, forward, {}
 
     def __call__(self, inputs: Any, **kwargs):
+        if isinstance(inputs, (str, bytes)):
+            raise TypeError(f"the recommendation pipeline takes a history (a list of raw item IDs, oldest first), "
+                            f"a dict {{'history': [...], 'user': ...}} or a list of either; got the string {inputs!r:.60}")
         if _is_single_history(inputs):
             inputs = {"history": list(inputs)}
         elif isinstance(inputs, (list, tuple)):
-            inputs = [x if isinstance(x, dict) else {"history": list(x)} for x in inputs]
+            inputs = [x if isinstance(x, dict) else {"history": x} for x in inputs]
         return super().__call__(inputs, **kwargs)
 
     def preprocess(self, inputs: dict[str, Any], user: Any = None) -> dict[str, Any]:
-        user = inputs.get("user", user)
-        if self.text_to_text:
-            return {"history": list(inputs["history"]), "user": user}
-        return self.recsys_processor(
-            [inputs["history"]],
-            users=[user] if user is not None else None,
-            max_history=self.model.config.max_history,
-        )
+        return {"history": inputs["history"], "user": inputs.get("user", user)}
 
-    def _forward(self, model_inputs: dict[str, Any], k: int = 10, exclude_seen: bool = True) -> dict[str, Any]:
-        if self.text_to_text:
-            users = [model_inputs["user"]] if model_inputs["user"] is not None else None
-            ranked = self.model.recommend([model_inputs["history"]], k=k, exclude_seen=exclude_seen, users=users,
-                                          return_scores=True)[0]
-            return {"items": [item for item, _ in ranked], "scores": [score for _, score in ranked]}
-        model_inputs = {key: value.to(self.model.device) for key, value in model_inputs.items()}
-        candidates = torch.arange(self.model.config.num_items, device=self.model.device)
-        scores = self.model.score_items(self.model._inputs_for_scoring(model_inputs), candidates).float()
-        scores[:, :NUM_SPECIAL] = -math.inf  # padding and unknown are never recommended
-        if exclude_seen:
-            scores.scatter_(1, model_inputs["history_ids"], -math.inf)
-        top = scores.topk(min(k, scores.shape[1] - NUM_SPECIAL), dim=1)
-        return {"indices": top.indices[0].cpu(), "scores": top.values[0].cpu()}
+    def _forward(self, model_inputs: dict[str, Any], k: int = 10, exclude_seen: bool = True,
+                 fallback: Optional[str] = None) -> dict[str, Any]:
+        """``model.recommend`` on the one history: unknown IDs left out, a history with no known
+        item an error unless ``fallback="popularity"`` (the same rules as the model's)."""
+        users = [model_inputs["user"]] if model_inputs["user"] is not None else None
+        options: dict[str, Any] = {} if self.text_to_text else {"processor": self.recsys_processor}
+        if fallback is not None:
+            options["fallback"] = fallback
+        ranked = self.model.recommend([model_inputs["history"]], k=k, exclude_seen=exclude_seen, users=users,
+                                      return_scores=True, **options)[0]
+        return {"ranked": ranked}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> list[dict[str, Any]]:
-        if self.text_to_text:
-            return [{"item_id": item, "score": float(score)} for item, score in zip(model_outputs["items"], model_outputs["scores"])]
-        ids = self.recsys_processor.decode_items(model_outputs["indices"].tolist())
-        return [
-            {"item_id": item, "score": float(score)}
-            for item, score in zip(ids, model_outputs["scores"].tolist())
-            if item is not None and score > -math.inf
-        ]
+        return [{"item_id": item, "score": None if score is None else float(score)}
+                for item, score in model_outputs["ranked"]]
 
 
 PIPELINE_REGISTRY.register_pipeline(TASK_NAME, pipeline_class=RecommendationPipeline, pt_model=AutoModel)

@@ -220,3 +220,28 @@ def test_a_log_with_no_item_left_to_sample_as_a_negative_is_a_one_line_error(tmp
                            "--columns", "user_id=uid,item_id=sku", "--output-dir", str(out)], capsys)
     assert code == 2 and "error: could not sample negatives" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["din", "sasrec"])
+@pytest.mark.parametrize("per_user, words", [(1, "no training samples"), (2, "no test interactions")])
+def test_a_log_too_short_to_train_or_test_on_is_a_one_line_error_before_any_folder(model, per_user, words, tmp_path,
+                                                                                    capsys):
+    log = write_log(tmp_path / "short.csv", [(f"user-{u}", f"film-{(u + j) % 7}", 1_600_000_000 + u * 10 + j, 4)
+                                             for u in range(40) for j in range(per_user)])
+    out = tmp_path / "out"
+    code, err = exit_code(["train", "--model", model, "--data-path", str(log), "--output-dir", str(out),
+                           "--max-steps", "2", "--no-progress"], capsys)
+    assert code == 2 and f"error: {log}: {words}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_the_summary_counts_the_users_and_items_of_the_log_not_of_the_grown_vocabularies(tmp_path, capsys):
+    first = tmp_path / "first"
+    tiny = ["--max-history", "6", "--no-progress", "--batch-size", "32", "--logging-steps", "1000", "--max-steps", "2"]
+    main(["train", *tiny, "--model", "sasrec", "--set", "hidden_size=8", "--set", "num_heads=2",
+          "--data-path", str(write_log(tmp_path / "a.csv")), "--output-dir", str(first)])
+    capsys.readouterr()
+    new_rows = [(f"new-{u}", f"clip-{(u + j) % 5}", 1_700_000_000 + u * 10 + j, 4) for u in range(8) for j in range(4)]
+    main(["train", *tiny, "--init-from", str(first), "--data-path", str(write_log(tmp_path / "b.csv", new_rows)),
+          "--output-dir", str(tmp_path / "second")])
+    assert "b: 32 interactions, 8 users, 5 items" in capsys.readouterr().out

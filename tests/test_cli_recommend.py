@@ -1,5 +1,7 @@
-"""``hf-recsys recommend`` on a user's own IDs: unknown items and users are said, never guessed;
-non-ASCII IDs print as they are."""
+"""``hf-recsys recommend``, ``model.recommend`` and the recommendation pipeline on a user's own IDs:
+unknown items are left out and said, a history with nothing known is refused unless the
+popularity fallback is asked, malformed arguments are errors, never guessed; non-ASCII IDs print
+as they are."""
 
 import json
 
@@ -58,6 +60,53 @@ def test_a_history_of_unknown_items_is_an_error_unless_popularity_is_asked(folde
 def test_unknown_items_in_a_history_are_named_and_left_out(folders, capsys):
     out, err = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "nope", "--k", "2")
     assert len(json.loads(out)) == 2 and "nope" in err and "left out" in err
+    known_only, _ = recommend(capsys, "--model-dir", str(folders["meanpool"]), "--history", "café", "--k", "2")
+    assert json.loads(out) == json.loads(known_only)
+
+
+@pytest.fixture(scope="module")
+def loaded(folders):
+    from transformers import AutoModel, pipeline
+
+    return AutoModel.from_pretrained(str(folders["meanpool"])), pipeline("recommendation", model=str(folders["meanpool"]))
+
+
+def test_the_python_api_leaves_unknown_items_out_and_names_them(loaded, caplog):
+    model, recommender = loaded
+    known = model.recommend([["café", "東京"]], k=3, return_scores=True)
+    with caplog.at_level("WARNING"):
+        mixed = model.recommend([["café", "nope", "東京", "gone"]], k=3, return_scores=True)
+    assert mixed == known and "left out: nope, gone" in caplog.text
+    assert [(r["item_id"], r["score"]) for r in recommender(["nope", "café", "東京"], k=3)] == known[0]
+
+
+def test_the_python_api_refuses_a_history_with_nothing_known_unless_popularity_is_asked(loaded, folders):
+    model, recommender = loaded
+    for call in (lambda: model.recommend([["nope"]], k=3), lambda: model.recommend([[]], k=3),
+                 lambda: recommender([], k=3), lambda: recommender(["nope"], k=3)):
+        with pytest.raises(ValueError, match=r"histories\[0\] has no item the model knows.*fallback='popularity'"):
+            call()
+    popular = json.loads((folders["meanpool"] / "recsys_processor.json").read_text())["items"]
+    rows = model.recommend([["nope"], ["café"]], k=3, return_scores=True, fallback="popularity")
+    assert rows[0] == [(i, None) for i in popular[:3]] and all(s is not None for _, s in rows[1])
+    assert all(r["score"] is not None for r in recommender([popular[0]], k=2, fallback="popularity"))
+    assert [r["item_id"] for r in recommender(["nope"], k=2, fallback="popularity")] == popular[:2]
+
+
+@pytest.mark.parametrize("histories", ["café", ["café", "東京"], [["café"], "東京"], 7])
+def test_a_history_that_is_not_a_list_of_ids_per_user_is_a_type_error(loaded, histories):
+    model, _ = loaded
+    with pytest.raises(TypeError, match="one list of raw item IDs per user"):
+        model.recommend(histories, k=2)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, "3", True])
+def test_k_that_is_not_a_positive_integer_is_an_error_in_python_too(loaded, k):
+    model, recommender = loaded
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        model.recommend([["café"]], k=k)
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        recommender(["café"], k=k)
 
 
 def test_an_unknown_user_is_an_error_for_a_model_with_a_user_input(folders, capsys):

@@ -189,8 +189,9 @@ class PreparedData:
         return {
             "dataset": self.log.name,
             "interactions": int(len(self.sequences)),
-            "users": int(self.processor.num_users - 2),
-            "items": int(self.processor.num_items - 2),
+            # of the log (a fine-tuning run's vocabularies also hold the published model's IDs)
+            "users": int(len(np.unique(self.sequences.users))),
+            "items": int(len(np.unique(self.sequences.items))),
             "train_interactions": int(split_counts[TRAIN]),
             "valid_interactions": int(split_counts[VALID]),
             "test_interactions": int(split_counts[TEST]),

@@ -41,7 +41,8 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_p5 import P5Config
-from .modeling_utils import FastDropout
+from .modeling_utils import FastDropout, check_top_k
+from .processing_recsys import check_histories
 
 #: the file, next to the weights, that maps raw item IDs to the ID text the model writes
 ITEM_INDEX_FILE = "p5_item_index.json"
@@ -543,6 +544,8 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         no user in it, so a new user works too; ``users`` is accepted for API compatibility
         and not used). Raw IDs the item index does not know are left out of the prompt.
         """
+        check_top_k(k)
+        check_histories(histories)
         prompts, exclusions = self._prompts(histories, exclude_seen)
         results: list[list[Any]] = []
         for start in range(0, len(prompts), batch_size):

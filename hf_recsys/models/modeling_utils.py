@@ -11,14 +11,18 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, logging
 
 from .configuration_utils import RecsysConfig
+from .processing_recsys import check_histories
+
+logger = logging.get_logger(__name__)
 
 PAD_INDEX = 0  # Copied from hf_recsys.constants.PAD_INDEX
 UNK_INDEX = 1  # Copied from hf_recsys.constants.UNK_INDEX
@@ -422,6 +426,12 @@ class RecsysPreTrainedModel(PreTrainedModel):
 
 
 # --------------------------------------------------------------------------- recommending
+def check_top_k(k: Any) -> None:
+    """Raise ``ValueError`` unless ``k`` (how many items to recommend) is an integer >= 1."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1 (how many items to recommend), got {k!r}")
+
+
 class RecommenderMixin:
     """``recommend()`` on raw item IDs for any model that can score items.
 
@@ -472,30 +482,60 @@ class RecommenderMixin:
         users: Optional[Sequence[Any]] = None,
         processor: Any = None,
         return_scores: bool = False,
+        fallback: Optional[str] = None,
     ) -> list[list[Any]]:
         """Top-``k`` raw item IDs for each raw history (oldest item first).
 
+        Item IDs the model does not know are left out of their history (a warning names them).
+        A history with no known item has nothing to rank from: it is an error, unless
+        ``fallback="popularity"``, which gives it the model's most frequent training items
+        (with score ``None``).
+
         Args:
-            histories: one list of raw item IDs per user.
-            k: how many items to return per user.
+            histories: one list of raw item IDs per user, e.g. ``[["a", "b"], ["c"]]``.
+            k: how many items to return per user (at least 1).
             exclude_seen: drop items already in the history.
             users: raw user IDs (for models that use the user profile or ID).
             processor: a :class:`RecsysProcessor`; loaded from the model's folder when omitted.
             return_scores: return ``(item_id, score)`` pairs instead of IDs.
+            fallback: ``None`` or ``"popularity"``, for histories with no known item.
         """
+        check_top_k(k)
+        if fallback not in (None, "popularity"):
+            raise ValueError(f"fallback must be None or 'popularity', got {fallback!r}")
         processor = self._get_processor(processor)
+        check_histories(histories)
+        unknown = [processor.unknown_items(history) for history in histories]
+        cold = [row for row, history in enumerate(histories) if len(unknown[row]) == len(history)]
+        if cold and fallback is None:
+            row = cold[0]
+            raise ValueError(
+                f"histories[{row}] has no item the model knows ({', '.join(unknown[row][:5]) or 'it is empty'}); "
+                f"pass fallback='popularity' for the model's most frequent training items"
+            )
+        left_out = [item for row in unknown for item in row]
+        if left_out:
+            logger.warning(f"{len(left_out)} item(s) of the histories are not known to the model and are left out: "
+                           f"{', '.join(left_out[:5])}{' ...' if len(left_out) > 5 else ''}")
+        results: list[list[Any]] = [[] for _ in histories]
+        for row in cold:
+            popular = processor.most_frequent_items(k, exclude=histories[row] if exclude_seen else ())
+            results[row] = [(i, None) for i in popular] if return_scores else popular
+        warm = [row for row in range(len(histories)) if row not in set(cold)]
+        if not warm:
+            return results
         was_training = self.training
         self.eval()
-        inputs = processor(histories, users=users, max_history=self.config.max_history)
+        inputs = processor([histories[row] for row in warm], users=None if users is None else [users[row] for row in warm],
+                           max_history=self.config.max_history)
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
         values, indices = self.top_k_items(self._inputs_for_scoring(inputs), k, exclude_seen=exclude_seen)
         if was_training:
             self.train()
-        results = []
-        for row_ids, row_scores in zip(indices.tolist(), values.tolist()):
+        for row, row_ids, row_scores in zip(warm, indices.tolist(), values.tolist()):
             ids = processor.decode_items(row_ids)
             pairs = [(i, s) for i, s in zip(ids, row_scores) if i is not None and s > -math.inf]
-            results.append(pairs if return_scores else [i for i, _ in pairs])
+            results[row] = pairs if return_scores else [i for i, _ in pairs]
         return results
 
     def _item_scorer(self, inputs: dict[str, torch.Tensor]) -> Any:

@@ -78,6 +78,19 @@ def _digest(tokens: Sequence[str]) -> str:
     return hashlib.sha256("\x1f".join(tokens).encode("utf-8")).hexdigest()[:16]
 
 
+def check_histories(histories: Any) -> None:
+    """Raise ``TypeError`` unless ``histories`` is a list with one list of raw item IDs per
+    user: a flat list of IDs or a string would otherwise be read as many one-character
+    histories."""
+    example = "one list of raw item IDs per user, e.g. [['item_a', 'item_b'], ['item_c']]"
+    if isinstance(histories, (str, bytes)) or not isinstance(histories, (Sequence, np.ndarray)):
+        raise TypeError(f"histories must be {example}; got {type(histories).__name__} {histories!r:.60}")
+    for row, history in enumerate(histories):
+        if isinstance(history, (str, bytes)) or not isinstance(history, (Sequence, np.ndarray)):
+            raise TypeError(f"histories must be {example}; histories[{row}] is {type(history).__name__} "
+                            f"{history!r:.60}")
+
+
 class Vocabulary:
     """Raw string IDs <-> indices, with 0 = padding and 1 = unknown."""
 
@@ -323,6 +336,19 @@ class RecsysProcessor(PushToHubMixin):
     def encode_users(self, raw_ids: Union[Sequence[Any], np.ndarray, pd.Series]) -> np.ndarray:
         return self.user_vocab.encode(raw_ids)
 
+    def unknown_items(self, raw_ids: Sequence[Any]) -> list[str]:
+        """The raw IDs of ``raw_ids`` that the item vocabulary lacks, in order."""
+        raw_ids = list(raw_ids)
+        if not raw_ids:
+            return []
+        unknown = self.encode_items(raw_ids) == UNK_INDEX
+        return [str(i) for i, missing in zip(raw_ids, unknown.tolist()) if missing]
+
+    def most_frequent_items(self, k: int, exclude: Sequence[Any] = ()) -> list[str]:
+        """The ``k`` most frequent training items (the vocabulary's order), less ``exclude``."""
+        excluded = {str(i) for i in exclude}
+        return [i for i in self.item_vocab.tokens if i not in excluded][:k]
+
     def user_feature_matrix(self) -> np.ndarray:
         """``[num_users, num_user_features]`` int64: the feature indices of every user index."""
         if self._user_feature_matrix is None:
@@ -392,8 +418,12 @@ class RecsysProcessor(PushToHubMixin):
         users: Optional[Sequence[Any]] = None,
         max_history: Optional[int] = None,
         return_tensors: str = "pt",
+        keep_unknown: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Encode raw histories (oldest first) for inference, like a tokenizer call.
+
+        IDs the item vocabulary lacks are left out of their history (the model never saw
+        them), unless ``keep_unknown``, which encodes them as the unknown index 1.
 
         Returns ``history_ids`` ``[B, L]`` (left-padded with 0, most recent item last),
         ``history_mask`` ``[B, L]`` and, when users are given and features exist,
@@ -401,11 +431,15 @@ class RecsysProcessor(PushToHubMixin):
         """
         if return_tensors != "pt":
             raise ValueError("only return_tensors='pt' is supported")
+        check_histories(histories)
         length = max_history or self.max_history
         batch = len(histories)
         ids = np.zeros((batch, length), dtype=np.int64)
         for row, history in enumerate(histories):
-            encoded = self.encode_items(list(history)[-length:]) if len(history) else np.zeros(0, np.int64)
+            encoded = self.encode_items(list(history)) if len(history) else np.zeros(0, np.int64)
+            if not keep_unknown:
+                encoded = encoded[encoded != UNK_INDEX]
+            encoded = encoded[-length:]
             if len(encoded):
                 ids[row, length - len(encoded):] = encoded
         out = {"history_ids": torch.from_numpy(ids), "history_mask": torch.from_numpy(ids != PAD_INDEX)}

@@ -21,7 +21,7 @@ import torch
 from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 
 from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
-from ..data.log import InteractionLog
+from ..data.log import DataFormatError, InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
 from ..files import write_text_atomically
 from ..hub import HubPushError, build_model_card, push_folder_to_hub, write_model_card
@@ -307,6 +307,21 @@ def build_trainer(run: RunConfig, task: Task, resume_from: Optional[str] = None,
     )
 
 
+def check_enough_data(task: Task, run: RunConfig) -> None:
+    """Refuse a log that, after the filters, gives no training sample or no test item: a
+    ``DataFormatError`` naming the source, before any folder is written."""
+    facts = task.data.describe()
+    source = run.data_path or run.dataset
+    counts = f"{facts['interactions']:,} interactions of {facts['users']:,} users after the filters"
+    if len(task.dataset("train")) == 0:
+        raise DataFormatError(f"{source}: no training samples in {counts}: a sample is an interaction that "
+                              f"follows an earlier one of the same user", path=run.data_path)
+    if facts["test_interactions"] == 0:
+        need = ("leave-one-out holds out each user's last interaction for test and the one before for "
+                "validation, so a user needs 3" if facts["split"] == "leave_one_out" else "the time cut left none")
+        raise DataFormatError(f"{source}: no test interactions in {counts}: {need}", path=run.data_path)
+
+
 def run_training(run: RunConfig) -> dict[str, float]:
     """Train, evaluate on the held-out test split next to the baseline, save, optionally push.
 
@@ -330,6 +345,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     task = task_class.from_run(run, spec, log, run_data_config(run))
     model, data = task.model, task.data
     prep_seconds = time.perf_counter() - started
+    check_enough_data(task, run)
     trainer = build_trainer(run, task, resume_from)
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
