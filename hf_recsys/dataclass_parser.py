@@ -29,6 +29,7 @@ Floats must be finite. Nothing here knows about recommenders.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import math
 import operator
@@ -189,6 +190,30 @@ class DataclassArgumentParser(argparse.ArgumentParser):
     def parse_dataclass(self, args: Optional[Sequence[str]] = None) -> Any:
         return self.build(self.given(self.parse_args(args)))
 
+    def command_line(self, obj: Any, leave_out: Sequence[str] = ()) -> list[str]:
+        """The options that give ``obj`` (an instance of the dataclass) when parsed: one per
+        field whose value is not its default, in the order of ``--help``; fields named in
+        ``leave_out`` are skipped. ``KEY=VALUE`` dict fields repeat their flag per key."""
+        tokens: list[str] = []
+        for field, path in self._fields():
+            if field.name in leave_out:
+                continue
+            value = obj
+            for part in path:
+                value = getattr(value, part)
+            if value == _default_of(field):
+                continue
+            flag = flag_of(field)
+            if isinstance(value, bool):
+                tokens.append(flag)  # a switch given flips its default
+            elif isinstance(value, dict):
+                tokens += [token for key, item in value.items() for token in (flag, f"{key}={_literal(item)}")]
+            elif isinstance(value, (list, tuple)):
+                tokens += [flag, *map(str, value)]
+            else:
+                tokens += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        return tokens
+
     def _fields(self) -> Iterator[tuple[dataclasses.Field, tuple[str, ...]]]:
         for name, path in self._paths.items():
             cls = self.dataclass_type
@@ -205,6 +230,18 @@ def _construct(cls: type, prefix: tuple[str, ...], nested: dict, extra: dict) ->
         if dataclasses.is_dataclass(hints.get(field.name)) and any(p[: len(sub)] == sub for p in nested):
             kwargs[field.name] = _construct(hints[field.name], sub, nested, {})
     return cls(**kwargs, **extra)
+
+
+def _literal(value: Any) -> str:
+    """``value`` as ``KEY=VALUE`` text read back as a Python literal where it is one: a string
+    only quoted when it would otherwise read as something else (``'2'``, ``'True'``)."""
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+    return repr(value)
 
 
 # ---- per-field argparse settings

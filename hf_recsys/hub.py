@@ -151,6 +151,16 @@ def _is_repo_id(value: Optional[str]) -> bool:
         and not os.path.exists(os.path.expanduser(str(value)))
 
 
+def _card_value(value: Any) -> str:
+    """A value as a card line shows it: lists comma-separated, booleans yes / no, local paths
+    shortened."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_card_value(v) for v in value)
+    return public_text(value)
+
+
 def _usage(task: str, model_type: str, load_from: str, example: list[str]) -> str:
     if model_type == "p5":
         return f"""```python
@@ -167,8 +177,11 @@ output = model.generate(**inputs, num_beams=10, num_return_sequences=10, length_
 print(model.decode_items(output, num_return_sequences=10))
 ```"""
     return f"""```python
-import hf_recsys  # registers the model types; without it pass trust_remote_code=True
+import hf_recsys  # registers the model types and the pipeline task
 from transformers import AutoModel, AutoProcessor, pipeline
+
+# without hf_recsys installed, AutoModel and AutoProcessor load with trust_remote_code=True
+# (the pipeline below needs `import hf_recsys`: it registers the "recommendation" task)
 
 model = AutoModel.from_pretrained("{load_from}")
 # raw item IDs in (oldest first), raw item IDs out; the vocabularies live in recsys_processor.json
@@ -260,7 +273,8 @@ def build_model_card(
         for key in metrics
         if isinstance(metrics[key], (int, float))
     ) or "| (no held-out metrics recorded) | | |"
-    data_lines = "\n".join(f"- {k}: {public_text(v)}" for k, v in data_summary.items())
+    data_lines = "\n".join(f"- {str(k).replace('_', ' ')}: {_card_value(v)}" for k, v in data_summary.items()
+                           if v is not None)
     train_lines = "\n".join(f"- {k}: {public_text(v)}" for k, v in training_summary.items() if v is not None)
     citation, bibtex = PAPERS.get(model_type, (None, None))
     paper = f"Paper: {citation}." if citation else "A baseline of hf_recsys; it follows no single paper."
@@ -321,8 +335,19 @@ Held-out metrics come from the test split: {protocol}.
     return ModelCard(content)
 
 
+def _flat_run(run: dict) -> dict:
+    """A ``run_config.json`` ``run`` entry with its sections (``source``, ``training``, ``data``:
+    how ``RunConfig`` nests them) merged in; the entry's own keys win."""
+    flat: dict = {}
+    for section in ("data", "source", "training"):
+        if isinstance(run.get(section), dict):
+            flat.update(run[section])
+    return flat | {k: v for k, v in run.items() if not isinstance(v, dict) or k == "model_overrides"}
+
+
 def _training_command(run: dict) -> Optional[str]:
-    """``hf-recsys train ...`` from a saved ``run_config.json``'s ``run`` entry (paths shortened)."""
+    """``hf-recsys train ...`` from a saved ``run_config.json``'s flattened ``run`` entry, for
+    folders whose record has no ``command`` (paths shortened)."""
     if not run or not run.get("model"):
         return None
     if run.get("command"):
@@ -334,9 +359,10 @@ def _training_command(run: dict) -> Optional[str]:
         parts.append(f"--data-path {os.path.basename(os.path.normpath(str(run['data_path'])))}")
     flags = (("max_history", "--max-history"), ("epochs", "--epochs"), ("max_steps", "--max-steps"),
              ("batch_size", "--batch-size"), ("learning_rate", "--learning-rate"), ("seed", "--seed"))
+    counted_in_steps = (run.get("max_steps") or 0) > 0
     for key, flag in flags:
         value = run.get(key)
-        if value is not None and not (key == "max_steps" and value <= 0):
+        if value is not None and not (key == "max_steps" and value <= 0) and not (key == "epochs" and counted_in_steps):
             parts.append(f"{flag} {value}")
     if run.get("init_from"):
         parts.append(f"--init-from {public_text(run['init_from'])}")
@@ -380,10 +406,15 @@ def card_for_folder(
             baseline[short[len(baseline_name) + 1:]] = value
         elif not any(s in short for s in ("runtime", "per_second", "loss", "epoch", "steps")) or short == "logloss":
             metrics[short] = value
-    run = run_record.get("run", {})
+    run = _flat_run(run_record.get("run", {}))
+    written = run_record.get("card") or {}  # the lines the run's own card had
     summary = {"items": len(processor.get("items", [])), "users": len(processor.get("users", [])),
                "max history": config.get("max_history")}
     summary.update({k: v for k, v in (run_record.get("data") or {}).items() if k in ("split", "implicit_threshold", "seed")})
+    if training_summary is None:
+        training_summary = written.get("training_summary") or {
+            k.replace("_", " "): run.get(k) for k in ("trainer", "epochs", "max_steps", "steps", "batch_size",
+                                                      "learning_rate", "seed", "unknown_items") if run.get(k) is not None}
     dataset_name = run.get("dataset") or processor.get("dataset_name") or "custom"
     # a fine-tuned model was trained on both logs: the more restrictive licence is named
     licence_of = next((d for d in (processor.get("dataset_name"), dataset_name)
@@ -393,18 +424,16 @@ def card_for_folder(
         description=spec.description if spec else model_type,
         task=task,
         dataset_name=dataset_name,
-        data_summary={"dataset": dataset_name, **summary},
+        data_summary=written.get("data_summary") or {"dataset": dataset_name, **summary},
         metrics=metrics,
         baseline_metrics=baseline,
         baseline_name=baseline_name,
         model_name=os.path.basename(os.path.normpath(folder)),
         repo_id=repo_id,
-        training_summary=training_summary if training_summary is not None else
-        {k.replace("_", " "): run.get(k) for k in ("trainer", "epochs", "max_steps", "steps", "batch_size",
-                                                   "learning_rate", "seed", "unknown_items") if run.get(k) is not None},
+        training_summary=training_summary,
         example_items=(processor.get("items") or [])[:3] or None,
         base_model=base_model if base_model is not None else (run.get("init_from") or None),
-        training_command=_training_command(run),
+        training_command=run_record.get("command") or _training_command(run),
         license_dataset=licence_of,
     )
 

@@ -358,3 +358,20 @@ def test_every_models_own_defaults_pass_the_set_check():
         fields = {f.name: f for f in dataclasses.fields(spec.config_class)}
         key = "dropout" if "dropout" in fields else "dropout_rate" if "dropout_rate" in fields else "initializer_range"
         check_model_overrides(name, {key: fields[key].default})
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--model", "sasrec", "--set", "loss_type=ce", "--set", "hidden_size=8", "--set", "pad_token_id='3'",
+     "--learning-rate", "3e-4", "--no-eval-each-epoch", "--seed", "3", "--epochs", "2.5", "--max-history", "7"],
+    ["--model", "din", "--dataset", "ml-1m", "--data-path", "DATA", "--columns", "user_id=Customer ID,item_id=sku",
+     "--implicit-threshold", "4", "--split", "temporal", "--use-cpu", "--max-steps", "9"],
+])
+def test_the_command_line_of_a_run_parses_back_to_the_same_run(argv, tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::2::5::978300760\n")
+    parser = build_train_parser()
+    argv = [str(tmp_path) if a == "DATA" else a for a in argv]
+    run = parser.parse_dataclass(argv)
+    tokens = parser.command_line(run)
+    assert parser.parse_dataclass(tokens) == run
+    assert set(tokens) >= {a for a in argv if a.startswith("--") and a not in ("--dataset",)}

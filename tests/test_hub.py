@@ -195,6 +195,33 @@ def test_p5_card_shows_the_tokenizer_and_generate():
     assert "@inproceedings{geng2022p5" in card
 
 
+def _section(card: str, title: str) -> str:
+    return card.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_pushed_card_keeps_the_data_and_training_lines_and_the_command_of_the_run(hub_env, tmp_path):
+    """``hf-recsys push`` regenerates the card from the folder: it must say what the run's own
+    card said (the data after the filters, the training lines) and the command that trained it."""
+    hub, env = hub_env
+    folder = tmp_path / "sasrec"
+    train = ["train", "--model", "sasrec", "--output-dir", str(folder), "--max-steps", "3", "--synthetic-users", "40",
+             "--synthetic-items", "30", "--max-history", "6", "--set", "hidden_size=8", "--set", "num_heads=2",
+             "--learning-rate", "0.002", "--no-progress", "--logging-steps", "100"]
+    run_python(f"from hf_recsys.cli import main; main({train!r}); main(['push', {str(folder)!r}, '--repo-id', "
+               f"'org/sasrec-card'])", env)
+    pushed = hub.repos["org/sasrec-card"].tree("main")["README.md"].decode()
+    local = (folder / "README.md").read_text()
+    for title in ("Training data and protocol", "Training", "Training command"):
+        assert _section(pushed, title) == _section(local, title)
+    command = _section(pushed, "Training command")
+    for flags in ("--model sasrec", "--set hidden_size=8", "--max-steps 3", "--learning-rate 0.002", "--max-history 6",
+                  "--synthetic-users 40"):
+        assert flags in command
+    assert "--output-dir" not in command and "--no-progress" not in command and "--epochs" not in command
+    assert "- steps: 3" in _section(pushed, "Training") and "- users: 40" in _section(pushed, "Training data and protocol")
+    assert "None" not in _section(pushed, "Training data and protocol")
+
+
 def _saved_folder(tiny_data, folder):
     from hf_recsys.models import MODEL_REGISTRY
 

@@ -199,7 +199,7 @@ class PreparedData:
             "split": self.config.split,
             "max_history": self.config.max_history,
             "implicit_threshold": self.config.implicit_threshold,
-            "core": [self.config.user_core, self.config.item_core],
+            "k-core (users, items)": [self.config.user_core, self.config.item_core],
             "has_timestamps": self.log.has_timestamps,
             "duplicates_dropped": int(self.duplicates_dropped),
         }

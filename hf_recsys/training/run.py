@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -24,7 +25,7 @@ from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from ..data.log import DataFormatError, InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
 from ..files import write_text_atomically
-from ..hub import HubPushError, build_model_card, push_folder_to_hub, write_model_card
+from ..hub import HubPushError, build_model_card, public_text, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
 from .arguments import RunConfig  # noqa: F401  (re-exported: what run_training takes)
@@ -224,13 +225,40 @@ def validation_arguments(run: RunConfig, task: Task) -> dict[str, Any]:
     return fields
 
 
-def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig) -> None:
-    """``eval_results.json`` (the metrics) and ``run_config.json`` (what the run was told, without
-    the Hub token; ``p5_evaluate.py`` and ``--init-from`` read it back) into ``folder``, each
-    written whole or not at all."""
+#: options of a run that do not change the model it trains: left out of its recorded command
+COMMAND_LEAVES_OUT = ("output_dir", "overwrite_output_dir", "disable_tqdm", "logging_steps", "dataloader_workers",
+                      "push_to_hub", "hub_model_id", "hub_token", "hub_private", "hub_revision",
+                      "resume_from_checkpoint")
+
+
+def training_command(run: RunConfig) -> str:
+    """The ``hf-recsys train`` command that trains ``run``'s model: every option whose value is
+    not its default, one per line, local paths shortened to their last part (the card shows it)."""
+    from ..dataclass_parser import DataclassArgumentParser
+
+    lines = ["hf-recsys train"]
+    for token in DataclassArgumentParser(RunConfig).command_line(run, leave_out=COMMAND_LEAVES_OUT):
+        token = shlex.quote(public_text(token))
+        if token.startswith("--"):
+            lines.append(token)
+        else:
+            lines[-1] += f" {token}"
+    return " \\\n    ".join(lines)
+
+
+def write_run_record(folder: str, metrics: dict[str, Any], run: RunConfig, data_config: DataConfig,
+                     command: Optional[str] = None, card: Optional[dict[str, Any]] = None) -> None:
+    """``eval_results.json`` (the metrics) and ``run_config.json`` into ``folder``, each written
+    whole or not at all. ``run_config.json`` holds what the run was told (without the Hub token;
+    ``p5_evaluate.py`` and ``--init-from`` read it back), its ``command`` and the ``card``'s data
+    and training lines, so ``hf-recsys push`` rebuilds the card the run wrote."""
     write_text_atomically(os.path.join(folder, EVAL_RESULTS_FILE), json.dumps(metrics, indent=2, sort_keys=True))
-    write_text_atomically(os.path.join(folder, RUN_CONFIG_FILE), json.dumps(
-        {"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data_config)}, indent=2))
+    record = {"run": asdict(run) | {"hub_token": None}, "data": data_config_dict(data_config)}
+    if command:
+        record["command"] = command
+    if card:
+        record["card"] = card
+    write_text_atomically(os.path.join(folder, RUN_CONFIG_FILE), json.dumps(record, indent=2, default=str))
 
 
 def budget_warmup_fraction(run: RunConfig, default: float) -> float:
@@ -366,6 +394,9 @@ def run_training(run: RunConfig) -> dict[str, float]:
 
     if trainer.is_world_process_zero():
         fields = task.card_fields(run, metrics)
+        training_summary = {**card_training_summary(run, train_output.global_step, resume_from),
+                            **best_model_summary(metrics, run), **fields["training"]}
+        command = training_command(run)
         card = build_model_card(
             model_name=os.path.basename(os.path.abspath(run.output_dir)),
             model_type=spec.name,
@@ -378,15 +409,16 @@ def run_training(run: RunConfig) -> dict[str, float]:
             baseline_name=task.baseline_name,
             repo_id=run.hub_model_id,
             example_items=fields["example_items"],
-            training_summary={**card_training_summary(run, train_output.global_step, resume_from),
-                              **best_model_summary(metrics, run), **fields["training"]},
+            training_summary=training_summary,
+            training_command=command,
         )
+        card_record = {"data_summary": fields["data_summary"], "training_summary": training_summary}
         _save_atomically(
             run.output_dir,
             [
                 *task.writers(trainer),
                 lambda folder: write_model_card(card, folder),
-                lambda folder: write_run_record(folder, metrics, run, data.config),
+                lambda folder: write_run_record(folder, metrics, run, data.config, command, card_record),
             ],
         )
         task.print_summary(spec.name, evaluation, metrics)
