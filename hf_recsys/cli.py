@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterator, Optional, Sequence
 
-from .dataclass_parser import DataclassArgumentParser
+from .dataclass_parser import DataclassArgumentParser, OneLineErrorParser
 
 #: what an interrupted command prints (once) before exiting with status 130
 INTERRUPTED = "interrupted"
@@ -169,13 +169,16 @@ def model_uses_users(model, processor) -> bool:
     return "user_features" in parameters and processor is not None and bool(processor.user_feature_vocabs)
 
 
-def _load_processor(source: str):
-    from .data.processor import RecsysProcessor
+def _load_processor(model, source: str):
+    """The folder's processor; required, except for P5 (its item index and tokenizer read IDs)."""
+    from .hub import ModelSourceError, load_processor
 
     try:
-        return RecsysProcessor.from_pretrained(source)
-    except (OSError, ValueError):
-        return None
+        return load_processor(source)
+    except ModelSourceError:
+        if hasattr(model, "generate_items"):
+            return None
+        raise
 
 
 def _known_items(model, source: str, processor) -> list[str]:
@@ -194,16 +197,14 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
     parser = build_recommend_parser()
     args = parser.parse_dataclass(argv)
 
-    from transformers import AutoModel
-
     import hf_recsys  # noqa: F401  (registers the model types)
 
-    from .hub import resolve_model_source
+    from .hub import load_model, resolve_model_source
 
     with quiet(args.no_progress):
         source = resolve_model_source(args.model_dir, "--model-dir", args.revision)
-        model = AutoModel.from_pretrained(source)
-    processor = _load_processor(source)
+        model = load_model(source)
+    processor = _load_processor(model, source)
     known_items = set(_known_items(model, source, processor))
     unknown = [i for i in args.history if i not in known_items]
     users = None
@@ -253,7 +254,7 @@ def _listed(values: Sequence[str], limit: int = 5) -> str:
 
 
 def export_main(argv: Optional[Sequence[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="hf-recsys export",
         description="Export a saved model's scoring computation for serving: ONNX (onnxruntime) or a "
         "torch.export program (.pt2). CTR models: collator tensors -> logits [batch]; next-item models: "
@@ -281,10 +282,10 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program, load_model,
                          program_input_names, task_of, verify_onnx)
 
-    from .hub import resolve_model_source
+    from .hub import load_model as load_model_from, resolve_model_source
 
     with quiet(args.no_progress):
-        model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
+        model = load_model(load_model_from(resolve_model_source(args.model_dir, "--model-dir", args.revision)))
     try:
         task_of(model)
     except ExportNotSupportedError as error:
@@ -318,7 +319,7 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
     """``hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]``."""
     import re
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="hf-recsys push",
         description="Upload a saved model folder (written by `hf-recsys train`, `trainer.save_model` + "
         "processor, or the fine-tuning example) to the Hub in one commit, with its model card regenerated "
@@ -341,8 +342,11 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
         parser.error(f"folder {args.folder}: no such folder")
     if not os.path.isfile(os.path.join(folder, "config.json")):
         parser.error(f"folder {args.folder}: has no config.json (not a saved model folder)")
+    from .hub import push_folder_to_hub, unpublishable
 
-    from .hub import push_folder_to_hub
+    problem = unpublishable(folder)
+    if problem:
+        parser.error(f"folder {args.folder}: {problem}")
 
     with quiet(args.no_progress):
         url = push_folder_to_hub(folder, args.repo_id, token=args.token, private=args.private or None,
@@ -410,7 +414,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .zoo import plan_seed_runs, plan_zoo, write_zoo_summary
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="hf-recsys zoo",
         description="build: train recipes into Hub-ready folders named after them. reproduce: train recipes once "
         "per --seeds into OUTPUT_ROOT/<recipe>/seed-<S> and write the test metrics' mean and standard deviation "
@@ -579,7 +583,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     from .training.arguments import positive_integer, positive_number
     from .training.search import SearchSpaceError, parse_space, run_search, write_search
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="hf-recsys tune",
         description="Search a recipe's hyperparameters on the validation split (Trainer.hyperparameter_search, "
         "optuna's seeded TPE sampler and median pruner); the test split is never read. The recipe's "

@@ -37,7 +37,7 @@ import types
 import typing
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Union
 
-__all__ = ["DataclassArgumentParser", "check_fields", "check_value", "flag_of", "field_constraint"]
+__all__ = ["DataclassArgumentParser", "OneLineErrorParser", "check_fields", "check_value", "flag_of", "field_constraint"]
 
 _MISSING = dataclasses.MISSING
 
@@ -103,7 +103,16 @@ def check_fields(obj: Any) -> None:
             raise ValueError(f"{field.name} ({flag_of(field)}) {problem}")
 
 
-class DataclassArgumentParser(argparse.ArgumentParser):
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr, ``PROG: error: MESSAGE
+    (see `PROG --help`)``, exit status 2: the usage block argparse prints first would bury the
+    line that names the flag."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class DataclassArgumentParser(OneLineErrorParser):
     """An ``ArgumentParser`` whose options are the fields of ``dataclass_type`` (and of the
     dataclasses it holds), and which parses straight into an instance of it.
 

@@ -460,7 +460,70 @@ def check_model_source(source: str, option: str = "--model-dir") -> str:
         raise ModelSourceError(f"{option} {source}: is a file; pass the folder that holds config.json")
     if source.startswith(("/", ".", "~")) or source.count("/") > 1 or "\\" in source:
         raise ModelSourceError(f"{option} {source}: no such folder (a Hub repo id looks like ORG/NAME)")
+    parent = source.split("/", 1)[0]
+    if "/" in source and os.path.isdir(os.path.expanduser(parent)):
+        # ORG/NAME whose ORG is a folder here: a mistyped folder, said at once (asking the Hub offline retries for long)
+        raise ModelSourceError(f"{option} {source}: no such folder ({parent}/ is a local folder, so {source} is read "
+                               f"as a folder in it, not as a Hub repo id; it holds: {_listing(parent)})")
     return source
+
+
+def _listing(folder: str, limit: int = 5) -> str:
+    names = sorted(n for n in os.listdir(os.path.expanduser(folder)) if not n.startswith("."))
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "") or "nothing"
+
+
+def unpublishable(folder: str) -> Optional[str]:
+    """Why the saved model ``folder`` could not be used once published (no weights, or no
+    readable ``recsys_processor.json`` for a model that reads raw IDs through it), or None."""
+    from .models.processing_recsys import PROCESSOR_FILE, RecsysProcessor
+
+    weights = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in weights):
+        return "has no weights (model.safetensors); save the model with save_pretrained(folder)"
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        try:
+            model_type = json.load(f).get("model_type")
+        except json.JSONDecodeError as error:
+            return f"config.json is not readable (line {error.lineno}: {error.msg})"
+    if model_type == "p5":  # P5 reads IDs through its item index and tokenizer
+        return None
+    if not os.path.isfile(os.path.join(folder, PROCESSOR_FILE)):
+        return (f"has no {PROCESSOR_FILE} (the ID vocabularies, without which the model cannot read raw IDs); "
+                f"save it with processor.save_pretrained(folder)")
+    try:
+        RecsysProcessor.from_pretrained(folder)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def load_model(source: str, option: str = "--model-dir", **kwargs: Any) -> Any:
+    """``AutoModel.from_pretrained(source)`` for a source :func:`resolve_model_source` accepted;
+    a folder or repo whose weights or config cannot be read is a :class:`ModelSourceError`
+    naming ``option``, not a traceback."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelSourceError(f"{option} {source}: cannot load the model: {reason}") from error
+
+
+def load_processor(source: str, option: str = "--model-dir", **kwargs: Any) -> Any:
+    """The ``RecsysProcessor`` of ``source``: a missing or unreadable ``recsys_processor.json``
+    (the ID vocabularies, without which raw IDs cannot be read) is a :class:`ModelSourceError`
+    naming the file."""
+    from .models.processing_recsys import PROCESSOR_FILE, RecsysProcessor
+
+    try:
+        return RecsysProcessor.from_pretrained(source, **kwargs)
+    except OSError as error:
+        raise ModelSourceError(f"{option} {source}: has no {PROCESSOR_FILE} (the ID vocabularies that `hf-recsys "
+                               f"train` or processor.save_pretrained(folder) writes beside the model)") from error
+    except ValueError as error:
+        raise ModelSourceError(f"{option} {source}: {error}") from error
 
 
 def resolve_model_source(source: str, option: str = "--model-dir", revision: Optional[str] = None) -> str:
@@ -513,9 +576,6 @@ def _hub_failure(source: str, option: str, error: OSError) -> str:
     else:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         message = f"{option} {source}: not a local folder, and not loaded from the Hub: {reason}"
-    parent = source.split("/", 1)[0]
-    if "/" in source and os.path.isdir(os.path.expanduser(parent)):
-        message += f" ({parent}/ is a local folder: if {source} was meant as a folder, it does not exist)"
     return message
 
 

@@ -6,6 +6,7 @@ outputs. Also a second revision, and the processor's own push_to_hub.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -339,12 +340,41 @@ def test_a_missing_hub_repo_is_a_one_line_error_before_any_work(argv, hub_env, t
 
 
 def test_a_missing_folder_whose_parent_exists_is_named_as_a_folder(tmp_path):
-    """``out/typo`` reads as a Hub repo id ORG/NAME; when ``out/`` is a local folder the error says
-    that the folder does not exist (offline here, so no Hub is asked)."""
-    (tmp_path / "out").mkdir()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))
-    result = subprocess.run([sys.executable, "-m", "hf_recsys.cli", "recommend", "--model-dir", "out/typo",
-                             "--history", "1"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=240)
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "out/ is a local folder: if out/typo was meant as a folder, it does not exist" in result.stderr
-    assert "Traceback" not in result.stderr
+    """``out/typo`` could be a Hub repo id ORG/NAME; when ``out/`` is a local folder it is a
+    mistyped folder, said at once: the Hub is not asked (the endpoint here answers nothing, and
+    asking it would retry for seconds)."""
+    (tmp_path / "out" / "sasrec").mkdir(parents=True)
+    env = dict(os.environ, HF_ENDPOINT=_closed_port_endpoint(), HF_HOME=str(tmp_path / "hf-home"))
+    env.pop("HF_HUB_OFFLINE", None)
+    for command in (["recommend", "--model-dir", "out/typo", "--history", "1"],
+                    ["train", "--init-from", "out/typo", "--output-dir", "new"]):
+        result = subprocess.run([sys.executable, "-m", "hf_recsys.cli", *command], env=env, capture_output=True,
+                                text=True, cwd=tmp_path, timeout=240)
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert result.stderr.strip().splitlines() == [
+            f"hf-recsys {command[0]}: error: {command[1]} out/typo: no such folder (out/ is a local folder, so "
+            "out/typo is read as a folder in it, not as a Hub repo id; it holds: sasrec)"]
+        assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_that_cannot_give_a_usable_model_is_one_line_and_is_not_pushed(tiny_data, tmp_path, capsys):
+    from hf_recsys.cli import main
+
+    folder = _saved_folder(tiny_data, tmp_path / "sasrec")
+    broken = {"no-processor": lambda f: (f / "recsys_processor.json").unlink(),
+              "bad-processor": lambda f: (f / "recsys_processor.json").write_text('{"items": [1, 2'),
+              "no-weights": lambda f: (f / "model.safetensors").unlink()}
+    words = {"no-processor": "has no recsys_processor.json", "no-weights": "model.safetensors",
+             "bad-processor": "recsys_processor.json: not a readable processor file (line 1"}
+    for name, breaking in broken.items():
+        copy = tmp_path / name
+        shutil.copytree(folder, copy)
+        breaking(copy)
+        for argv in (["recommend", "--model-dir", str(copy), "--no-progress", "--history",
+                      tiny_data.processor.item_vocab.tokens[0]], ["push", str(copy), "--repo-id", "org/x"]):
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as exit_info:
+                main(argv)
+            err = capsys.readouterr().err
+            assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+            assert words[name] in err and "no item of the history is known" not in err

@@ -575,7 +575,14 @@ class RecsysProcessor(PushToHubMixin):
         hub_kwargs = {k: v for k, v in kwargs.items() if k in _HUB_KWARGS}
         path = cached_file(str(pretrained_model_name_or_path), PROCESSOR_FILE, **hub_kwargs)
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}: not a readable processor file (line {error.lineno}: {error.msg}); write "
+                                 f"it again with processor.save_pretrained(folder)") from None
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise ValueError(f"{path}: not a processor file (no list of 'items'); write it again with "
+                             f"processor.save_pretrained(folder)")
         return cls(
             items=data["items"],
             users=data.get("users", []),
