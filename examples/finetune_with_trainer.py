@@ -1,7 +1,8 @@
 """Fine-tune a saved hf_recsys model on a new log with a plain `transformers.Trainer`.
 
     python examples/finetune_with_trainer.py --model-dir outputs/bst-ml-1m \\
-        --dataset csv --data-path new_log.csv --output-dir outputs/bst-finetuned [--max-steps 200]
+        --data-path new_log.csv --output-dir outputs/bst-finetuned [--max-steps 200] \\
+        [--columns "user_id=Customer ID,item_id=sku,timestamp=ts"] [--sep ";"] [--no-header] [--encoding latin-1]
 
 The new log is encoded with the model's *saved* vocabularies (known IDs keep their indices;
 new items and users are appended and the model's tables grown), so the model is never trained
@@ -16,6 +17,7 @@ import sys
 from transformers import AutoModel, AutoProcessor, Trainer, TrainingArguments
 
 import hf_recsys  # noqa: F401  (registers the model types with the Auto classes)
+from hf_recsys.data.log import DataFormatError
 from hf_recsys.data.readers import load_log
 from hf_recsys.training import trainer_kit
 
@@ -49,8 +51,14 @@ def finetune(model_dir, log, output_dir, max_steps=-1, epochs=1.0, batch_size=25
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True, help="saved model folder or Hub repo id ORG/NAME")
-    parser.add_argument("--dataset", required=True, help="log format: csv, ml-1m, beauty, amazon, ... (see load_log)")
-    parser.add_argument("--data-path", default=None, help="file or folder holding the new log")
+    parser.add_argument("--dataset", default=None,
+                        help="log format: csv, ml-1m, beauty, amazon, ... (see load_log; default: inferred from --data-path)")
+    parser.add_argument("--data-path", required=True, help="file or folder holding the new log")
+    parser.add_argument("--columns", default=None,
+                        help="a table's column names: user_id=NAME,item_id=NAME[,timestamp=NAME][,rating=NAME]")
+    parser.add_argument("--sep", default=None, help="a table's field separator (default: from the file)")
+    parser.add_argument("--no-header", action="store_true", help="the table's first line is data")
+    parser.add_argument("--encoding", default=None, help="the table's text encoding (default: utf-8)")
     parser.add_argument("--output-dir", required=True, help="where the fine-tuned folder goes")
     parser.add_argument("--max-steps", type=int, default=-1, help="training steps (default: --epochs)")
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -59,7 +67,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.max_steps == 0 or args.max_steps < -1:
         parser.error(f"--max-steps must be positive (or -1 for --epochs), got {args.max_steps}")
-    log = load_log(args.dataset, args.data_path)
+    try:
+        log = load_log(args.dataset, args.data_path, columns=args.columns, sep=args.sep, no_header=args.no_header,
+                       encoding=args.encoding)
+    except DataFormatError as error:  # names the file, line, column or option
+        parser.error(str(error))
     command = "python examples/finetune_with_trainer.py " + " ".join(sys.argv[1:] if argv is None else argv)
     metrics = finetune(args.model_dir, log, args.output_dir, args.max_steps, args.epochs, args.batch_size,
                        args.learning_rate, command)

@@ -173,13 +173,18 @@ def test_example_script_then_push_then_load_without_the_package(tiny_data, new_l
     with `hf-recsys push` to a local Hub, load it back with trust_remote_code=True in a Python
     where hf_recsys cannot be imported: the same recommendations from raw IDs."""
     base = save_base(tiny_data, tmp_path / "base")
-    new_log.interactions[["user_id", "item_id", "timestamp"]].to_csv(tmp_path / "new_log.csv", index=False)
+    own_names = {"user_id": "Customer ID", "item_id": "sku", "timestamp": "ts"}  # a user's own column names
+    new_log.interactions[list(own_names)].rename(columns=own_names).to_csv(tmp_path / "new_log.csv", index=False)
     out = tmp_path / "finetuned"
     env = dict(os.environ, HF_HOME=str(tmp_path / "hf-home"), OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "finetune_with_trainer.py"), "--model-dir", base,
-                    "--dataset", "csv", "--data-path", str(tmp_path / "new_log.csv"), "--output-dir", str(out),
-                    "--max-steps", "3", "--batch-size", "16"], check=True, cwd=str(tmp_path), env=env, timeout=300,
-                   capture_output=True)
+    script = [sys.executable, os.path.join(ROOT, "examples", "finetune_with_trainer.py"), "--model-dir", base,
+              "--data-path", str(tmp_path / "new_log.csv"), "--output-dir", str(out), "--max-steps", "3",
+              "--batch-size", "16"]
+    refused = subprocess.run(script, cwd=str(tmp_path), env=env, timeout=300, capture_output=True, text=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and not out.exists()
+    assert "missing column(s) 'user_id', 'item_id'" in refused.stderr.strip().splitlines()[-1]
+    subprocess.run(script + ["--columns", "user_id=Customer ID,item_id=sku,timestamp=ts"], check=True,
+                   cwd=str(tmp_path), env=env, timeout=300, capture_output=True)
     assert AutoProcessor.from_pretrained(out).item_vocab.tokens[:5] == tiny_data.processor.item_vocab.tokens[:5]
     card = (out / "README.md").read_text()
     assert str(tmp_path) not in card and "base_model" not in card  # a local base is named, never its path

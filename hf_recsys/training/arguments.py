@@ -21,7 +21,10 @@ import ast
 import copy
 import dataclasses
 import functools
+import math
 import os
+import types
+import typing
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
@@ -409,6 +412,10 @@ def check_model_overrides(model: str, overrides: dict[str, Any]) -> None:
         if key not in settable:
             raise ValueError(f"--set {key}={value!r}: {model} has no config field {key!r} (its fields: "
                              f"{', '.join(settable)})")
+    for key, value in overrides.items():
+        problem = _type_problem(_field_types(config_class).get(key), value)
+        if problem:
+            raise ValueError(f"--set {key}={value!r}: {key} {problem}")
     entries = " ".join(f"--set {k}={v!r}" for k, v in overrides.items())
     try:
         config = config_class(**overrides)
@@ -417,6 +424,54 @@ def check_model_overrides(model: str, overrides: dict[str, Any]) -> None:
     except Exception as error:  # noqa: BLE001  (whatever the config or model refuses is the user's value)
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{entries}: {message}") from None
+
+
+def _field_types(config_class: type) -> dict[str, Any]:
+    """The annotated types of ``config_class``'s fields, each resolved on its own (an annotation
+    that does not resolve, e.g. a name imported for type checkers only, is left out)."""
+    import sys
+
+    types_: dict[str, Any] = {}
+    for cls in reversed(config_class.__mro__):
+        namespace = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
+        for name, annotation in vars(cls).get("__annotations__", {}).items():
+            try:
+                types_[name] = eval(annotation, dict(namespace)) if isinstance(annotation, str) else annotation
+            except Exception:  # noqa: BLE001
+                types_.pop(name, None)
+    return types_
+
+
+def _type_problem(expected: Any, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be a config field annotated ``expected`` (None when it can): the
+    wrong kind of value, a negative integer or a number that is not finite."""
+    if expected is None:
+        return None
+    args = typing.get_args(expected)
+    if typing.get_origin(expected) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        kinds = [a for a in args if a is not type(None)]
+        return _type_problem(kinds[0], value) if len(kinds) == 1 else None
+    origin = typing.get_origin(expected) or expected
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return f"is a list, e.g. [64, 32]; got {value!r}"
+        problems = [_type_problem(args[0], v) for v in value] if args else []
+        return next((f"entry {i} {p}" for i, p in enumerate(problems) if p), None)
+    if expected is bool:
+        return None if isinstance(value, bool) else f"is True or False, got {value!r}"
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"is an integer, got {value!r}"
+        return f"must be >= 0, got {value}" if value < 0 else None
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"is a number, got {value!r}"
+        return None if math.isfinite(value) else f"must be a finite number, got {value}"
+    if expected is str and not isinstance(value, str):
+        return f"is a string, got {value!r}"
+    return None
 
 
 def _seq2seq_flag(name: str, value: Any) -> str:
