@@ -144,19 +144,19 @@ def test_defaults_come_from_the_dataclasses():
 def test_flags_land_in_the_components():
     parser = build_train_parser()
     run = parser.parse_dataclass([
-        "--model", "bst", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
-        "--set", "mlp_hidden_sizes=[8, 4]", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
+        "--model", "p5", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
+        "--set", "d_ff=64", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
         "--no-eval-each-epoch", "--resume-from-checkpoint", "--hub-private"])
     assert run.data.max_history == 7 and run.training.epochs == 3.0 and run.seed == 4 and run.data.seed == 4
-    assert run.model_overrides == {"num_layers": 2, "mlp_hidden_sizes": [8, 4]}
+    assert run.model_overrides == {"num_layers": 2, "d_ff": 64}
     assert run.seq2seq_eval.eval_valid_every == 0.5 and run.seq2seq_eval.eval_restore_best is False
     assert run.disable_tqdm is True and run.training.eval_each_epoch is False
     assert run.resume_from_checkpoint == "latest" and run.hub_private is True
-    assert run.output_dir == "outputs/bst-synthetic"
+    assert run.output_dir == "outputs/p5-synthetic"
 
 
 def test_flat_python_construction_and_replace_keep_working():
-    run = RunConfig(model="gru4rec", max_history=12, epochs=1.5, synthetic_users=30, eval_users=9, seed=3)
+    run = RunConfig(model="p5", max_history=12, epochs=1.5, synthetic_users=30, eval_users=9, seed=3)
     assert (run.data.max_history, run.training.epochs, run.source.synthetic_users) == (12, 1.5, 30)
     assert run.seq2seq_eval.eval_users == 9 and run.data.seed == 3
     other = dataclasses.replace(run, max_history=4)
@@ -167,7 +167,24 @@ def test_flat_python_construction_and_replace_keep_working():
         RunConfig(batch_size=0)
     with pytest.raises(ValueError, match=r"eval_users \(--eval-users\) expects an integer, got 'many'"), \
             pytest.warns(FutureWarning):
-        RunConfig(model_overrides={"eval_users": "many"})
+        RunConfig(model="p5", model_overrides={"eval_users": "many"})
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--data-path", "LOG", "--synthetic-users", "5"], "--synthetic-users sizes the synthetic log; this run trains on"),
+    (["--data-path", "LOG", "--synthetic-items", "5"], "--synthetic-items sizes the synthetic log"),
+    (["--model", "din", "--eval-users", "5"], "--eval-users applies to the text-to-text model p5 only, not to din"),
+    (["--model", "sasrec", "--no-eval-restore-best"], "--no-eval-restore-best applies to the text-to-text model p5"),
+])
+def test_an_option_the_run_would_ignore_is_a_usage_error(argv, words, tmp_path, capsys):
+    (tmp_path / "log.csv").write_text("user_id,item_id\nu,i\n")
+    argv = [str(tmp_path / "log.csv") if a == "LOG" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        build_train_parser().parse_dataclass(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words in err and len(err.strip().splitlines()) == 1
+    run = build_train_parser().parse_dataclass([])
+    assert (run.synthetic_users, run.synthetic_items) == (2000, 1000)
 
 
 def test_every_component_field_reads_through_the_run():
@@ -190,13 +207,14 @@ def test_old_set_keys_of_the_p5_evaluation_still_work_with_a_warning():
 
 
 def test_run_config_round_trips_through_json_and_reads_old_flat_records():
-    run = RunConfig(model="sasrec", max_history=8, implicit_threshold=4.0, hub_token="secret", eval_users=3)
+    run = RunConfig(model="p5", max_history=8, implicit_threshold=4.0, hub_token="secret", eval_users=3)
     saved = json.loads(json.dumps(run.to_dict()))
     assert saved["hub_token"] is None and "secret" not in json.dumps(saved)
     again = RunConfig.from_dict(saved)
     assert again == dataclasses.replace(run, hub_token=None)
     old = {"model": "p5", "dataset": "beauty", "data_path": "x/user_sequence.txt", "output_dir": "o", "epochs": 3.0,
-           "max_history": 20, "seed": 2, "model_overrides": {"d_model": 64}, "disable_tqdm": True, "gone": 1}
+           "max_history": 20, "seed": 2, "model_overrides": {"d_model": 64}, "disable_tqdm": True, "gone": 1,
+           "synthetic_users": 2000, "synthetic_items": 1000}  # older records kept the synthetic defaults
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run = RunConfig.from_dict(old)
@@ -372,7 +390,7 @@ def test_every_models_own_defaults_pass_the_set_check():
 
 @pytest.mark.parametrize("argv", [
     [],
-    ["--model", "sasrec", "--set", "loss_type=ce", "--set", "hidden_size=8", "--set", "pad_token_id='3'",
+    ["--model", "sasrec", "--set", "loss_type=ce", "--set", "hidden_size=8", "--set", "hidden_act=gelu",
      "--learning-rate", "3e-4", "--no-eval-each-epoch", "--seed", "3", "--epochs", "2.5", "--max-history", "7"],
     ["--model", "din", "--dataset", "ml-1m", "--data-path", "DATA", "--columns", "user_id=Customer ID,item_id=sku",
      "--implicit-threshold", "4", "--split", "temporal", "--use-cpu", "--max-steps", "9"],
@@ -385,3 +403,13 @@ def test_the_command_line_of_a_run_parses_back_to_the_same_run(argv, tmp_path):
     tokens = parser.command_line(run)
     assert parser.parse_dataclass(tokens) == run
     assert set(tokens) >= {a for a in argv if a.startswith("--") and a not in ("--dataset",)}
+
+
+def test_unknown_items_is_refused_without_init_from_even_at_its_default_value_and_defaults_to_grow_with_it(capsys):
+    parser = build_train_parser()
+    for value in ("grow", "unknown"):
+        with pytest.raises(SystemExit):
+            parser.parse_dataclass(["--unknown-items", value])
+        assert "--unknown-items only applies with --init-from" in capsys.readouterr().err
+    assert parser.parse_dataclass([]).unknown_items is None
+    assert parser.parse_dataclass(["--init-from", "org/model"]).unknown_items == "grow"

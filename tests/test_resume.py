@@ -155,7 +155,7 @@ def test_cli_flags_map_onto_the_run_config():
     config = run_config_from_args(args)
     assert (config.save_steps, config.resume_from_checkpoint, config.gradient_checkpointing, config.save_total_limit) == (
         50, "latest", True, 2)
-    assert config.model == "bst" and config.unknown_items == "grow"
+    assert config.model == "bst" and config.unknown_items is None  # grow, once there is an --init-from
     path = run_config_from_args(parser.parse_args(["--resume-from-checkpoint", "out/checkpoints/checkpoint-7"]))
     assert path.resume_from_checkpoint == "out/checkpoints/checkpoint-7"
 

@@ -33,7 +33,7 @@ from transformers import PretrainedConfig
 
 from ..data.log import DataFormatError
 from ..data.pipeline import DataConfig
-from ..dataclass_parser import check_fields
+from ..dataclass_parser import check_fields, flag_of
 
 __all__ = [
     "DataSourceArguments",
@@ -132,6 +132,10 @@ def infer_dataset(path: str | os.PathLike) -> str:
     return infer_reader(path)
 
 
+#: the size of the synthetic log a run trains on when it names none
+SYNTHETIC_USERS, SYNTHETIC_ITEMS = 2000, 1000
+
+
 @dataclass
 class DataSourceArguments:
     """Which interaction log a run trains on."""
@@ -146,8 +150,10 @@ class DataSourceArguments:
         "choices": dataset_choices, "metavar": "NAME"})
     data_path: Optional[str] = field(default=None, metadata={
         "help": "the file or folder holding the log; when given, it is always what trains", "metavar": "PATH"})
-    synthetic_users: int = field(default=2000, metadata={"help": "users of the synthetic log", "gt": 0})
-    synthetic_items: int = field(default=1000, metadata={"help": "items of the synthetic log", "gt": 0})
+    synthetic_users: Optional[int] = field(default=None, metadata={
+        "help": f"users of the synthetic log (default: {SYNTHETIC_USERS})", "gt": 0})
+    synthetic_items: Optional[int] = field(default=None, metadata={
+        "help": f"items of the synthetic log (default: {SYNTHETIC_ITEMS})", "gt": 0})
 
 
 @dataclass
@@ -264,12 +270,12 @@ class RunConfig:
     init_revision: Optional[str] = field(default=None, metadata={
         "help": "with a Hub --init-from: the branch, tag or commit to start from (default: main); config, weights and "
                 "vocabularies all come from that one snapshot", "metavar": "REV"})
-    unknown_items: str = field(default="grow", metadata={
+    unknown_items: Optional[str] = field(default=None, metadata={
         "help": "with --init-from: what happens to items, users and feature values the saved vocabularies lack. "
                 "'grow' appends them and grows every table indexed by them (old rows unchanged, new rows freshly "
                 "initialised), so new items get their own embeddings and can be recommended: the default, because a "
                 "new log's new items are usually the ones worth recommending. 'unknown' maps them all to the unknown "
-                "index 1 and keeps the model's shape (e.g. to keep serving an exported graph)",
+                "index 1 and keeps the model's shape (e.g. to keep serving an exported graph). Default with --init-from: grow",
         "choices": ("grow", "unknown")})
     seed: int = field(default=0, metadata={
         "help": "seeds data sampling, negatives and initialisation", "ge": 0})
@@ -336,6 +342,18 @@ class RunConfig:
                              f"log; drop --dataset to train on the file (its format is inferred) or name its format")
         if s.dataset != "synthetic" and not s.data_path:
             raise ValueError(f"--dataset {s.dataset} needs --data-path")
+        for name in ("synthetic_users", "synthetic_items"):
+            if s.dataset != "synthetic" and getattr(s, name) is not None:
+                raise ValueError(f"--{name.replace('_', '-')} sizes the synthetic log; this run trains on "
+                                 f"{s.data_path}")
+        if s.dataset == "synthetic":
+            s.synthetic_users = s.synthetic_users or SYNTHETIC_USERS
+            s.synthetic_items = s.synthetic_items or SYNTHETIC_ITEMS
+        if self.model != "p5":
+            for option in dataclasses.fields(Seq2SeqEvaluationArguments):
+                if getattr(self.seq2seq_eval, option.name) != option.default:
+                    raise ValueError(f"{flag_of(option)} applies to the text-to-text model p5 only, not to "
+                                     f"{self.model}")
         if t.bf16 and t.fp16:
             raise ValueError("--bf16 and --fp16 exclude each other; choose one precision")
         if t.time_budget_minutes and t.resume_from_checkpoint:
@@ -361,8 +379,10 @@ class RunConfig:
             check_model_overrides(self.model, self.model_overrides)
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
-        if self.unknown_items != "grow" and not self.init_from:
+        if self.unknown_items is not None and not self.init_from:
             raise ValueError("--unknown-items only applies with --init-from")
+        if self.init_from and self.unknown_items is None:
+            self.unknown_items = "grow"
         if self.init_revision and not self.init_from:
             raise ValueError("--init-revision only applies with --init-from")
 
@@ -383,6 +403,10 @@ class RunConfig:
         known.pop("timings", None)
         if isinstance(known.get("data"), dict):
             known["data"].pop("timings", None)
+        source = known.get("source") if isinstance(known.get("source"), dict) else known
+        if source.get("dataset") not in (None, "synthetic"):  # older records kept the synthetic log's default size
+            source.pop("synthetic_users", None)
+            source.pop("synthetic_items", None)
         return cls(**known)
 
 
@@ -476,8 +500,6 @@ def _type_problem(expected: Any, value: Any) -> Optional[str]:
 
 def _seq2seq_flag(name: str, value: Any) -> str:
     """The command-line form of the evaluation option ``name=value`` (for the ``--set`` warning)."""
-    from ..dataclass_parser import flag_of
-
     option = next(f for f in dataclasses.fields(Seq2SeqEvaluationArguments) if f.name == name)
     if isinstance(option.default, bool):
         return flag_of(option) if value != option.default else f"nothing (it is the default of {name})"
