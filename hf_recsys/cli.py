@@ -262,7 +262,8 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     )
     parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
     parser.add_argument("--output", default=None, help="file to write (.onnx or .pt2); required unless --example")
-    parser.add_argument("--format", choices=("onnx", "torch"), default="onnx")
+    parser.add_argument("--format", choices=("onnx", "torch"), default=None,
+                        help="onnx (.onnx) or torch (torch.export, .pt2); default: from the --output suffix")
     parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
     parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
     parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
@@ -277,6 +278,16 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         parser.error("--output is required (or --example to print the graph's inputs)")
     if args.top_k is not None and args.top_k < 1:
         parser.error(f"argument --top-k: must be >= 1, got {args.top_k}")
+    if args.output is not None:
+        suffix = os.path.splitext(args.output)[1].lower()
+        implied = {".onnx": "onnx", ".pt2": "torch"}.get(suffix)
+        if implied is None:
+            parser.error(f"argument --output: {args.output}: name the file .onnx (ONNX) or .pt2 (torch.export)")
+        if args.format is not None and args.format != implied:
+            parser.error(f"argument --format: {args.format}, but --output {args.output} names a {implied} file")
+        args.format = implied
+    if args.verify and args.format != "onnx":
+        parser.error("argument --verify: checks an ONNX file in onnxruntime; with --format torch there is none")
 
     import hf_recsys  # noqa: F401  (registers the model types)
     from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program, load_model,
@@ -397,13 +408,22 @@ def quiet(no_progress: Optional[bool]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def one_line_warnings(command: str) -> Iterator[None]:
-    """Warnings shown as ``hf-recsys COMMAND: warning: MESSAGE`` (no source line) within the block."""
+    """Warnings shown as ``hf-recsys COMMAND: warning: MESSAGE`` (no source line) within the block:
+    those of ``warnings.warn`` and those hf_recsys logs (``logging``, level WARNING and above)."""
+    import logging
+
     previous = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"hf-recsys {command}: warning: {message}\n"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter(f"hf-recsys {command}: warning: %(message)s"))
+    package_logger = logging.getLogger("hf_recsys")
+    package_logger.addHandler(handler)
     try:
         yield
     finally:
         warnings.formatwarning = previous
+        package_logger.removeHandler(handler)
 
 
 def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:

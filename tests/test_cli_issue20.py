@@ -245,3 +245,23 @@ def test_the_summary_counts_the_users_and_items_of_the_log_not_of_the_grown_voca
     main(["train", *tiny, "--init-from", str(first), "--data-path", str(write_log(tmp_path / "b.csv", new_rows)),
           "--output-dir", str(tmp_path / "second")])
     assert "b: 32 interactions, 8 users, 5 items" in capsys.readouterr().out
+
+
+def test_what_the_package_logs_as_a_warning_reads_like_the_commands_other_warnings(tmp_path, capsys):
+    log = tmp_path / "semi.csv"
+    log.write_text("user_id;item_id;stars\n" + "".join(f"u{u};i{(u + j) % 9};3\n" for u in range(30) for j in range(5)))
+    main(["train", "--model", "sasrec", "--data-path", str(log), "--max-steps", "1", "--output-dir", str(tmp_path / "o"),
+          "--no-progress", "--set", "hidden_size=8", "--set", "num_heads=2"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if str(log) in line]
+    assert len(lines) == 2 and all(line.startswith(f"hf-recsys train: warning: {log}: ") for line in lines)
+    assert "semicolon" in lines[0] and "'stars' are not used" in lines[1]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--output", "model.txt"], "argument --output: model.txt: name the file .onnx (ONNX) or .pt2 (torch.export)"),
+    (["--output", "model.pt2", "--format", "onnx"], "argument --format: onnx, but --output model.pt2 names a torch file"),
+    (["--output", "model.pt2", "--verify"], "argument --verify: checks an ONNX file in onnxruntime"),
+])
+def test_an_export_whose_file_and_format_disagree_is_a_usage_error_before_loading(argv, words, tmp_path, capsys):
+    code, err = exit_code(["export", "--model-dir", str(tmp_path / "not-read"), *argv], capsys)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
