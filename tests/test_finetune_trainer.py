@@ -225,3 +225,10 @@ def test_kit_with_unknown_items_keeps_the_model_and_its_vocabularies(tiny_data, 
     trainer.train()
     with pytest.raises(ValueError, match="unknown_items"):
         trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="drop")
+    # held-out samples of an item the model cannot tell apart are not evaluated (one shared,
+    # frequent "unknown" item would inflate every metric); training still reads them
+    data = kit.task.data
+    for split in ("valid", "test"):
+        targets = data.ctr_dataset(split)["target"]
+        assert len(targets) and 1 not in targets
+    assert 1 in data.ctr_dataset("train")["target"]

@@ -193,14 +193,20 @@ def grow_model(published: torch.nn.Module, processor: RecsysProcessor) -> torch.
 
 
 class KnownTargetsData(PreparedData):
-    """Prepared data whose next-item evaluation leaves out held-out items encoded as unknown:
-    a full ranking is over the catalogue, and "some item the model does not know" is not in it."""
+    """Prepared data whose evaluation leaves out held-out samples whose target is encoded as
+    unknown: a full ranking is over the catalogue, where "some item the model does not know" is
+    not, and a CTR sample of it would score one shared, frequent item (inflating AUC)."""
 
     def next_item_dataset(self, split: str):
-        dataset = super().next_item_dataset(split)
+        return self._known_targets(super().next_item_dataset(split), "next", split)
+
+    def ctr_dataset(self, split: str):
+        return self._known_targets(super().ctr_dataset(split), "ctr", split)
+
+    def _known_targets(self, dataset, kind: str, split: str):
         if split == "train":
             return dataset
-        key = ("next-known", split)
+        key = (f"{kind}-known", split)
         if key not in self._cache:
             self._cache[key] = dataset.select(np.flatnonzero(np.asarray(dataset["target"]) != UNK_INDEX))
         return self._cache[key]
