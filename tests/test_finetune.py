@@ -181,7 +181,7 @@ def test_a_model_flag_that_contradicts_init_from_is_a_usage_error_before_any_wor
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith(f"error: argument --model: sasrec, but --init-from {folder} holds a bst model; "
-                        "pass --model bst or leave --model out")
+                        "pass --model bst or leave --model out (see `hf-recsys train --help`)")
     assert not (tmp_path / "out").exists()
 
 
