@@ -232,12 +232,13 @@ COMMAND_LEAVES_OUT = ("output_dir", "overwrite_output_dir", "disable_tqdm", "log
 
 
 def training_command(run: RunConfig) -> str:
-    """The ``hf-recsys train`` command that trains ``run``'s model: every option whose value is
-    not its default, one per line, local paths shortened to their last part (the card shows it)."""
+    """The ``hf-recsys train`` command that trains ``run``'s model: the model and every option
+    whose value is not its default, one per line, local paths shortened to their last part (the
+    card shows it)."""
     from ..dataclass_parser import DataclassArgumentParser
 
-    lines = ["hf-recsys train"]
-    for token in DataclassArgumentParser(RunConfig).command_line(run, leave_out=COMMAND_LEAVES_OUT):
+    lines = ["hf-recsys train", f"--model {run.model}"]  # named even at its default: the card is about it
+    for token in DataclassArgumentParser(RunConfig).command_line(run, leave_out=(*COMMAND_LEAVES_OUT, "model")):
         token = shlex.quote(public_text(token))
         if token.startswith("--"):
             lines.append(token)
