@@ -806,7 +806,9 @@ def model_table(entries: list[dict[str, Any]], link_prefix: str) -> str:
             value = _quality(row).get(key)
             where = DATASET_NAMES.get(row.get("dataset"), row.get("dataset"))
             if isinstance(value, list) and len(value) > 1:  # a value per seed: the spread, the seeds counted
-                headline = f"{title} {_mean_std(value)} ({where}, {len(value)} seeds)"
+                # where the number comes from: a recipe (`hf-recsys zoo reproduce`) or the package defaults
+                source = f"{row['recipe']} recipe" if row.get("recipe") else "package defaults"
+                headline = f"{title} {_mean_std(value)} ({where}, {len(value)} seeds, {source})"
             else:
                 headline = f"{title} {_number(value)} ({where})"
         lines.append(f"| [`{name}`]({link_prefix}{name}.md) | {_cell(spec.description)} | {spec.task} | {headline} |")

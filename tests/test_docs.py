@@ -288,7 +288,7 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
     # the model table and the model's page give the recipe's spread too
     table = builder.model_table(entries, "")
     sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
-    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
+    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds, sasrec-beauty recipe) |")
     block = builder.model_results_block(entries, "sasrec", "next_item")
     assert "[sasrec-beauty recipe, seeds 0, 1, 2](../results/zoo.md#zoo-beauty)" in block
     # a single run on a more realistic dataset is on the model's page, not its headline
@@ -296,7 +296,7 @@ def test_the_headline_gives_a_recipe_reproduced_over_seeds_beside_the_published_
         {"name": "SASRec seed 0", "model": "sasrec", "dataset": "ml-1m", "test": {"hr@10": 0.3, "ndcg@10": 0.17}}]}})
     table = builder.model_table(entries, "")
     sasrec_line = next(line for line in table.splitlines() if line.startswith("| [`sasrec`]"))
-    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds) |")
+    assert sasrec_line.endswith("| next_item | NDCG@10 0.0500 ± 0.0010 (Amazon Beauty, 3 seeds, sasrec-beauty recipe) |")
     block = builder.model_results_block(entries, "sasrec", "next_item")
     assert "| MovieLens-1M | [SASRec seed 0](../results/hstu.md#hstu-ml1m) | 0.3000 | 0.1700 |" in block
     # one seed is not a headline
@@ -360,7 +360,7 @@ def test_a_peer_comparison_gives_its_model_a_row_over_its_seeds_and_files(tmp_pa
     assert "| din | DeepCTR-Torch | 2 | 0.5000 | 0.5000 | 0.7000 | – | – | [run](#ctr-peers-c-s12) |" in page
     assert "(no list of rows in this file)" not in page
     din_line = next(line for line in builder.model_table(entries, "").splitlines() if line.startswith("| [`din`]"))
-    assert din_line.endswith("| ctr | AUC 0.9100 ± 0.0100 (MovieLens-1M, 3 seeds) |")
+    assert din_line.endswith("| ctr | AUC 0.9100 ± 0.0100 (MovieLens-1M, 3 seeds, package defaults) |")
     # on the same dataset, a shipped recipe reproduced over seeds is the headline
     recipe = {"command": "hf-recsys zoo reproduce --recipes din-ml1m", "recipes": {"din-ml1m": {
         "recipe": "din-ml1m", "metric": "auc", "seeds": [0, 1], "missing_seeds": [],
@@ -370,7 +370,7 @@ def test_a_peer_comparison_gives_its_model_a_row_over_its_seeds_and_files(tmp_pa
     (tmp_path / "zoo" / "ml1m-ctr.json").write_text(json.dumps(recipe))
     din_line = next(line for line in builder.model_table(builder.load_results(), "").splitlines()
                     if line.startswith("| [`din`]"))
-    assert din_line.endswith("| ctr | AUC 0.8500 ± 0.0000 (MovieLens-1M, 2 seeds) |")
+    assert din_line.endswith("| ctr | AUC 0.8500 ± 0.0000 (MovieLens-1M, 2 seeds, din-ml1m recipe) |")
 
 
 def test_marker_blocks_are_replaced_in_place():
