@@ -160,8 +160,8 @@ def apply_duplicates_policy(interactions: pd.DataFrame, policy: str, name: str =
     if policy == "error":
         raise DataFormatError(
             f"{name}: {count:,} exact duplicate interaction(s) (same {', '.join(cols)}), e.g. "
-            f"{example}; --duplicates drop removes them, --duplicates keep keeps them",
+            f"{example}; the duplicates option (--duplicates / duplicates=) drop removes them, keep keeps them",
             option="duplicates")
-    logger.warning("%s: dropped %s exact duplicate interaction(s) (e.g. %s); --duplicates keep "
-                   "keeps them, --duplicates error refuses the log", name, f"{count:,}", example)
+    logger.warning("%s: dropped %s exact duplicate interaction(s) (e.g. %s); the duplicates option "
+                   "(--duplicates / duplicates=) keep keeps them, error refuses the log", name, f"{count:,}", example)
     return interactions[~dup], count

@@ -221,7 +221,7 @@ def choose_separator(path: Path, first_line: str, fmt: str, sep: Optional[str]) 
     found = [s for s in _SEPARATORS if s != default and s in first_line]
     if len(found) == 1:
         logger.warning("%s: the first line has no %s but %s separators; reading it with "
-                       "sep %r (pass sep to choose)", path, _SEP_NAMES[default],
+                       "sep %r (choose with --sep / sep=)", path, _SEP_NAMES[default],
                        _SEP_NAMES[found[0]], found[0])
         return found[0]
     return default
@@ -403,9 +403,9 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
             hint = ""
             if {"userId", "movieId"} <= set(found):
                 hint = ("; a MovieLens ratings.csv is read from its folder (dataset ml-latest) "
-                        "or with --columns user_id=userId,item_id=movieId")
+                        "or with the columns option (--columns / columns=) user_id=userId,item_id=movieId")
             elif options.columns == {} and len(found) >= 2:
-                hint = "; say which is which with --columns, e.g. --columns user_id=COLUMN,item_id=COLUMN"
+                hint = "; say which is which with the columns option (--columns / columns=), e.g. user_id=COLUMN,item_id=COLUMN"
             raise DataFormatError(f"{path}: missing column(s) {named}; the file has columns "
                                   f"{found}{hint}", path=path, column=str(wanted[missing[0]]))
         named = ", ".join(f"position {wanted[k]} (for {k})" for k in missing)
@@ -640,8 +640,8 @@ def report_extra_columns(path: Path, loaded: LoadedFrame) -> list[str]:
     if extra:
         logger.warning(
             "%s: column(s) %s are not used by any model (kept on the log's interactions only); "
-            "to use one as a feature map it with --columns item.NAME=COLUMN or "
-            "--columns user.NAME=COLUMN", path, ", ".join(repr(c) for c in extra))
+            "to use one as a feature map it with the columns option (--columns / columns=) "
+            "item.NAME=COLUMN or user.NAME=COLUMN", path, ", ".join(repr(c) for c in extra))
     return extra
 
 
