@@ -290,13 +290,13 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         parser.error("argument --verify: checks an ONNX file in onnxruntime; with --format torch there is none")
 
     import hf_recsys  # noqa: F401  (registers the model types)
-    from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program, load_model,
+    from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program,
                          program_input_names, task_of, verify_onnx)
 
-    from .hub import load_model as load_model_from, resolve_model_source
+    from .hub import load_model, resolve_model_source
 
     with quiet(args.no_progress):
-        model = load_model(load_model_from(resolve_model_source(args.model_dir, "--model-dir", args.revision)))
+        model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
     try:
         task_of(model)
     except ExportNotSupportedError as error:

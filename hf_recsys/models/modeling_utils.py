@@ -521,7 +521,8 @@ class RecommenderMixin:
         for row in cold:
             popular = processor.most_frequent_items(k, exclude=histories[row] if exclude_seen else ())
             results[row] = [(i, None) for i in popular] if return_scores else popular
-        warm = [row for row in range(len(histories)) if row not in set(cold)]
+        cold_rows = set(cold)
+        warm = [row for row in range(len(histories)) if row not in cold_rows]
         if not warm:
             return results
         was_training = self.training

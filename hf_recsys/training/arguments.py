@@ -436,8 +436,9 @@ def check_model_overrides(model: str, overrides: dict[str, Any]) -> None:
         if key not in settable:
             raise ValueError(f"--set {key}={value!r}: {model} has no config field {key!r} (its fields: "
                              f"{', '.join(settable)})")
+    field_types = _field_types(config_class)
     for key, value in overrides.items():
-        problem = _type_problem(_field_types(config_class).get(key), value)
+        problem = _type_problem(field_types.get(key), value)
         if problem:
             raise ValueError(f"--set {key}={value!r}: {key} {problem}")
     entries = " ".join(f"--set {k}={v!r}" for k, v in overrides.items())

@@ -24,6 +24,7 @@ from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
 from ..constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from ..data.log import DataFormatError, InteractionLog
 from ..data.pipeline import DataConfig, data_config_dict
+from ..data.processing import TEST
 from ..files import write_text_atomically
 from ..hub import HubPushError, build_model_card, public_text, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
@@ -339,10 +340,13 @@ def build_trainer(run: RunConfig, task: Task, resume_from: Optional[str] = None,
 def check_enough_data(task: Task, run: RunConfig) -> None:
     """Refuse a log that, after the filters, gives no training sample or no test item: a
     ``DataFormatError`` naming the source, before any folder is written."""
-    facts = task.data.describe()
+    train_samples = len(task.dataset("train"))
+    if train_samples and (task.data.sequences.split == TEST).any():
+        return
+    facts = task.data.describe()  # the counts the message gives, computed only to refuse
     source = run.data_path or run.dataset
     counts = f"{facts['interactions']:,} interactions of {facts['users']:,} users after the filters"
-    if len(task.dataset("train")) == 0:
+    if train_samples == 0:
         raise DataFormatError(f"{source}: no training samples in {counts}: a sample is an interaction that "
                               f"follows an earlier one of the same user", path=run.data_path)
     if facts["test_interactions"] == 0:
