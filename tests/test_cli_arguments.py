@@ -96,7 +96,8 @@ BAD_VALUES = [
     ("--learning-rate", "0"), ("--weight-decay", "-0.1"), ("--warmup-steps", "-1"), ("--max-history", "0"),
     ("--user-core", "-1"), ("--item-core", "-3"), ("--train-negatives", "0"), ("--eval-negatives", "0"),
     ("--logging-steps", "0"), ("--save-steps", "-1"), ("--save-total-limit", "0"), ("--seed", "-1"),
-    ("--synthetic-users", "0"), ("--synthetic-items", "-4"), ("--dataloader-workers", "-1"),
+    ("--synthetic-users", "0"), ("--synthetic-users", "9"), ("--synthetic-items", "-4"), ("--synthetic-items", "9"),
+    ("--dataloader-workers", "-1"),
     ("--time-budget-minutes", "0"), ("--eval-users", "0"), ("--eval-valid-every", "-1"),
     ("--eval-valid-users", "0"), ("--batch-size", "2.5"), ("--epochs", "many"), ("--split", "random"),
     ("--model", "nope"), ("--unknown-items", "drop"),
@@ -171,8 +172,8 @@ def test_flat_python_construction_and_replace_keep_working():
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--data-path", "LOG", "--synthetic-users", "5"], "--synthetic-users sizes the synthetic log; this run trains on"),
-    (["--data-path", "LOG", "--synthetic-items", "5"], "--synthetic-items sizes the synthetic log"),
+    (["--data-path", "LOG", "--synthetic-users", "50"], "--synthetic-users sizes the synthetic log; this run trains on"),
+    (["--data-path", "LOG", "--synthetic-items", "50"], "--synthetic-items sizes the synthetic log"),
     (["--model", "din", "--eval-users", "5"], "--eval-users applies to the text-to-text model p5 only, not to din"),
     (["--model", "sasrec", "--no-eval-restore-best"], "--no-eval-restore-best applies to the text-to-text model p5"),
 ])

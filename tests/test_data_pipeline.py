@@ -106,6 +106,25 @@ def test_negatives_are_seeded_and_never_positives():
     assert a.min() >= 2  # never padding or unknown
 
 
+def test_a_user_who_rated_nearly_every_item_gets_the_items_left():
+    # user 0 rated every item but 7 and 11: rejection sampling alone (three rounds) rarely finds them
+    rated = [item for item in range(2, 40) if item not in (7, 11)]
+    codes = np.unique(np.array(rated) + 0 * 40)
+    negatives = sample_negatives(np.zeros(200, dtype=np.int64), 40, codes, np.random.default_rng(0), max_rounds=3)
+    assert set(negatives.tolist()) == {7, 11}
+    every = np.arange(2, 40)
+    with pytest.raises(DataFormatError, match="interacted with every item"):
+        sample_negatives(np.zeros(5, dtype=np.int64), 40, every, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("users, items", [(100, 50), (10, 10), (40, 24)])
+def test_a_small_synthetic_log_leaves_every_user_items_to_sample_negatives_from(users, items):
+    log = generate_synthetic_log(num_users=users, num_items=items, seed=0)
+    assert log.interactions.groupby("user_id").size().max() <= items - max(1, items // 8)
+    data = prepare_data(log, DataConfig(max_history=5, seed=0))
+    assert len(data.ctr_dataset("train")) > 0
+
+
 def test_ctr_datasets_pair_positives_with_fixed_negatives(tiny_data, tiny_log):
     test = tiny_data.ctr_dataset("test")
     labels = np.asarray(test["label"])

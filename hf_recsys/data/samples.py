@@ -92,19 +92,35 @@ def sample_negatives(
 ) -> np.ndarray:
     """One uniformly sampled item per entry of ``users`` that the user never interacted with.
 
-    Vectorised rejection sampling: draw for all, redraw only the collisions.
+    Vectorised rejection sampling: draw for all, redraw only the collisions. Entries still
+    colliding after ``max_rounds`` (users who rated nearly every item) draw from their user's
+    unrated items directly.
     """
     negatives = rng.integers(NUM_SPECIAL, num_items, size=len(users))
     for _ in range(max_rounds):
-        codes = users * num_items + negatives
-        position = np.searchsorted(positive_codes, codes)
-        position = np.minimum(position, len(positive_codes) - 1)
-        clash = positive_codes[position] == codes
+        clash = _rated(users, negatives, num_items, positive_codes)
         if not clash.any():
             return negatives
         negatives[clash] = rng.integers(NUM_SPECIAL, num_items, size=int(clash.sum()))
-    raise DataFormatError("could not sample negatives: some users interacted with (almost) every item, so a CTR "
-                          "model has no item they did not click; use a log with more items than any user's history")
+    clash = np.flatnonzero(_rated(users, negatives, num_items, positive_codes))
+    for user in np.unique(users[clash]):
+        entries = clash[users[clash] == user]
+        rated = positive_codes[np.searchsorted(positive_codes, user * num_items):
+                               np.searchsorted(positive_codes, (user + 1) * num_items)] - user * num_items
+        unrated = np.setdiff1d(np.arange(NUM_SPECIAL, num_items), rated)
+        if len(unrated) == 0:
+            raise DataFormatError("could not sample negatives: a user interacted with every item of the log, so a "
+                                  "CTR model has no item they did not click; use a log with more items than any "
+                                  "user's history")
+        negatives[entries] = rng.choice(unrated, size=len(entries))
+    return negatives
+
+
+def _rated(users: np.ndarray, items: np.ndarray, num_items: int, positive_codes: np.ndarray) -> np.ndarray:
+    """True where ``users[i]`` interacted with ``items[i]`` (``positive_codes`` sorted)."""
+    codes = users * num_items + items
+    position = np.minimum(np.searchsorted(positive_codes, codes), len(positive_codes) - 1)
+    return positive_codes[position] == codes
 
 
 def build_ctr_dataset(

@@ -68,7 +68,7 @@ def generate_synthetic_log(
     chain_table = np.full((num_clusters, max_chain), -1, dtype=np.int64)
     for c, ch in enumerate(chains):
         chain_table[c, : len(ch)] = ch
-    secondary = (item_cluster + rng.integers(1, num_clusters, num_items)) % num_clusters
+    secondary = (item_cluster + rng.integers(1, max(num_clusters, 2), num_items)) % num_clusters
     has_secondary = rng.random(num_items) < 0.3
 
     # Users: profile and genre affinity driven by profile.
@@ -130,6 +130,11 @@ def generate_synthetic_log(
             "timestamp": times.astype(np.int64),
         }
     ).drop_duplicates(["user_id", "item_id"], keep="first", ignore_index=True)
+    # every user leaves an eighth of the catalog unrated, so a CTR model has items to sample
+    # negatives from even when the catalog is small next to the histories
+    max_distinct = num_items - max(1, num_items // 8)
+    interactions = interactions[interactions.groupby("user_id", sort=False).cumcount() < max_distinct]
+    interactions = interactions.reset_index(drop=True)
 
     users = pd.DataFrame(
         {

@@ -134,6 +134,9 @@ def infer_dataset(path: str | os.PathLike) -> str:
 
 #: the size of the synthetic log a run trains on when it names none
 SYNTHETIC_USERS, SYNTHETIC_ITEMS = 2000, 1000
+#: the smallest synthetic log: two genres of four items, histories of up to five items, and
+#: enough users that every one of them has logged items left to sample negatives from
+MIN_SYNTHETIC_USERS, MIN_SYNTHETIC_ITEMS = 10, 10
 
 
 @dataclass
@@ -151,9 +154,11 @@ class DataSourceArguments:
     data_path: Optional[str] = field(default=None, metadata={
         "help": "the file or folder holding the log; when given, it is always what trains", "metavar": "PATH"})
     synthetic_users: Optional[int] = field(default=None, metadata={
-        "help": f"users of the synthetic log (default: {SYNTHETIC_USERS})", "gt": 0})
+        "help": f"users of the synthetic log (default: {SYNTHETIC_USERS}; at least {MIN_SYNTHETIC_USERS})",
+        "ge": MIN_SYNTHETIC_USERS})
     synthetic_items: Optional[int] = field(default=None, metadata={
-        "help": f"items of the synthetic log (default: {SYNTHETIC_ITEMS})", "gt": 0})
+        "help": f"items of the synthetic log (default: {SYNTHETIC_ITEMS}; at least {MIN_SYNTHETIC_ITEMS})",
+        "ge": MIN_SYNTHETIC_ITEMS})
 
 
 @dataclass
