@@ -327,7 +327,7 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 def push_main(argv: Optional[Sequence[str]] = None) -> str:
-    """``hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]``."""
+    """``hf-recsys push DIR --repo-id [ORG/]NAME [--revision BRANCH] [--private]``."""
     import re
 
     parser = OneLineErrorParser(
@@ -338,7 +338,8 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
         "--token, else HF_TOKEN, else the saved login.",
     )
     parser.add_argument("folder", help="the saved model folder (holds config.json)")
-    parser.add_argument("--repo-id", required=True, help="ORG/NAME of the model repo (created if missing)")
+    parser.add_argument("--repo-id", required=True, metavar="[ORG/]NAME",
+                        help="the model repo, created if missing; a NAME alone is a repo of the token's user")
     parser.add_argument("--revision", default=None, help="branch to push to (created from main if missing)")
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
@@ -346,8 +347,8 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
     parser.add_argument("--keep-card", action="store_true", help="upload README.md as it is instead of regenerating it")
     parser.add_argument("--no-progress", action="store_true", help="no upload progress bars")
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.repo_id):
-        parser.error(f"--repo-id {args.repo_id!r}: expected ORG/NAME")
+    if not re.fullmatch(r"(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*", args.repo_id):
+        parser.error(f"--repo-id {args.repo_id!r}: expected NAME or ORG/NAME")
     folder = os.path.expanduser(args.folder)
     if not os.path.isdir(folder):
         parser.error(f"folder {args.folder}: no such folder")
@@ -363,7 +364,8 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
         url = push_folder_to_hub(folder, args.repo_id, token=args.token, private=args.private or None,
                                  revision=args.revision, commit_message=args.commit_message,
                                  regenerate_card=not args.keep_card)
-    print(f"[hf_recsys] pushed {args.folder} to {args.repo_id}" + (f"@{args.revision}" if args.revision else "")
+    repo_id = url.repo_url.repo_id if hasattr(url, "repo_url") else args.repo_id
+    print(f"[hf_recsys] pushed {args.folder} to {repo_id}" + (f"@{args.revision}" if args.revision else "")
           + f": {url}")
     return url
 

@@ -631,8 +631,10 @@ def push_folder_to_hub(
     """Create the repo if needed and upload the saved folder (weights, config, processor and
     its remote code, card, metrics) in one commit. The card is regenerated from the folder,
     named by ``repo_id`` (``regenerate_card=False`` uploads README.md as it is); the folder
-    itself is not modified. Returns the commit URL; a Hub that refuses or cannot be reached
-    raises :class:`HubPushError` with one line."""
+    itself is not modified. ``repo_id`` is ``ORG/NAME``, or ``NAME`` for a repo of the token's
+    user. Returns the commit URL (a ``huggingface_hub.CommitInfo``, whose ``repo_url.repo_id`` is
+    the full id); a Hub that refuses or cannot be reached raises :class:`HubPushError` with one
+    line."""
     try:
         return _push_folder(folder, repo_id, token, private, revision, commit_message, regenerate_card)
     except Exception as error:
@@ -649,7 +651,8 @@ def _push_folder(folder: str, repo_id: str, token: Optional[str], private: Optio
     from huggingface_hub import CommitOperationAdd
 
     api = hub_api(token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
+    # a bare NAME goes under the token's user, as the Hub does; the card names the full id
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)
     operations = []
@@ -668,4 +671,4 @@ def _push_folder(folder: str, repo_id: str, token: Optional[str], private: Optio
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
     info = api.create_commit(repo_id=repo_id, operations=operations, revision=revision,
                              commit_message=commit_message)
-    return str(info)
+    return info

@@ -261,10 +261,21 @@ def test_push_reads_hf_endpoint_at_call_time_and_regenerates_the_card(tiny_data,
     assert (folder / "README.md").read_text().startswith("# a stale local card")  # the folder is not modified
 
 
+def test_a_repo_name_alone_is_pushed_to_the_tokens_user(hub_env, tiny_data, tmp_path):
+    hub, env = hub_env
+    folder = _saved_folder(tiny_data, tmp_path / "model")
+    result = _cli(["push", folder, "--repo-id", "justaname"], env)
+    assert result.returncode == 0, result.stderr
+    assert set(hub.repos) == {"me/justaname"}
+    assert f"pushed {folder} to me/justaname: " in result.stdout
+    card = hub.repos["me/justaname"].tree("main")["README.md"].decode()
+    assert "# me/justaname" in card and "from_pretrained(\"me/justaname\"" in card
+
+
 @pytest.mark.parametrize("argv, message", [
     (["push", "MISSING", "--repo-id", "org/x"], "no such folder"),
     (["push", "EMPTY", "--repo-id", "org/x"], "has no config.json"),
-    (["push", "EMPTY", "--repo-id", "not-a-repo-id"], "expected ORG/NAME"),
+    (["push", "EMPTY", "--repo-id", "a/b/c"], "expected NAME or ORG/NAME"),
 ])
 def test_push_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
     from hf_recsys.cli import main

@@ -62,6 +62,8 @@ class FakeHub:
         self.requests: list[tuple[str, str]] = []
         #: when set, every write (POST) is answered with this status, as a Hub refusing the token would
         self.refuse_writes: Optional[int] = None
+        #: the token's user: a repo created without an organisation goes under this name, as on the Hub
+        self.user = "me"
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,7 +97,7 @@ class FakeHub:
                 path = self.path.split("?")[0]
                 if path == "/api/repos/create":
                     data = json.loads(body or b"{}")
-                    name = data["name"] if not data.get("organization") else f"{data['organization']}/{data['name']}"
+                    name = f"{data.get('organization') or hub.user}/{data['name']}"
                     repo = hub.repos.setdefault(name, _Repo())
                     if "main" not in repo.branches:
                         repo.commit("main", {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})

@@ -304,7 +304,8 @@ class RunConfig:
                 "passes)", "flag": "--no-progress", "group": _OUTPUT})
     push_to_hub: bool = field(default=False, metadata={"help": "upload the saved folder to the Hub", "group": _HUB})
     hub_model_id: Optional[str] = field(default=None, metadata={
-        "help": "ORG/NAME of the Hub repository (needed by --push-to-hub)", "group": _HUB})
+        "help": "ORG/NAME of the Hub repository, or NAME for a repo of the token's user (needed by --push-to-hub)",
+        "metavar": "[ORG/]NAME", "group": _HUB})
     hub_token: Optional[str] = field(default=None, metadata={
         "help": "token (default: the logged-in one); never written to the folder", "group": _HUB})
     hub_private: Optional[bool] = field(default=None, metadata={
