@@ -292,3 +292,25 @@ class TestEveryModel:
         if before.dim() == 2:  # next-item: every item's score; the old items' must not move
             after = after[:, : before.shape[1]]
         assert_same(after, before, atol=1e-6)
+
+
+SIZE_FIELDS = [(name, field) for name, spec in sorted(MODEL_REGISTRY.items())
+               for field in getattr(spec.config_class, "positive_fields", ())]
+
+
+@pytest.mark.parametrize("model_name, field", SIZE_FIELDS)
+def test_a_size_of_zero_is_refused_when_the_config_is_made(model_name, field):
+    config_class = MODEL_REGISTRY[model_name].config_class
+    assert getattr(config_class(), field) >= 1  # the default is valid
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match=f"^{field} must be a positive integer, got {bad}"):
+            config_class(**{field: bad})
+
+
+def test_every_embedding_size_of_a_model_is_checked():
+    """A model's own size fields are named in ``positive_fields`` unless 0 means "none"."""
+    zero_means_none = {"category_embedding_dim", "user_feature_dim"}
+    for name, spec in MODEL_REGISTRY.items():
+        fields = set(getattr(spec.config_class, "positive_fields", ()))
+        sizes = {f for f in vars(spec.config_class()) if f.endswith(("embedding_dim", "hidden_size"))}
+        assert sizes - zero_means_none <= fields or name == "p5", (name, sizes - fields)

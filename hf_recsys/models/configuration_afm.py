@@ -15,6 +15,7 @@ class AFMConfig(FeatureCTRConfig):
     """
 
     model_type = "afm"
+    positive_fields = FeatureCTRConfig.positive_fields + ('attention_dim',)
 
     attention_dim: int = 16
     dropout: float = 0.1

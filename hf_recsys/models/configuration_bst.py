@@ -29,6 +29,7 @@ class BSTConfig(RecsysConfig):
     """
 
     model_type = "bst"
+    positive_fields = RecsysConfig.positive_fields + ('item_embedding_dim', 'num_heads', 'ffn_dim', 'num_time_buckets')
     training_defaults = CTR_TRAINING_DEFAULTS
 
     item_embedding_dim: int = 32

@@ -21,6 +21,7 @@ class CaserConfig(NextItemConfig):
     """
 
     model_type = "caser"
+    positive_fields = NextItemConfig.positive_fields + ('embedding_dim', 'window_length')
 
     embedding_dim: int = 50
     window_length: int = 5

@@ -29,6 +29,7 @@ class DINConfig(RecsysConfig):
     """
 
     model_type = "din"
+    positive_fields = RecsysConfig.positive_fields + ('item_embedding_dim',)
     keys_to_ignore_at_inference = ["attention_weights", "aux_loss"]
     #: training options this model is tuned for (not saved in ``config.json``)
     training_defaults = CTR_TRAINING_DEFAULTS

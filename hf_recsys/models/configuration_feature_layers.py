@@ -42,6 +42,7 @@ class FeatureCTRConfig(RecsysConfig):
     """
 
     model_type = "feature_ctr"
+    positive_fields = RecsysConfig.positive_fields + ('embedding_dim',)
     #: training options these models are tuned for (not saved in ``config.json``)
     training_defaults = CTR_TRAINING_DEFAULTS
 

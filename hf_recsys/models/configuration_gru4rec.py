@@ -21,6 +21,7 @@ class GRU4RecConfig(NextItemConfig):
     """
 
     model_type = "gru4rec"
+    positive_fields = NextItemConfig.positive_fields + ('embedding_dim', 'hidden_size', 'num_layers')
 
     embedding_dim: int = 64
     hidden_size: int = 128

@@ -45,6 +45,8 @@ class HSTUConfig(NextItemConfig):
     """
 
     model_type = "hstu"
+    positive_fields = NextItemConfig.positive_fields + ('hidden_size', 'num_layers', 'num_heads', 'qk_dim', 'v_dim',
+                                                       'num_time_buckets', 'attention_chunk_size')
 
     hidden_size: int = 50
     num_layers: int = 8
@@ -64,11 +66,6 @@ class HSTUConfig(NextItemConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        for name in ("hidden_size", "num_layers", "num_heads", "qk_dim", "v_dim", "num_time_buckets",
-                     "attention_chunk_size", "max_history"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         for name in ("temperature", "time_bucket_divisor"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")

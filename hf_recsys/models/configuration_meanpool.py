@@ -19,6 +19,7 @@ class MeanPoolConfig(NextItemConfig):
     """
 
     model_type = "meanpool"
+    positive_fields = NextItemConfig.positive_fields + ('embedding_dim',)
 
     embedding_dim: int = 64
     use_projection: bool = True

@@ -24,6 +24,7 @@ class NCFConfig(FeatureCTRConfig):
     """
 
     model_type = "ncf"
+    positive_fields = FeatureCTRConfig.positive_fields + ('gmf_dim', 'mlp_embedding_dim')
 
     use_user_features: bool = False
     use_item_features: bool = False

@@ -28,6 +28,7 @@ class SASRecConfig(NextItemConfig):
     """
 
     model_type = "sasrec"
+    positive_fields = NextItemConfig.positive_fields + ('hidden_size', 'num_heads', 'ffn_dim')
 
     hidden_size: int = 64
     num_layers: int = 2

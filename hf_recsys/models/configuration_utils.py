@@ -41,6 +41,11 @@ class RecsysConfig(PreTrainedConfig):
     #: attribute, not saved in config.json); see :data:`CTR_TRAINING_DEFAULTS`
     training_defaults = MappingProxyType({})
 
+    #: integer fields that must be at least 1 (a layer of size 0 is no layer), checked when the
+    #: config is made: ``--set hidden_size=0`` is an error naming the field, not a failure deep in
+    #: the model or a model that silently embeds nothing (a class attribute, not saved)
+    positive_fields = ("max_history",)
+
     model_type = "recsys"
 
     num_items: int = 1000
@@ -52,6 +57,13 @@ class RecsysConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
     processor_fingerprint: dict | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        for name in self.positive_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
     @classmethod
     def from_processor(cls, processor: Any, **overrides: Any) -> "RecsysConfig":
