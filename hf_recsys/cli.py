@@ -708,11 +708,12 @@ def run_command(command: str, argv: Optional[Sequence[str]] = None):
     from .data.log import DataFormatError
     from .hub import HubPushError, ModelSourceError
     from .recipes import RecipeError
+    from .training.run import CheckpointMismatchError
 
     try:
         with one_line_warnings(command):
             return COMMANDS[command](list(sys.argv[1:] if argv is None else argv))
-    except (DataFormatError, ModelSourceError, RecipeError, HubPushError) as error:
+    except (DataFormatError, ModelSourceError, RecipeError, HubPushError, CheckpointMismatchError) as error:
         print(f"hf-recsys {command}: error: {build_train_parser().naming_the_flag(error)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

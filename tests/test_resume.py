@@ -186,3 +186,29 @@ def test_a_missing_checkpoint_fails_before_the_data_is_read(model, tmp_path):
                        output_dir=str(tmp_path / "out"), resume_from_checkpoint="latest")
     with pytest.raises(FileNotFoundError, match="--resume-from-checkpoint latest: no checkpoint-N folder"):
         run_training(config)
+
+
+def test_a_checkpoint_of_another_model_or_other_data_is_refused_before_training(tmp_path):
+    """Resuming used to load whatever the folder held: a finished run's folder was a traceback,
+    another --set or data size a state-dict traceback, and another log with as many items
+    trained on silently, each index now meaning another item."""
+    from hf_recsys.training.run import CheckpointMismatchError
+
+    run("sasrec", tmp_path / "first")
+    checkpoint = str(tmp_path / "first" / "checkpoints" / "checkpoint-6")
+    newest = str(tmp_path / "first" / "checkpoints" / "checkpoint-8")  # saved at the end of training
+    with pytest.raises(FileNotFoundError, match=f"not a checkpoint .*its newest checkpoint is {newest}"):
+        run("sasrec", tmp_path / "a", resume_from_checkpoint=str(tmp_path / "first"))
+    with pytest.raises(CheckpointMismatchError, match="a checkpoint of a 'sasrec' model, not of --model bst"):
+        run("bst", tmp_path / "b", resume_from_checkpoint=checkpoint)
+    def resume(folder, overrides=None, **data):
+        setup = dict(SETUPS["sasrec"], model_overrides=dict(SETUPS["sasrec"]["model_overrides"], **(overrides or {})))
+        data = dict(dict(synthetic_users=30, synthetic_items=40), **data)
+        run_training(RunConfig(model="sasrec", output_dir=str(tmp_path / folder), max_history=6, disable_tqdm=True,
+                               resume_from_checkpoint=checkpoint, **setup, **data))
+
+    with pytest.raises(CheckpointMismatchError, match="its model has hidden_size=16, this run's hidden_size=8"):
+        resume("c", dict(hidden_size=8))
+    with pytest.raises(CheckpointMismatchError, match="trained on other data \\(its items"):
+        resume("d", synthetic_items=50)
+    assert not any((tmp_path / name).exists() for name in "abcd")

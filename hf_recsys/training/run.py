@@ -37,6 +37,9 @@ from .time_budget import apply_time_budget
 
 logger = logging.getLogger(__name__)
 
+#: what Trainer writes into every checkpoint folder (transformers.trainer.TRAINER_STATE_NAME)
+TRAINER_STATE_FILE = "trainer_state.json"
+
 
 def load_run_log(run: RunConfig) -> InteractionLog:
     if run.dataset == "synthetic":
@@ -59,20 +62,71 @@ def checkpoints_dir(output_dir: str) -> str:
     return os.path.join(output_dir, CHECKPOINTS_DIR)
 
 
+class CheckpointMismatchError(ValueError):
+    """A ``--resume-from-checkpoint`` whose model or data is not this run's."""
+
+
 def resolve_checkpoint(run: RunConfig) -> Optional[str]:
     """``run.resume_from_checkpoint`` as a folder: ``"latest"`` is the newest
-    ``output_dir/checkpoints/checkpoint-N``."""
+    ``output_dir/checkpoints/checkpoint-N``. A folder that is not a checkpoint (e.g. a finished
+    run's output folder) or that holds another type of model is refused, naming what to pass."""
     if not run.resume_from_checkpoint:
         return None
-    if run.resume_from_checkpoint != "latest":
-        if not os.path.isdir(run.resume_from_checkpoint):
-            raise FileNotFoundError(f"--resume-from-checkpoint: no folder {run.resume_from_checkpoint}")
-        return run.resume_from_checkpoint
-    last = latest_checkpoint(run.output_dir)
-    if last is None:
-        raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in "
-                                f"{checkpoints_dir(run.output_dir)}")
-    return last
+    if run.resume_from_checkpoint == "latest":
+        last = latest_checkpoint(run.output_dir)
+        if last is None:
+            raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in "
+                                    f"{checkpoints_dir(run.output_dir)}")
+        return last
+    folder = run.resume_from_checkpoint
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--resume-from-checkpoint: no folder {folder}")
+    if not os.path.isfile(os.path.join(folder, TRAINER_STATE_FILE)):
+        newest = latest_checkpoint(folder)
+        hint = (f"; its newest checkpoint is {newest} (or pass --output-dir {folder} --resume-from-checkpoint "
+                f"latest)" if newest else "; a checkpoint is a checkpoints/checkpoint-N folder written by --save-steps")
+        raise FileNotFoundError(f"--resume-from-checkpoint {folder}: not a checkpoint (it has no "
+                                f"{TRAINER_STATE_FILE}){hint}")
+    model_type = _saved_config(folder).get("model_type")
+    expected = MODEL_REGISTRY[run.model].config_class.model_type
+    if model_type and model_type != expected:
+        raise CheckpointMismatchError(f"--resume-from-checkpoint {folder}: a checkpoint of a {model_type!r} model, "
+                                      f"not of --model {run.model}")
+    return folder
+
+
+#: config.json keys that say how a model was saved or is run, not what it is (P5's T5 turns
+#: ``use_cache`` off while training)
+_NOT_THE_MODEL = {"transformers_version", "architectures", "auto_map", "dtype", "torch_dtype", "_name_or_path",
+                  "use_cache"}
+
+
+def check_resumable(checkpoint: str, model: torch.nn.Module) -> None:
+    """Refuse to resume ``checkpoint`` into ``model`` when its config differs (a ``--set`` or a
+    data size that changed) or its vocabularies are those of other data: the weights would not
+    fit, or every index would mean another ID. Raises :class:`CheckpointMismatchError`."""
+    saved = _saved_config(checkpoint)
+    current = json.loads(model.config.to_json_string(use_diff=False))
+    advice = "resume with the data and options it was trained with, or start a new run from its weights with --init-from"
+    if saved.get("processor_fingerprint") != current.get("processor_fingerprint"):
+        before, now = saved.get("processor_fingerprint") or {}, current.get("processor_fingerprint") or {}
+        # items and users first: the vocabularies a user most likely changed
+        differ = sorted((name for name in set(before) | set(now) if before.get(name) != now.get(name)),
+                        key=lambda name: (name != "items", name != "users", name))
+        raise CheckpointMismatchError(f"--resume-from-checkpoint {checkpoint}: it was trained on other data (its "
+                                      f"{' and '.join(differ[:2]) or 'ID'} vocabularies differ from this log's); {advice}")
+    for key in sorted(set(saved) & set(current) - _NOT_THE_MODEL):
+        if saved[key] != current[key]:
+            raise CheckpointMismatchError(f"--resume-from-checkpoint {checkpoint}: its model has {key}={saved[key]!r}, "
+                                          f"this run's {key}={current[key]!r}; {advice}")
+
+
+def _saved_config(folder: str) -> dict[str, Any]:
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def latest_checkpoint(output_dir: str) -> Optional[str]:
@@ -377,6 +431,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
     log = load_run_log(run)
     task = task_class.from_run(run, spec, log, run_data_config(run))
     model, data = task.model, task.data
+    if resume_from:
+        check_resumable(resume_from, model)
     prep_seconds = time.perf_counter() - started
     check_enough_data(task, run)
     trainer = build_trainer(run, task, resume_from)
