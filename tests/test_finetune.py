@@ -322,3 +322,23 @@ def test_extended_processor_keeps_every_index_and_takes_new_features_from_the_ne
     same_items, _ = saved.extended_with(fitted, items=False, feature_values=False)
     assert same_items.item_vocab.tokens == saved.item_vocab.tokens and same_items.encode_items([item])[0] == 1
     assert same_items.user_feature_vocabs["zip"].tokens == saved.user_feature_vocabs["zip"].tokens
+
+
+def test_a_grown_processor_falls_back_to_the_new_logs_bestsellers(tmp_path):
+    """The popularity fallback returned the first log's top items after fine-tuning (a grown
+    vocabulary keeps that log's order), so new items never appeared in it."""
+    old_log = generate_synthetic_log(**PUBLISHED_LOG)
+    new_log = generate_synthetic_log(**NEW_LOG)
+    saved = prepare_data(old_log, DataConfig(max_history=6)).processor
+    fitted = prepare_data(new_log, DataConfig(max_history=6)).processor
+    grown, _ = saved.extended_with(fitted)
+    assert saved.most_frequent_items(5) == saved.item_vocab.tokens[:5]
+    assert grown.most_frequent_items(5) == fitted.item_vocab.tokens[:5] != saved.item_vocab.tokens[:5]
+    top = fitted.item_vocab.tokens[0]
+    assert grown.most_frequent_items(3, exclude=[top]) == fitted.item_vocab.tokens[1:4]
+    grown.save_pretrained(tmp_path)
+    assert type(grown).from_pretrained(tmp_path).most_frequent_items(5) == fitted.item_vocab.tokens[:5]
+    # with the vocabulary kept (--unknown-items unknown): the new log's bestsellers the model knows
+    kept, _ = saved.extended_with(fitted, items=False, feature_values=False)
+    known = [i for i in fitted.item_vocab.tokens if i in set(saved.item_vocab.tokens)]
+    assert kept.most_frequent_items(5) == known[:5]

@@ -30,6 +30,8 @@ NUM_SPECIAL = 2  # Copied from hf_recsys.constants.NUM_SPECIAL
 PROCESSOR_FILE = "recsys_processor.json"
 #: what ``AutoProcessor`` reads: the class name and, for remote code, ``auto_map``
 PROCESSOR_CONFIG_FILE = "processor_config.json"
+#: how many of a fine-tuning log's most frequent items a grown processor keeps (popularity fallback)
+POPULAR_ITEMS_KEPT = 1000
 #: keyword arguments of ``cached_file`` that ``from_pretrained`` passes on
 _HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
 
@@ -149,6 +151,9 @@ class RecsysProcessor(PushToHubMixin):
         multi_valued_item_features: names of item fields that hold lists (e.g. genres).
         max_history: the history length models were trained with.
         dataset_name: where the vocabularies came from (for model cards).
+        popular_items: the most frequent items of the log the model was last trained on, most
+            frequent first (fine-tuning sets it: a grown vocabulary keeps the first log's
+            order); ``None``: the item vocabulary's order, which is its log's frequency order.
     """
 
     def __init__(
@@ -163,6 +168,7 @@ class RecsysProcessor(PushToHubMixin):
         max_history: int = 50,
         dataset_name: str = "custom",
         has_timestamps: bool = True,
+        popular_items: Optional[Sequence[str]] = None,
     ):
         self.item_vocab = Vocabulary(items)
         self.user_vocab = Vocabulary(users)
@@ -174,6 +180,7 @@ class RecsysProcessor(PushToHubMixin):
         self.max_history = int(max_history)
         self.dataset_name = dataset_name
         self.has_timestamps = bool(has_timestamps)
+        self.popular_items = None if popular_items is None else [str(i) for i in popular_items]
         self._user_feature_matrix: Optional[np.ndarray] = None
 
     # ------------------------------------------------------------------ building
@@ -303,6 +310,9 @@ class RecsysProcessor(PushToHubMixin):
             dataset_name=self.dataset_name,
             has_timestamps=self.has_timestamps,
         )
+        # the new log's bestsellers that the model can return (all of them when items grow)
+        known = set(extended.item_vocab.tokens)
+        extended.popular_items = [i for i in other.most_frequent_items(POPULAR_ITEMS_KEPT) if i in known]
         return extended, counts
 
     # ------------------------------------------------------------------ sizes
@@ -345,9 +355,14 @@ class RecsysProcessor(PushToHubMixin):
         return [str(i) for i, missing in zip(raw_ids, unknown.tolist()) if missing]
 
     def most_frequent_items(self, k: int, exclude: Sequence[Any] = ()) -> list[str]:
-        """The ``k`` most frequent training items (the vocabulary's order), less ``exclude``."""
+        """The ``k`` most frequent items of the log the model was last trained on, less
+        ``exclude`` (:attr:`popular_items`, then the vocabulary's order)."""
         excluded = {str(i) for i in exclude}
-        return [i for i in self.item_vocab.tokens if i not in excluded][:k]
+        ranked = self.item_vocab.tokens
+        if self.popular_items is not None:
+            popular = set(self.popular_items)
+            ranked = self.popular_items + [i for i in ranked if i not in popular]
+        return [i for i in ranked if i not in excluded][:k]
 
     def user_feature_matrix(self) -> np.ndarray:
         """``[num_users, num_user_features]`` int64: the feature indices of every user index."""
@@ -534,6 +549,7 @@ class RecsysProcessor(PushToHubMixin):
             "item_features": {k: v.tokens for k, v in self.item_feature_vocabs.items()},
             "item_feature_values": self.item_feature_values,
             "multi_valued_item_features": list(self.multi_valued_item_features),
+            **({"popular_items": self.popular_items} if self.popular_items is not None else {}),
         }
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], push_to_hub: bool = False, **kwargs) -> str:
@@ -594,6 +610,7 @@ class RecsysProcessor(PushToHubMixin):
             max_history=data.get("max_history", 50),
             dataset_name=data.get("dataset_name", "custom"),
             has_timestamps=data.get("has_timestamps", True),
+            popular_items=data.get("popular_items"),
         )
 
     # ------------------------------------------------------------------ fingerprint

@@ -284,7 +284,9 @@ def finetuning_setup(
         # users are appended for grouping only (sequences, negatives, GAUC); the model sees index 1
         processor, counts = saved.extended_with(data.processor, items=False, users=True, feature_values=False)
         model = published
-        save_processor, wrap = saved, (lambda collator: for_unknown_ids(collator, saved.num_users))
+        # the saved vocabularies, with the new log's bestsellers among the known items
+        save_processor, wrap = copy.copy(saved), (lambda collator: for_unknown_ids(collator, saved.num_users))
+        save_processor.popular_items = processor.popular_items
         action = "encoded them as unknown (index 1); vocabularies and model unchanged"
         if spec.task == "next_item":
             action += "; unknown next items are not training targets or held-out items"
