@@ -59,16 +59,21 @@ def run_config_from_args(args: argparse.Namespace, parser: Optional[DataclassArg
     given = parser.given(args)
     if given.get("init_from"):
         from .hub import resolve_model_source
-        from .training.finetune import model_name_for
+        from .training.finetune import published_model
 
         source = resolve_model_source(given["init_from"], "--init-from", given.get("init_revision"))
         try:
-            published = model_name_for(source)
+            published, config = published_model(source)
         except ValueError as error:  # a model type hf_recsys does not know
             parser.error(f"argument --init-from: {error}")
         if given.setdefault("model", published) != published:
             parser.error(f"argument --model: {given['model']}, but --init-from {given['init_from']} holds a "
                          f"{published} model; pass --model {published} or leave --model out")
+        window = getattr(config, "max_history", None)
+        if given.get("max_history") is not None and window is not None and given["max_history"] != window:
+            # the model's position embeddings and the processor are sized for its window
+            parser.error(f"argument --max-history: {given['max_history']}, but --init-from {given['init_from']} was "
+                         f"trained with history {window}, which fine-tuning keeps; leave --max-history out")
     return parser.build(given)
 
 

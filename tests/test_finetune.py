@@ -185,6 +185,28 @@ def test_a_model_flag_that_contradicts_init_from_is_a_usage_error_before_any_wor
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("flags, message", [
+    # the window is the model's: the flag used to be dropped while the card recorded it
+    (["--max-history", "9"], "error: argument --max-history: 9, but --init-from {folder} was trained with history 6, "
+                             "which fine-tuning keeps; leave --max-history out"),
+    # a shape change used to train with the new layers random, after a multi-line transformers report
+    (["--set", "num_layers=3"], "error: --set num_layers=3: changes the shape of the --init-from model"),
+])
+def test_init_from_refuses_options_it_cannot_honour_in_one_line(flags, message, published_data, tmp_path, capsys):
+    from hf_recsys.cli import run_command
+
+    folder = tmp_path / "published"
+    publish("sasrec", published_data, folder)
+    capsys.readouterr()  # saving's progress bars
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--init-from", str(folder), "--synthetic-users", "40", "--synthetic-items", "40",
+                              "--max-steps", "1", "--no-progress", "--output-dir", str(tmp_path / "out"), *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message.format(folder=folder) in err and err.count("\n") == 1 and "LOAD REPORT" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_finetune_from_a_hub_published_model_grows_and_recommends_new_items(published_data, tmp_path):
     """Publish to the loopback Hub, fine-tune from ``org/name`` with ``--unknown-items grow``,
     then reload the saved folder and recommend items the published model never knew. The

@@ -47,8 +47,8 @@ _FEATURE_LAYOUT_BUFFERS = ("single_offsets", "history_offset", "item_value_offse
 _FEATURE_TABLES = ("embeddings.weight", "first_order.weight")
 
 
-def model_name_for(init_from: str, **hub_kwargs: Any) -> str:
-    """The registry name (``--model``) of the model published at ``init_from``."""
+def published_model(init_from: str, **hub_kwargs: Any) -> tuple[str, Any]:
+    """The registry name (``--model``) and the config of the model published at ``init_from``."""
     from transformers import AutoConfig
 
     from ..hub import check_model_source
@@ -56,7 +56,7 @@ def model_name_for(init_from: str, **hub_kwargs: Any) -> str:
     config = AutoConfig.from_pretrained(check_model_source(init_from, "--init-from"), **hub_kwargs)
     for name, spec in MODEL_REGISTRY.items():
         if spec.config_class.model_type == config.model_type:
-            return name
+            return name, config
     raise ValueError(f"{init_from} holds a {config.model_type!r} model, which hf_recsys does not know; "
                      f"pass --model explicitly (known: {sorted(MODEL_REGISTRY)})")
 
@@ -96,13 +96,37 @@ def load_published(init_from: str, spec: ModelSpec, overrides: Optional[dict] = 
             f"--model {spec.name} expects a {expected!r} model, but {init_from} holds a {config.model_type!r} "
             f"model; pass the matching --model or leave --model out"
         )
-    model = AutoModel.from_pretrained(init_from, **(overrides or {}))
+    model = _model_with_overrides(init_from, overrides) if overrides else AutoModel.from_pretrained(init_from)
     try:
         processor = RecsysProcessor.from_pretrained(init_from)
     except OSError as error:
         raise ValueError(f"{init_from} has no recsys_processor.json: its ID vocabularies are needed to "
                          "encode the new log") from error
     return model, processor
+
+
+def _model_with_overrides(init_from: str, overrides: dict) -> torch.nn.Module:
+    """The published model with ``--set`` ``overrides`` applied to its config; refused (a
+    :class:`~hf_recsys.hub.ModelSourceError` naming them) when they change the shape of its
+    weights, which would then start from random values."""
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    from ..hub import ModelSourceError
+
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # transformers' load report: said in one line below instead
+    try:
+        model, info = AutoModel.from_pretrained(init_from, output_loading_info=True, **overrides)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    fresh = sorted(set(info.get("missing_keys") or ()) | {entry[0] for entry in info.get("mismatched_keys") or ()})
+    if fresh:
+        entries = " ".join(f"--set {key}={value}" for key, value in overrides.items())
+        raise ModelSourceError(f"{entries}: changes the shape of the --init-from model ({len(fresh)} weights, e.g. "
+                               f"{fresh[0]}, would start from random values); fine-tuning keeps its architecture, so "
+                               f"set only fields such as dropout, or train a new model without --init-from")
+    return model
 
 
 def grown_config(config: RecsysConfig, processor: RecsysProcessor) -> RecsysConfig:
@@ -311,7 +335,7 @@ __all__ = [
     "grow_model",
     "grown_config",
     "load_published",
-    "model_name_for",
+    "published_model",
     "prepare_finetuning",
     "finetuning_setup",
     "TrainerKit",
