@@ -100,7 +100,9 @@ def check_fields(obj: Any) -> None:
         else:
             problem = check_value(field, value)
         if problem:
-            raise ValueError(f"{field.name} ({flag_of(field)}) {problem}")
+            error = ValueError(f"{field.name} ({flag_of(field)}) {problem}")
+            error.field = field.name  # for callers that name the field in their own error type
+            raise error
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -1,5 +1,7 @@
 """Processing, splits, sampling and sample datasets on small logs with known answers."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,8 +74,35 @@ def test_implicit_threshold_and_missing_rating():
 def test_empty_log_and_missing_column_are_clear_errors():
     with pytest.raises(DataFormatError, match="empty"):
         InteractionLog(frame([]), name="mine")
-    with pytest.raises(DataFormatError, match="timestamp"):
-        InteractionLog(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}), name="mine")
+    with pytest.raises(DataFormatError, match=r"lacks column\(s\) \['item_id'\]"):
+        InteractionLog(pd.DataFrame({"user_id": ["u"], "timestamp": [1]}), name="mine")
+
+
+BASE = {"user_id": ["u1", "u1", "u1", "u2", "u2", "u2"], "item_id": ["a", "b", "c", "a", "c", "d"],
+        "timestamp": [1, 2, 3, 1, 2, 3]}
+
+
+@pytest.mark.parametrize("column, values, message", [
+    ("item_id", ["a", "b", None, "a", "c", "d"], "row 2: column 'item_id' is empty or NaN"),
+    ("item_id", [1.0, 2.0, np.nan, 1.0, 3.0, 4.0], "row 2: column 'item_id' is empty or NaN"),
+    ("user_id", ["u1", "", "u1", "u2", "u2", "u2"], "row 1: column 'user_id' is empty or NaN"),
+    ("rating", [5.0, -1.0, 3.0, 4.0, 4.0, 4.0], "row 1: column 'rating' must be a finite number >= 0, got -1.0"),
+    ("rating", [5.0, 4.0, np.nan, 4.0, 4.0, 4.0], "row 2: column 'rating' must be a finite number >= 0, got nan"),
+    ("timestamp", ["2020-01-01"] * 6, "row 0: column 'timestamp' must be a number or a datetime, got '2020-01-01'"),
+])
+def test_a_table_built_in_python_gets_the_readers_checks(column, values, message):
+    """A NaN item ID used to become the item "nan" (an unknown item trained on), and a negative
+    or NaN rating passed: the readers refuse these, a DataFrame now does too."""
+    with pytest.raises(DataFormatError, match=f"^interaction log 'mine': {re.escape(message)}"):
+        InteractionLog(pd.DataFrame(dict(BASE, **{column: values})), name="mine")
+
+
+def test_a_table_built_in_python_may_hold_datetimes_whole_float_ids_or_no_times():
+    log = InteractionLog(pd.DataFrame(dict(BASE, timestamp=pd.to_datetime(["2020-01-01"] * 6),
+                                           item_id=[1.0, 2.0, 3.0, 1.0, 3.0, 4.0])))
+    assert log.interactions.timestamp.iloc[0] == 1577836800 and log.interactions.item_id.tolist()[:3] == ["1", "2", "3"]
+    untimed = InteractionLog(pd.DataFrame({k: BASE[k] for k in ("user_id", "item_id")}))
+    assert untimed.interactions.timestamp.tolist() == [0, 1, 2, 0, 1, 2] and not untimed.has_timestamps
 
 
 def test_windows_are_left_padded_and_never_cross_users_or_see_the_future(tiny_data):

@@ -915,3 +915,18 @@ def test_ml100k_and_csv_schema(ml100k: Path, tmp_path: Path) -> None:
     write(folder / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,5.5,10\n")
     with pytest.raises(DataFormatError, match=r"ratings\.csv: line 2: column 'rating'.*between 0\.5 and 5"):
         read_movielens_csv(folder)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_history": 0}, "max_history (--max-history) must be > 0, got 0"),
+    ({"max_history": "10"}, "max_history (--max-history) expects an integer, got '10'"),
+    ({"user_core": -1}, "user_core (--user-core) must be >= 0, got -1"),
+    ({"train_negatives": 0}, "train_negatives (--train-negatives) must be >= 1, got 0"),
+    ({"split": "random"}, "split (--split) invalid choice 'random'"),
+    ({"implicit_threshold": float("nan")}, "implicit_threshold (--implicit-threshold) must be a finite number"),
+])
+def test_data_config_checks_its_ranges_when_made(kwargs, message) -> None:
+    """DataConfig(max_history=0) used to be accepted, and prepare_data built a model input of no items."""
+    with pytest.raises(DataOptionError) as exc:
+        DataConfig(**kwargs)
+    assert str(exc.value).startswith(message) and exc.value.option == next(iter(kwargs))

@@ -17,7 +17,8 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-#: Columns every interaction table carries after a reader has run.
+#: Columns every interaction table carries once it is an InteractionLog (a table without
+#: ``timestamp`` gets each user's positions 0, 1, 2, ...).
 REQUIRED_COLUMNS = ("user_id", "item_id", "timestamp")
 
 
@@ -76,20 +77,25 @@ class InteractionLog:
     multi_valued_item_features: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        missing = [c for c in REQUIRED_COLUMNS if c not in self.interactions.columns]
+        df = self.interactions
+        missing = [c for c in ("user_id", "item_id") if c not in df.columns]
         if missing:
             raise DataFormatError(
                 f"interaction log '{self.name}' lacks column(s) {missing}; "
-                f"found {list(self.interactions.columns)}"
+                f"found {list(df.columns)}"
             )
-        if len(self.interactions) == 0:
+        if len(df) == 0:
             raise DataFormatError(f"interaction log '{self.name}' is empty")
-        df = self.interactions
-        df["user_id"] = df["user_id"].astype(str)
-        df["item_id"] = df["item_id"].astype(str)
-        df["timestamp"] = df["timestamp"].astype(np.int64)
+        # the readers' checks, for a table built in Python: a NaN ID would become the ID "nan"
+        for column in ("user_id", "item_id"):
+            df[column] = self._ids(df[column], column)
+        if "timestamp" in df.columns:
+            df["timestamp"] = self._timestamps(df["timestamp"])
+        else:  # the row order is the order, as for a file without a time column
+            df["timestamp"] = df.groupby("user_id", sort=False).cumcount().astype(np.int64)
+            df.attrs["has_timestamps"] = False
         if "rating" in df.columns:
-            df["rating"] = df["rating"].astype(np.float32)
+            df["rating"] = self._ratings(df["rating"])
         if self.users is not None:
             if "user_id" not in self.users.columns:
                 raise DataFormatError(f"user table of '{self.name}' lacks column 'user_id'")
@@ -98,6 +104,52 @@ class InteractionLog:
             if "item_id" not in self.items.columns:
                 raise DataFormatError(f"item table of '{self.name}' lacks column 'item_id'")
             self.items["item_id"] = self.items["item_id"].astype(str)
+
+    def _error(self, row: int, column: str, problem: str) -> DataFormatError:
+        label = self.interactions.index[row]
+        label = label.item() if isinstance(label, np.generic) else label
+        return DataFormatError(f"interaction log '{self.name}': row {label}: column '{column}' {problem}",
+                               column=column)
+
+    def _ids(self, values: pd.Series, column: str) -> pd.Series:
+        """IDs as strings; whole floats (a column that had a NaN once) written without ``.0``."""
+        if pd.api.types.is_float_dtype(values):
+            whole = np.isfinite(values.to_numpy()) & (np.floor(values.to_numpy()) == values.to_numpy())
+            if not whole.all():
+                k = int(np.argmax(~whole))
+                raise self._error(k, column, "is empty or NaN" if np.isnan(values.iloc[k])
+                                  else f"must be an ID (a string or a whole number), got {_plain(values.iloc[k])!r}")
+            return values.astype(np.int64).astype(str)
+        ids = values.astype(str)
+        empty = (values.isna() | (ids == "")).to_numpy()
+        if empty.any():
+            raise self._error(int(np.argmax(empty)), column, "is empty or NaN")
+        return ids
+
+    def _timestamps(self, values: pd.Series) -> pd.Series:
+        """int64 seconds (or positions) from numbers or datetimes."""
+        if pd.api.types.is_datetime64_any_dtype(values):
+            if values.isna().any():
+                raise self._error(int(np.argmax(values.isna().to_numpy())), "timestamp", "is empty (NaT)")
+            stamps = values if getattr(values.dt, "tz", None) is not None else values.dt.tz_localize("UTC")
+            return (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        numbers = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else None
+        finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) if numbers is not None else None
+        if finite is None or not finite.all():
+            k = 0 if finite is None else int(np.argmax(~finite))
+            raise self._error(k, "timestamp", f"must be a number or a datetime, got {_plain(values.iloc[k])!r} (convert "
+                                              f"date strings with pd.to_datetime)")
+        return np.floor(numbers.to_numpy(dtype=np.float64)).astype(np.int64) \
+            if pd.api.types.is_float_dtype(numbers) else numbers.astype(np.int64)
+
+    def _ratings(self, values: pd.Series) -> pd.Series:
+        numbers = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else None
+        ok = np.zeros(len(values), dtype=bool) if numbers is None else np.asarray(
+            np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) & (numbers.to_numpy(dtype=np.float64, na_value=np.nan) >= 0))
+        if not ok.all():
+            k = int(np.argmax(~ok))
+            raise self._error(k, "rating", f"must be a finite number >= 0, got {_plain(values.iloc[k])!r}")
+        return numbers.astype(np.float32)
 
     @property
     def user_feature_names(self) -> list[str]:
@@ -121,6 +173,11 @@ class InteractionLog:
             f"{self.name}: {len(df):,} interactions, {df['user_id'].nunique():,} users, "
             f"{df['item_id'].nunique():,} items"
         )
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 #: What ``DataConfig.duplicates`` may say about exact duplicate interactions.

@@ -18,6 +18,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
+from ..dataclass_parser import check_fields
 from .log import (
     DUPLICATE_POLICIES,
     DataFormatError,
@@ -96,6 +97,10 @@ class DataConfig:
             except LookupError:
                 raise DataOptionError(f"encoding: unknown text encoding {self.encoding!r} (e.g. "
                                       "utf-8, latin-1, cp1252)", option="encoding") from None
+        try:
+            check_fields(self)  # types, ranges and choices of the fields' metadata
+        except ValueError as error:
+            raise DataOptionError(str(error), option=getattr(error, "field", None)) from None
 
     def reader_options(self) -> dict:
         """The options a table reader takes (``columns``, ``no_header``, ``sep``,
