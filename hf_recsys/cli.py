@@ -660,6 +660,14 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
     if not args.output_dir and "output_dir" not in recipe.train:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
     train_parser = build_train_parser()
+    # the options typed here (not the recipe's): fixed for every trial, so none may be a searched one
+    typed = train_parser.given(train_parser.parse_args([a for a in train_argv[2 if args.recipe else 0:]]))
+    for dimension in dimensions:
+        name = f"model.{dimension.field}" if dimension.is_model_field else dimension.field
+        if dimension.field in (typed.get("model_overrides") or {} if dimension.is_model_field else typed):
+            given = f"--set {dimension.field}" if dimension.is_model_field else train_parser.flag(dimension.field)
+            parser.error(f"{given} is searched ({recipe.path}: search.space varies {name}); leave it out, or search "
+                         f"a copy of the recipe whose space does not vary it")
     run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe)),
                                train_parser)
     n_trials = args.trials or int(recipe.search.get("trials", 20))
@@ -676,11 +684,21 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
           f"{result.best_value}: {result.best_params}")
     if args.write_recipe and result.best_params:
         tuned = copy.deepcopy(recipe)
+        # the values were found with the options typed here fixed: the recipe keeps them too
+        from .training.run import COMMAND_LEAVES_OUT
+
+        for name, value in typed.items():
+            if name == "model_overrides":
+                tuned.model_config.update(value)
+            elif name not in COMMAND_LEAVES_OUT:
+                tuned.train[train_parser.flag(name)[2:].replace("-", "_")] = value
         for name, value in result.best_params.items():
             if name.startswith("model."):
                 tuned.model_config[name[len("model."):]] = value
             else:
                 tuned.train[name] = value
+        # measured with the recipe's former values: `hf-recsys zoo reproduce --write-expected` measures these
+        tuned.expected = {}
         tuned.search = {**tuned.search, "result": {
             "metric": result.metric, "validation": result.best_value, "finished_trials": finished,
             "command": " ".join(command)}}
@@ -688,7 +706,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
             save_recipe(tuned, args.write_recipe)
         except OSError as error:
             raise RecipeError(f"--write-recipe {args.write_recipe}: {error.strerror}") from None
-        print(f"[hf-recsys tune] wrote {args.write_recipe}")
+        print(f"[hf-recsys tune] wrote {args.write_recipe}: the recipe with the best values and the options fixed "
+              f"here; its expected result is left out until `hf-recsys zoo reproduce --write-expected` measures it")
     return result.to_dict()
 
 

@@ -225,6 +225,10 @@ class DataclassArgumentParser(OneLineErrorParser):
                 tokens += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
         return tokens
 
+    def flag(self, name: str) -> str:
+        """The command-line flag of field ``name`` (``"disable_tqdm"`` -> ``"--no-progress"``)."""
+        return next(flag_of(field) for field, _ in self._fields() if field.name == name)
+
     def _fields(self) -> Iterator[tuple[dataclasses.Field, tuple[str, ...]]]:
         for name, path in self._paths.items():
             cls = self.dataclass_type

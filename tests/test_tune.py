@@ -22,6 +22,7 @@ train:
   batch_size: 64
   epochs: 1
   no_progress: true
+expected: {metric: auc, mean: 0.7, std: 0.01, seeds: [0, 1, 2]}
 search:
   trials: 3
   space:
@@ -37,7 +38,7 @@ def recipe(tmp_path):
     return path
 
 
-def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_path, recipe, monkeypatch):
+def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_path, recipe, monkeypatch, capsys):
     from hf_recsys.training.tasks import CTRTask
 
     read = []
@@ -45,7 +46,9 @@ def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_pa
     monkeypatch.setattr(CTRTask, "dataset", lambda self, split: read.append(split) or real_dataset(self, split))
     out = tmp_path / "search"
     tuned = tmp_path / "tuned.yaml"
-    result = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--write-recipe", str(tuned)])
+    fixed = ["--max-history", "4"]  # an option fixed for every trial
+    result = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--write-recipe", str(tuned),
+                                  *fixed])
     assert "test" not in read  # trials are scored on validation only
     assert result["metric"] == "auc" and result["direction"] == "maximize"
     assert len(result["trials"]) == 3
@@ -59,16 +62,26 @@ def test_tune_searches_the_space_on_validation_and_writes_the_best_recipe(tmp_pa
     assert best.train["learning_rate"] == result["best_params"]["learning_rate"]
     assert best.model_config["dropout"] == result["best_params"]["model.dropout"]
     assert best.search["result"]["validation"] == result["best_value"]
+    # the tuned recipe trains as the trials did, and drops the result measured with the old values
+    assert best.train["max_history"] == 4 and not best.expected and load_recipe(str(recipe)).expected
     # the same command again continues the stored study: three trials are already there
-    again = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out)])
+    again = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), *fixed])
     assert len(again["trials"]) == 3
+    # other fixed options would mix their trials with these: refused, naming the difference
+    with pytest.raises(SystemExit):
+        run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--max-history", "6"])
+    assert "holds a search of other settings (max_history 4 there, 6 here)" in capsys.readouterr().err
+    # a searched option cannot also be fixed
+    with pytest.raises(SystemExit):
+        run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), *fixed, "--learning-rate", "0.01"])
+    assert "--learning-rate is searched" in capsys.readouterr().err
     # a search interrupted mid-trial leaves that trial running in the study: it is marked failed
     import optuna
 
     study = optuna.load_study(study_name="hf-recsys", storage=f"sqlite:///{out / 'search.db'}")
     study.ask()
     # one more trial asked for: only that one runs
-    more = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--trials", "4"])
+    more = run_command("tune", ["--recipe", str(recipe), "--output-dir", str(out), "--trials", "4", *fixed])
     assert [t["state"] for t in more["trials"]].count("FAIL") == 1
     assert len([t for t in more["trials"] if t["state"] in ("COMPLETE", "PRUNED")]) == 4
     assert "RUNNING" not in [t["state"] for t in more["trials"]]

@@ -28,6 +28,7 @@ from transformers import set_seed
 
 from ..models import MODEL_REGISTRY
 from .run import (
+    COMMAND_LEAVES_OUT,
     RunConfig,
     best_metric_name,
     build_trainer,
@@ -187,6 +188,7 @@ def run_search(
     url = f"sqlite:///{os.path.abspath(storage)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=url, direction=direction, load_if_exists=True)
+    check_same_search(study, run, dimensions, storage)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         # left running by an interrupted search (one search runs at a time): failed, so it is run again
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
@@ -207,6 +209,36 @@ def run_search(
         metric=metric, direction=direction, best_params=dict(best["params"]) if best else {},
         best_value=best["value"] if best else None, trials=trials,
     )
+
+
+def search_settings(run: RunConfig, dimensions: Sequence[Dimension]) -> dict[str, Any]:
+    """What a search holds fixed: every option of ``run`` but the searched ones and those that do
+    not change a trial (output folder, logging, Hub), as flat ``name: value`` JSON values."""
+    searched = {d.field for d in dimensions if not d.is_model_field}
+    searched_model = {d.field for d in dimensions if d.is_model_field}
+    flat: dict[str, Any] = {}
+    for section, values in run.to_dict().items():
+        for name, value in (values.items() if isinstance(values, dict) and section != "model_overrides"
+                            else [(section, values)]):
+            if name not in searched and name not in COMMAND_LEAVES_OUT and name != "timings":
+                flat[name] = value
+    flat["model_overrides"] = {k: v for k, v in run.model_overrides.items() if k not in searched_model}
+    return json.loads(json.dumps(flat, default=str))
+
+
+def check_same_search(study, run: RunConfig, dimensions: Sequence[Dimension], storage: str) -> None:
+    """Continue a stored study only with the settings it was started with (its trials were scored
+    under them); the first search of a study records them."""
+    settings = search_settings(run, dimensions)
+    stored = study.user_attrs.get("settings")
+    if stored is None:
+        study.set_user_attr("settings", settings)
+        return
+    differ = [name for name in sorted(set(stored) | set(settings)) if stored.get(name) != settings.get(name)]
+    if differ:
+        shown = "; ".join(f"{name} {stored.get(name)!r} there, {settings.get(name)!r} here" for name in differ[:3])
+        raise ValueError(f"{storage} holds a search of other settings ({shown}): its trials would be mixed with "
+                         f"these; give another --output-dir, or delete {storage} to start over")
 
 
 def write_search(result: SearchResult, path: str, command: Sequence[str]) -> None:
