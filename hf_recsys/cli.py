@@ -269,7 +269,9 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--output", default=None, help="file to write (.onnx or .pt2); required unless --example")
     parser.add_argument("--format", choices=("onnx", "torch"), default=None,
                         help="onnx (.onnx) or torch (torch.export, .pt2); default: from the --output suffix")
-    parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores")
+    parser.add_argument("--top-k", type=int, default=None, help="next-item models: return the top K items and scores "
+                        "(a row with fewer candidates than K, once its history is excluded, ends with -inf scores: "
+                        "those entries hold no recommendation)")
     parser.add_argument("--include-seen", action="store_true", help="with --top-k: allow items already in the history")
     parser.add_argument("--verify", action="store_true", help="run the ONNX file in onnxruntime against PyTorch")
     parser.add_argument("--example", action="store_true",
@@ -303,9 +305,14 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     with quiet(args.no_progress):
         model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
     try:
-        task_of(model)
+        task = task_of(model)
     except ExportNotSupportedError as error:
         parser.error(str(error))
+    items = model.config.num_items - 2  # real items: padding and unknown are never returned
+    if args.top_k is not None and task == "next_item" and args.top_k > items:
+        print(f"hf-recsys export: note: --top-k {args.top_k} is more than the model's {items} items; the graph "
+              f"returns {items}", file=sys.stderr)
+        args.top_k = items
     report: dict = {}
     if args.example:
         example = example_from_raw_ids(model)
@@ -321,12 +328,13 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
             return report
     options = dict(top_k=args.top_k, exclude_seen=not args.include_seen)
     report.update({"path": args.output, "format": args.format})
-    if args.format == "torch":
-        report["inputs"] = program_input_names(export_program(model, args.output, **options))
-    else:
-        export_onnx(model, args.output, **options)
-        if args.verify:
-            report.update(verify_onnx(args.output, model, **options))
+    with quiet(args.no_progress):
+        if args.format == "torch":
+            report["inputs"] = program_input_names(export_program(model, args.output, **options))
+        else:
+            export_onnx(model, args.output, **options)
+            if args.verify:
+                report.update(verify_onnx(args.output, model, **options))
     print(json.dumps(report, indent=1, ensure_ascii=False))
     return report
 
@@ -383,14 +391,20 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
 QUIET_WARNINGS = (
     # torch's DataLoader when Trainer asks for pinned memory on a machine without an accelerator
     (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
+    # torch.export's own use of a deprecated pytree API, on every ONNX export
+    (Warning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),
 )
+
+#: third-party loggers whose warnings tell a command-line user nothing they can act on: the ONNX
+#: exporter names each torchvision operator it skips when torchvision is not installed
+QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
 
 
 @contextlib.contextmanager
 def quiet(no_progress: Optional[bool]) -> Iterator[None]:
     """Within the block: no progress bar of datasets, transformers (loading and writing weights)
     or huggingface_hub when ``no_progress``, and never the third-party warnings in
-    :data:`QUIET_WARNINGS`. Restores the previous state on exit."""
+    :data:`QUIET_WARNINGS` and :data:`QUIET_LOGGERS`. Restores the previous state on exit."""
     import datasets
     import huggingface_hub.utils as hub_utils
     from transformers.utils import logging as transformers_logging
@@ -401,12 +415,19 @@ def quiet(no_progress: Optional[bool]) -> Iterator[None]:
         datasets.disable_progress_bars()
         transformers_logging.disable_progress_bar()
         hub_utils.disable_progress_bars()
+    import logging
+
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     try:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
         with warnings.catch_warnings():
             for category, message in QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=message, category=category)
             yield
     finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
         if no_progress:
             (datasets.enable_progress_bars if was[0] else datasets.disable_progress_bars)()
             (transformers_logging.enable_progress_bar if was[1] else transformers_logging.disable_progress_bar)()

@@ -244,3 +244,21 @@ def test_cli_prints_example_inputs_and_refuses_p5_in_one_line(tiny_data, tmp_pat
     err = capsys.readouterr().err
     assert "export is not supported for p5" in err and "Traceback" not in err
     assert not (tmp_path / "p5.onnx").exists()
+
+
+def test_a_top_k_above_the_catalogue_is_capped_with_a_note(tiny_data, tmp_path, capfd):
+    """--top-k 5000 on a small catalogue was capped silently, the extra entries scored -inf; the
+    exporter's notes on torchvision and a torch deprecation came out as warnings."""
+    from hf_recsys.cli import main
+
+    model = build("meanpool", tiny_data.processor)
+    model.save_pretrained(tmp_path / "meanpool")
+    items = model.config.num_items - 2
+    main(["export", "--model-dir", str(tmp_path / "meanpool"), "--output", str(tmp_path / "m.onnx"), "--top-k", "5000"])
+    err = capfd.readouterr().err
+    assert f"note: --top-k 5000 is more than the model's {items} items; the graph returns {items}" in err
+    assert "torchvision" not in err and "LeafSpec" not in err
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    batch = probe_batch(model, batch_size=2, empty_row=False)
+    scores, _ = session.run(None, {i.name: batch[i.name].numpy() for i in session.get_inputs()})
+    assert scores.shape == (2, items)
