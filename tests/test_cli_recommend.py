@@ -109,6 +109,14 @@ def test_k_that_is_not_a_positive_integer_is_an_error_in_python_too(loaded, k):
         recommender(["café"], k=k)
 
 
+@pytest.mark.parametrize("users", [["u1"], "u1"])
+def test_users_must_match_the_histories_one_to_one(loaded, users):
+    """A users list of another length was an IndexError from inside recommend."""
+    model, _ = loaded
+    with pytest.raises(ValueError, match="users must hold one raw user ID \\(or None\\) per history: 2 histories"):
+        model.recommend([["café"], ["東京"]], k=2, users=users)
+
+
 def test_an_unknown_user_is_an_error_for_a_model_with_a_user_input(folders, capsys):
     code, err = failing(capsys, "--model-dir", str(folders["caser"]), "--history", "café", "--user", "stranger")
     assert code == 2 and "argument --user" in err and "stranger" in err

@@ -128,6 +128,19 @@ def test_a_freshly_fitted_vocabulary_is_refused(tiny_data, new_log, tmp_path):
         trainer_kit(model, fresh.processor, new_log)  # a processor that is not the model's
 
 
+def test_the_new_log_may_be_a_dataframe_or_a_file(tiny_data, new_log, tmp_path):
+    """A DataFrame or a path was an AttributeError ('DataFrame' object has no attribute 'interactions')."""
+    base = save_base(tiny_data, tmp_path / "base")
+    frame = new_log.interactions[["user_id", "item_id", "timestamp"]].copy()
+    from_log = trainer_kit(base, None, new_log)
+    from_frame = trainer_kit(base, None, frame.copy())
+    assert len(from_frame.train_dataset) == len(from_log.train_dataset)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    assert len(trainer_kit(base, None, str(tmp_path / "new.csv")).train_dataset) == len(from_log.train_dataset)
+    with pytest.raises(TypeError, match="log must be an InteractionLog, a pandas DataFrame"):
+        trainer_kit(base, None, frame.to_dict("records"))
+
+
 def test_hyperparameter_search_runs_two_optuna_trials(tiny_data, new_log, tmp_path):
     pytest.importorskip("optuna")
     base = save_base(tiny_data, tmp_path / "base")

@@ -505,6 +505,11 @@ class RecommenderMixin:
             raise ValueError(f"fallback must be None or 'popularity', got {fallback!r}")
         processor = self._get_processor(processor)
         check_histories(histories)
+        if users is not None and (isinstance(users, (str, bytes)) or len(users) != len(histories)):
+            raise ValueError(f"users must hold one raw user ID (or None) per history: {len(histories)} histories, "
+                             f"got {users!r}" if isinstance(users, (str, bytes)) else
+                             f"users must hold one raw user ID (or None) per history: {len(histories)} histories, "
+                             f"{len(users)} users")
         unknown = [processor.unknown_items(history) for history in histories]
         cold = [row for row, history in enumerate(histories) if len(unknown[row]) == len(history)]
         if cold and fallback is None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
+import pandas as pd
 import torch
 from transformers import TrainerCallback
 
@@ -497,8 +498,10 @@ def trainer_kit(
             folder / Hub repo id itself.
         processor: its processor (``AutoProcessor.from_pretrained`` of the same source);
             loaded from the model's source when omitted.
-        log: the new interactions (an ``InteractionLog``, e.g. from
-            ``hf_recsys.data.readers.load_log``).
+        log: the new interactions: an ``InteractionLog`` (e.g. from
+            ``hf_recsys.data.readers.load_log``), a pandas DataFrame with columns ``user_id``,
+            ``item_id`` and optionally ``timestamp``, ``rating``, or a log file's path (its
+            reader inferred; for a table with other column names, read it with ``load_log``).
         unknown_items: ``"grow"`` or ``"unknown"`` (see above).
         data_config: split, filtering and negatives of the new log (``DataConfig()``); its
             ``max_history`` is the model's.
@@ -515,6 +518,15 @@ def trainer_kit(
 
     if log is None:
         raise ValueError("trainer_kit needs the new log: trainer_kit(model, processor, log)")
+    if isinstance(log, pd.DataFrame):
+        log = InteractionLog(log)  # with the readers' checks of IDs, times and ratings
+    elif isinstance(log, (str, os.PathLike)):
+        from ..data.readers import load_log
+
+        log = load_log(None, log)
+    elif not isinstance(log, InteractionLog):
+        raise TypeError(f"log must be an InteractionLog, a pandas DataFrame (columns user_id, item_id and optionally "
+                        f"timestamp, rating) or the path of a log file, got {type(log).__name__}")
     source = None
     if isinstance(model, (str, os.PathLike)):
         from ..hub import check_model_source
