@@ -19,7 +19,10 @@ from transformers import AutoModel, AutoProcessor, Trainer, TrainingArguments
 import hf_recsys  # noqa: F401  (registers the model types with the Auto classes)
 from hf_recsys.data.log import DataFormatError
 from hf_recsys.data.readers import load_log
+from hf_recsys.hub import ModelSourceError, check_model_source
 from hf_recsys.training import trainer_kit
+from hf_recsys.training.arguments import positive_integer, positive_number
+from hf_recsys.training.output_dir import check_output_dir
 
 
 def finetune(model_dir, log, output_dir, max_steps=-1, epochs=1.0, batch_size=256, learning_rate=1e-4, command=None):
@@ -60,13 +63,19 @@ def main(argv=None):
     parser.add_argument("--no-header", action="store_true", help="the table's first line is data")
     parser.add_argument("--encoding", default=None, help="the table's text encoding (default: utf-8)")
     parser.add_argument("--output-dir", required=True, help="where the fine-tuned folder goes")
+    parser.add_argument("--overwrite-output-dir", action="store_true", help="replace a model already in --output-dir")
     parser.add_argument("--max-steps", type=int, default=-1, help="training steps (default: --epochs)")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=positive_number, default=1.0)
+    parser.add_argument("--batch-size", type=positive_integer, default=256)
+    parser.add_argument("--learning-rate", type=positive_number, default=1e-4)
     args = parser.parse_args(argv)
     if args.max_steps == 0 or args.max_steps < -1:
         parser.error(f"--max-steps must be positive (or -1 for --epochs), got {args.max_steps}")
+    try:  # every option checked before any work: the model, the output folder, then the log
+        check_model_source(args.model_dir, "--model-dir")
+        check_output_dir(args.output_dir, args.overwrite_output_dir, resuming=False)
+    except (ModelSourceError, ValueError) as error:
+        parser.error(str(error))
     try:
         log = load_log(args.dataset, args.data_path, columns=args.columns, sep=args.sep, no_header=args.no_header,
                        encoding=args.encoding)

@@ -245,3 +245,26 @@ def test_kit_with_unknown_items_keeps_the_model_and_its_vocabularies(tiny_data, 
         targets = data.ctr_dataset(split)["target"]
         assert len(targets) and 1 not in targets
     assert 1 in data.ctr_dataset("train")["target"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model-dir", "MISSING"], "--model-dir {tmp}/MISSING: no such folder"),
+    (["--learning-rate", "-1"], "argument --learning-rate: must be > 0, got -1"),
+    (["--output-dir", "BASE"], "--output-dir {tmp}/BASE already holds a model's files"),
+])
+def test_the_example_script_checks_its_options_before_any_work(flags, message, tiny_data, tmp_path, capsys):
+    """A missing model folder and a negative learning rate were tracebacks after the log was read,
+    and an output folder holding a model was overwritten without a word."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("finetune_example", os.path.join(ROOT, "examples", "finetune_with_trainer.py"))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    base = save_base(tiny_data, tmp_path / "BASE")
+    options = {"--model-dir": base, "--data-path": str(tmp_path / "no-log.csv"), "--output-dir": str(tmp_path / "out")}
+    options.update({flag: str(tmp_path / value) if value in ("MISSING", "BASE") else value
+                    for flag, value in zip(flags[::2], flags[1::2])})
+    with pytest.raises(SystemExit):
+        example.main([token for pair in options.items() for token in pair])
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
