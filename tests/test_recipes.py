@@ -56,6 +56,10 @@ def test_command_line_flags_override_the_recipe(tmp_path):
     ({"train": {"modle": "bst"}}, "train.modle: not a flag"),
     ({"train": {"model": "bst"}, "extras": 1}, "unknown section 'extras'"),
     ({"train": ["model"]}, "train must be a mapping"),
+    # a bad value was a usage error naming only the flag, which the user may never have typed
+    ({"train": {"model": "bst", "max_history": "ten"}}, "train.max_history: expects an integer, got 'ten'"),
+    ({"train": {"model": "bst", "epochs": -1}}, "train.epochs: must be > 0, got -1"),
+    ({"train": {"model": "bsx"}}, "train.model: 'bsx' is not one of"),
 ])
 def test_a_bad_recipe_is_one_line_naming_the_file_and_key(tmp_path, capsys, content, message):
     import yaml

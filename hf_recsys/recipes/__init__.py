@@ -96,7 +96,8 @@ class Recipe:
                 f"{value:.4f}, {'within' if inside else 'OUTSIDE'} mean ± 2 std")
 
     def check_flags(self, parser: argparse.ArgumentParser) -> None:
-        """Every key of ``train`` is a flag of ``parser`` (an error naming the file and the key)."""
+        """Every key of ``train`` is a flag of ``parser`` and its value one the flag takes (an
+        error naming the file and the key)."""
         known = parser_flags(parser)
         for key in self.train:
             flag = "--" + key.replace("_", "-")
@@ -104,6 +105,20 @@ class Recipe:
                 raise RecipeError(f"{self.path}: train.{key}: not a flag of `hf-recsys train` ({flag})")
         if "recipe" in self.train:
             raise RecipeError(f"{self.path}: train.recipe: a recipe cannot name another recipe")
+        actions = {option: action for action in parser._actions for option in action.option_strings}
+        for key, value in self.train.items():
+            action = actions.get("--" + key.replace("_", "-"))
+            if action is None or value is None or isinstance(value, bool):
+                continue
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for item in values:
+                try:
+                    converted = action.type(str(item)) if action.type else str(item)
+                except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
+                    raise RecipeError(f"{self.path}: train.{key}: {error}") from None
+                if action.choices is not None and converted not in action.choices:
+                    raise RecipeError(f"{self.path}: train.{key}: {item!r} is not one of "
+                                      f"{', '.join(map(str, action.choices))}")
 
 
 def available_recipes(directory: Optional[os.PathLike] = None) -> list[str]:
