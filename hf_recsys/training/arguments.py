@@ -169,7 +169,8 @@ class TrainingOptions:
 
     epochs: float = field(default=2.0, metadata={"help": "passes over the training data", "gt": 0})
     max_steps: int = field(default=-1, metadata={
-        "help": "stop after N optimizer steps (overrides --epochs; -1: train --epochs)", "gt": 0, "allow": (-1,)})
+        "help": "stop after N optimizer steps (overrides --epochs; -1: train --epochs); there are then no epochs to "
+                "validate after: add --eval-steps N to validate", "gt": 0, "allow": (-1,)})
     batch_size: int = field(default=256, metadata={"help": "training batch size per device", "gt": 0})
     eval_batch_size: int = field(default=1024, metadata={"help": "evaluation batch size per device", "gt": 0})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate", "gt": 0})
