@@ -930,3 +930,17 @@ def test_data_config_checks_its_ranges_when_made(kwargs, message) -> None:
     with pytest.raises(DataOptionError) as exc:
         DataConfig(**kwargs)
     assert str(exc.value).startswith(message) and exc.value.option == next(iter(kwargs))
+
+
+def test_an_unmapped_time_column_is_pointed_out_when_the_log_has_no_times(tmp_path: Path, caplog) -> None:
+    """The warning only said how to make a column a feature, though the user forgot timestamp=."""
+    path = write(tmp_path / "odd.csv", "Customer ID,SKU code,ts (unix),qty\nu1,a,1600000000,1\nu1,b,1600000100,2\n"
+                                       "u2,a,1600000000,3\n")
+    with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
+        read_table(path, columns="user_id=Customer ID,item_id=SKU code")
+    assert "'ts (unix)' looks like times: map it with timestamp=ts (unix)" in caplog.text
+    assert "'qty' looks like" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
+        read_table(path, columns="user_id=Customer ID,item_id=SKU code,timestamp=ts (unix)")
+    assert "looks like times" not in caplog.text

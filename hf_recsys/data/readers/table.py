@@ -638,11 +638,32 @@ def report_extra_columns(path: Path, loaded: LoadedFrame) -> list[str]:
     one a feature. Returns their names."""
     extra = [str(c) for c in loaded.frame.columns if c not in TABLE_COLUMNS]
     if extra:
+        timed = not loaded.frame.attrs.get("has_timestamps", True)
+        times = [c for c in extra if timed and _looks_like_times(loaded.frame[c])]
+        hint = (f"; '{times[0]}' looks like times: map it with timestamp={times[0]} so that each user's "
+                f"interactions are ordered by it (the rows' order is used now)") if times else ""
         logger.warning(
             "%s: column(s) %s are not used by any model (kept on the log's interactions only); "
             "to use one as a feature map it with the columns option (--columns / columns=) "
-            "item.NAME=COLUMN or user.NAME=COLUMN", path, ", ".join(repr(c) for c in extra))
+            "item.NAME=COLUMN or user.NAME=COLUMN%s", path, ", ".join(repr(c) for c in extra), hint)
     return extra
+
+
+def _looks_like_times(values: pd.Series) -> bool:
+    """Whether a column could be interaction times: datetimes, or whole numbers that read as
+    Unix seconds or milliseconds between 1995 and 2100, or date strings (first 100 values)."""
+    sample = values.dropna().head(100)
+    if sample.empty:
+        return False
+    if pd.api.types.is_datetime64_any_dtype(sample):
+        return True
+    numbers = pd.to_numeric(sample, errors="coerce")
+    if numbers.notna().all():
+        seconds = numbers.to_numpy(dtype=np.float64)
+        seconds = np.where(seconds > 1e11, seconds / 1000, seconds)  # milliseconds
+        return bool(((seconds >= 788_918_400) & (seconds <= 4_102_444_800)).all())
+    parsed = pd.to_datetime(sample.astype(str), errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().all())
 
 
 # --------------------------------------------------------------------------------------------
