@@ -944,3 +944,9 @@ def test_an_unmapped_time_column_is_pointed_out_when_the_log_has_no_times(tmp_pa
     with caplog.at_level(logging.WARNING, logger="hf_recsys.data.readers"):
         read_table(path, columns="user_id=Customer ID,item_id=SKU code,timestamp=ts (unix)")
     assert "looks like times" not in caplog.text
+
+
+def test_a_column_name_with_a_comma_is_double_quoted(tmp_path: Path) -> None:
+    path = write(tmp_path / "comma.csv", '"user,id",sku,ts\nu1,a,1\nu1,b,2\n')
+    for spec in ('user_id="user,id",item_id=sku,timestamp=ts', '"user_id=user,id",item_id=sku,timestamp=ts'):
+        assert read_table(path, columns=spec).interactions["user_id"].tolist() == ["u1", "u1"]

@@ -64,7 +64,8 @@ class DataConfig:
         "Which column of your table is which, as KEY=COLUMN pairs: "
         "user_id=uid,item_id=iid,timestamp=ts,rating=stars (any subset; unmapped keys default to "
         "columns of the same name; user_id and item_id are required, timestamp and rating "
-        "optional). user.NAME=COL / item.NAME=COL read COL as a user / item feature. With "
+        "optional; a column name holding a comma is double-quoted: user_id=\"user, id\"). user.NAME=COL / "
+        "item.NAME=COL read COL as a user / item feature. With "
         "--no-header, COLUMN is a 0-based position: user_id=0,item_id=1,timestamp=2.")})
     no_header: bool = field(default=False, metadata={"help": (
         "The CSV/TSV file has no header line. Without --columns its columns are read as "

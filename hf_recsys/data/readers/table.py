@@ -77,7 +77,8 @@ def parse_columns(spec: Union[str, Mapping[str, Source], None], *,
     """The ``columns`` option as a dict: our column name -> the file's column name, or its
     0-based position when the file has no header.
 
-    ``spec`` is ``"user_id=uid,item_id=iid,timestamp=ts,rating=stars"`` (any subset) or a dict.
+    ``spec`` is ``"user_id=uid,item_id=iid,timestamp=ts,rating=stars"`` (any subset; a column
+    name holding a comma is double-quoted: ``user_id="user, id"``) or a dict.
     Keys are ``user_id``, ``item_id``, ``timestamp``, ``rating``, and ``user.NAME`` /
     ``item.NAME`` for a user or item feature column. In a dict, ``timestamp: None`` says the
     table has no time column.
@@ -91,15 +92,16 @@ def parse_columns(spec: Union[str, Mapping[str, Source], None], *,
         return {}
     pairs: list[tuple[str, Source]] = []
     if isinstance(spec, str):
-        for entry in spec.split(","):
-            entry = entry.strip()
+        # commas inside double quotes belong to a column name: user_id="user, id" or "user_id=user, id"
+        for entry in re.findall(r'(?:[^,"]|"[^"]*")+', spec):
+            entry = _unquoted(entry.strip())
             if not entry:
                 continue
             if "=" not in entry:
                 raise DataOptionError(f"columns: entry {entry!r} is not KEY=COLUMN (e.g. "
                                       "user_id=uid,item_id=iid)", option="columns")
             key, value = (x.strip() for x in entry.split("=", 1))
-            pairs.append((key, value))
+            pairs.append((key, _unquoted(value)))
         if not pairs:
             raise DataOptionError("columns: empty; give KEY=COLUMN pairs, e.g. "
                                   "user_id=uid,item_id=iid", option="columns")
@@ -142,6 +144,11 @@ def parse_columns(spec: Union[str, Mapping[str, Source], None], *,
             used[value] = key
         out[key] = value
     return out
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without one pair of surrounding double quotes."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
 def parse_sep(sep: Optional[str]) -> Optional[str]:
