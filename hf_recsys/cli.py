@@ -81,8 +81,9 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
     """The checks of ``hf-recsys train`` that look at the disk: the output folder's policy and
     the checkpoint to resume from; a failure is a usage error."""
     from .training.output_dir import check_output_dir
-    from .training.run import check_validation_options, resolve_checkpoint, trains_on_cpu
+    from .training.run import check_gradient_checkpointing, check_validation_options, resolve_checkpoint, trains_on_cpu
     from .training.tasks import task_of_model
+    from .training.time_budget import check_single_process
 
     if run.fp16 and trains_on_cpu(run):
         parser.error("--fp16 needs a CUDA GPU" + (" (and --use-cpu is given)" if run.use_cpu else "")
@@ -91,6 +92,9 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
         check_output_dir(run.output_dir, run.overwrite_output_dir, bool(run.resume_from_checkpoint))
         resolve_checkpoint(run)
         check_validation_options(run, task_of_model(run.model))
+        check_gradient_checkpointing(run)
+        if run.time_budget_minutes:
+            check_single_process(int(os.environ.get("WORLD_SIZE", "1")))  # set by torchrun / accelerate launch
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
 

@@ -183,8 +183,15 @@ def test_no_progress_silences_every_bar(tmp_path, capfd):
     (["--fp16", "--use-cpu"], "--fp16 needs a CUDA GPU"),
     (["--resume-from-checkpoint"], "no checkpoint-N folder"),
     (["--resume-from-checkpoint", "nowhere"], "no folder nowhere"),
+    # both were tracebacks after the data was prepared, leaving an empty output folder
+    (["--model", "gru4rec", "--gradient-checkpointing"], "--gradient-checkpointing: gru4rec has no layers it "
+                                                          "recomputes in the backward pass (models that do: bst, sasrec"),
+    (["--time-budget-minutes", "5", "WORLD_SIZE=2"], "--time-budget-minutes works in a single process only"),
 ])
-def test_device_and_checkpoint_checks_are_usage_errors_before_any_work(argv, words, tmp_path, capsys):
+def test_device_and_checkpoint_checks_are_usage_errors_before_any_work(argv, words, tmp_path, capsys, monkeypatch):
+    if "WORLD_SIZE=2" in argv:  # as torchrun --nproc_per_node 2 sets it
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        argv = [a for a in argv if a != "WORLD_SIZE=2"]
     code, err = exit_code(["train", "--output-dir", str(tmp_path / "out"), *argv], capsys)
     assert code == 2 and words in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()

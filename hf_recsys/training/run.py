@@ -213,6 +213,24 @@ def best_metric_name(run: RunConfig, task: Task | type[Task]) -> str:
     return run.metric_for_best_model or task.main_metric
 
 
+def check_gradient_checkpointing(run: RunConfig) -> None:
+    """Refuse ``--gradient-checkpointing`` for a model without layers to recompute (checked on
+    a model built on the meta device: no memory, no data)."""
+    if not run.gradient_checkpointing:
+        return
+
+    def supports(name: str) -> bool:
+        spec = MODEL_REGISTRY[name]
+        with torch.device("meta"):
+            overrides = run.model_overrides if name == run.model else {}
+            return bool(spec.model_class(spec.config_class(**overrides)).supports_gradient_checkpointing)
+
+    if not supports(run.model):
+        able = ", ".join(name for name in MODEL_REGISTRY if supports(name))
+        raise ValueError(f"--gradient-checkpointing: {run.model} has no layers it recomputes in the backward pass "
+                         f"(models that do: {able})")
+
+
 def check_validation_options(run: RunConfig, task_class: type[Task]) -> None:
     """Refuse validation, best-model and early-stopping options the model's task cannot honour
     (before any data is read)."""

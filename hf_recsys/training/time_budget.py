@@ -65,6 +65,13 @@ class StopAtTimeBudget(TrainerCallback):
         return control
 
 
+def check_single_process(world_size: int) -> None:
+    """Refuse a time budget for a run of several processes (``torchrun``: ``WORLD_SIZE``)."""
+    if world_size > 1:
+        raise ValueError("--time-budget-minutes works in a single process only: with several, each rank's "
+                         "clock would end training at a different step and the others would wait forever")
+
+
 def apply_time_budget(trainer: Trainer, minutes: float, warmup_fraction: float = 0.05,
                       clock: Callable[[], float] = time.monotonic) -> WallClockSchedule:
     """Give ``trainer`` a wall-clock learning-rate schedule of ``minutes`` and stop it then.
@@ -73,9 +80,7 @@ def apply_time_budget(trainer: Trainer, minutes: float, warmup_fraction: float =
     ``args.lr_scheduler_type`` are then not used); ``num_train_epochs``/``max_steps`` stay upper
     bounds. Raises ``ValueError`` under distributed training (ranks would stop at different steps).
     """
-    if trainer.args.world_size > 1:
-        raise ValueError("--time-budget-minutes works in a single process only: with several, each rank's "
-                         "clock would end training at a different step and the others would wait forever")
+    check_single_process(trainer.args.world_size)
     schedule = WallClockSchedule(minutes * 60.0, warmup_fraction, clock)
 
     def create_scheduler(num_training_steps: int, optimizer: Optional[torch.optim.Optimizer] = None):
