@@ -558,7 +558,9 @@ def reproducing_command(recipe: str, runs, args: argparse.Namespace, train_flags
     that only read or record (``--report-only``, ``--write-expected``, ``--results``)."""
     import shlex
 
-    words = ["hf-recsys", "zoo", "reproduce", "--recipes", recipe, "--seeds", *(str(run.seed) for run in runs)]
+    # the recipe as it was named: a recipe file given by its path is found again by that path
+    typed = next((entry for entry in args.recipes or () if os.path.splitext(os.path.basename(entry))[0] == recipe), recipe)
+    words = ["hf-recsys", "zoo", "reproduce", "--recipes", typed, "--seeds", *(str(run.seed) for run in runs)]
     for flag, value in (("--recipe-dir", args.recipe_dir), ("--data-root", args.data_root),
                         ("--output-root", args.output_root)):
         if value is not None:

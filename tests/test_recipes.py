@@ -320,3 +320,17 @@ def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, mon
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err, argv
     assert not (tmp_path / "zoo").exists()
+
+
+def test_the_recorded_command_finds_a_recipe_file_by_its_path():
+    """A recipe given as a file was recorded by its name, which `zoo reproduce` cannot find."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from hf_recsys.cli import reproducing_command
+
+    runs = [SimpleNamespace(seed=0), SimpleNamespace(seed=1)]
+    args = Namespace(recipes=["/x/my-recipe.yaml", "bst-ml1m"], recipe_dir=None, data_root=None, output_root="out")
+    assert reproducing_command("my-recipe", runs, args, []) == (
+        "hf-recsys zoo reproduce --recipes /x/my-recipe.yaml --seeds 0 1 --output-root out")
+    assert reproducing_command("bst-ml1m", runs, args, []).startswith("hf-recsys zoo reproduce --recipes bst-ml1m ")
