@@ -196,6 +196,8 @@ def test_a_checkpoint_of_another_model_or_other_data_is_refused_before_training(
 
     run("sasrec", tmp_path / "first")
     checkpoint = str(tmp_path / "first" / "checkpoints" / "checkpoint-6")
+    # a checkpoint holds the processor too, so it recommends raw IDs as the final folder does
+    assert os.path.isfile(os.path.join(checkpoint, "recsys_processor.json"))
     newest = str(tmp_path / "first" / "checkpoints" / "checkpoint-8")  # saved at the end of training
     with pytest.raises(FileNotFoundError, match=f"not a checkpoint .*its newest checkpoint is {newest}"):
         run("sasrec", tmp_path / "a", resume_from_checkpoint=str(tmp_path / "first"))

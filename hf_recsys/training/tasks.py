@@ -159,8 +159,9 @@ class Task:
         return None
 
     def processing_class(self) -> Any:
-        """What ``Trainer`` saves into checkpoints beside the model (a tokenizer), or None."""
-        return None
+        """What ``Trainer`` saves into checkpoints beside the model: the processor the final
+        folder gets, so a checkpoint recommends raw IDs as the folder does."""
+        return self.processor
 
     def callbacks(self, run: Optional["RunConfig"] = None, args: Optional["TrainingArguments"] = None,
                   resume_from: Optional[str] = None) -> list[TrainerCallback]:
