@@ -544,7 +544,7 @@ def trainer_kit(
             raise ValueError("pass the model's processor: trainer_kit(model, processor, log)")
         processor = RecsysProcessor.from_pretrained(source)
     setup = finetuning_setup(model, processor, log, data_config or DataConfig(), spec, unknown_items,
-                             _public_name(source))
+                             _public_name(source) or "the given model")
     task = TASKS[spec.task](setup.data, setup.model)
     return TrainerKit(
         model=setup.model,
