@@ -291,7 +291,8 @@ def build_model_card(
     intended = ("Recommending items of the catalogue it was trained on from a user's recent history of raw item "
                 "IDs (oldest first): research, benchmarking, and a starting point for fine-tuning on a log from "
                 "the same domain.")
-    limitations = ("It knows only the items and users of its training log: item IDs it does not know are "
+    limitations = ("It knows only the items and users of the logs it was trained on (a fine-tuned model: the "
+                   "published model's and the new log's): item IDs it does not know are "
                    "left out of a history and never recommended; new items need fine-tuning. Offline "
                    "leave-one-out metrics do not measure the effect of recommendations on users (popularity bias, "
                    "feedback loops). " + license_text)
