@@ -950,3 +950,13 @@ def test_a_column_name_with_a_comma_is_double_quoted(tmp_path: Path) -> None:
     path = write(tmp_path / "comma.csv", '"user,id",sku,ts\nu1,a,1\nu1,b,2\n')
     for spec in ('user_id="user,id",item_id=sku,timestamp=ts', '"user_id=user,id",item_id=sku,timestamp=ts'):
         assert read_table(path, columns=spec).interactions["user_id"].tolist() == ["u1", "u1"]
+
+
+def test_the_csv_dataset_reads_a_file_whose_suffix_names_no_format(tmp_path: Path) -> None:
+    """--dataset csv on log.dat said the format could not be told from the suffix."""
+    from hf_recsys.data.readers import load_log
+
+    path = write(tmp_path / "log.dat", "user_id,item_id,timestamp\nu1,a,1\nu1,b,2\n")
+    assert load_log("csv", path).interactions["item_id"].tolist() == ["a", "b"]
+    with pytest.raises(DataFormatError, match="--dataset / format="):
+        read_table(path)

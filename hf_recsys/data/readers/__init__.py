@@ -107,7 +107,8 @@ register_reader("beauty", _read_sequence_file, file_names=("user_sequence.txt",)
                 name="beauty")
 register_reader("sequences", _read_sequence_file, suffixes=(".txt",),
                 file_names=("sequences_chronological.txt",), path_help="the sequence file", name="sequences")
-register_reader("csv", read_table, suffixes=(".csv",), table_options=True, path_help="the table file")
+register_reader("csv", read_table, suffixes=(".csv",), table_options=True, path_help="the table file",
+                default_format="csv")
 register_reader("tsv", read_table, suffixes=(".tsv", ".tab", ".txt"), table_options=True,
                 path_help="the table file", format="tsv")
 register_reader("parquet", read_table, suffixes=(".parquet", ".pq"), table_options=True,

@@ -186,8 +186,9 @@ class TableOptions:
 # --------------------------------------------------------------------------------------------
 
 
-def table_format(path: Path, format: Optional[str] = None) -> str:
-    """Step 1: ``format`` (validated) or the format the file's suffix means."""
+def table_format(path: Path, format: Optional[str] = None, default_format: Optional[str] = None) -> str:
+    """Step 1: ``format`` (validated), else the format the file's suffix means, else
+    ``default_format``."""
     if format is not None:
         fmt = str(format).lower()
         if fmt not in TABLE_FORMATS:
@@ -198,10 +199,12 @@ def table_format(path: Path, format: Optional[str] = None) -> str:
     if name.endswith(".gz"):
         name = name[:-3]
     suffix = Path(name).suffix
+    if suffix not in TABLE_SUFFIXES and default_format is not None:
+        return default_format
     if suffix not in TABLE_SUFFIXES:
         raise DataFormatError(
             f"{path}: cannot infer the table format from the suffix {suffix!r}; known suffixes: "
-            f"{', '.join(TABLE_SUFFIXES)} (or pass format= one of {', '.join(TABLE_FORMATS)})",
+            f"{', '.join(TABLE_SUFFIXES)} (or name the format: --dataset / format= one of {', '.join(TABLE_FORMATS)})",
             path=path)
     return TABLE_SUFFIXES[suffix]
 
@@ -687,6 +690,7 @@ def read_table(
     no_header: bool = False,
     sep: Optional[str] = None,
     encoding: Optional[str] = None,
+    default_format: Optional[str] = None,
 ) -> InteractionLog:
     """Read interactions from any CSV / TSV / Parquet / JSON-lines file.
 
@@ -708,6 +712,8 @@ def read_table(
             ``|``, tab, comma) the first line holds, named in a warning.
         encoding: the text encoding of a CSV/TSV/JSON file (default UTF-8; a file that is not
             valid in it, or a binary file, is an error naming the line).
+        default_format: the format of a file whose suffix names none (the ``csv`` dataset reads
+            ``log.dat`` as comma-separated); None: such a file is an error.
 
     Timestamps may be integers, floats (floored), datetimes or date/time strings (converted to
     Unix seconds, naive times taken as UTC). Without a timestamp column (none mapped and none
@@ -724,7 +730,7 @@ def read_table(
     options = TableOptions(columns=parse_columns(columns, no_header=no_header),
                            header=not no_header, sep=parse_sep(sep), encoding=encoding)
     p = _as_path(path)
-    fmt = table_format(p, format)
+    fmt = table_format(p, format, default_format)
     if not p.exists():
         raise DataFormatError(f"{p}: file not found", path=p)
     if p.is_dir():
