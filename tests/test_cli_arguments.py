@@ -413,4 +413,8 @@ def test_unknown_items_is_refused_without_init_from_even_at_its_default_value_an
             parser.parse_dataclass(["--unknown-items", value])
         assert "--unknown-items only applies with --init-from" in capsys.readouterr().err
     assert parser.parse_dataclass([]).unknown_items is None
-    assert parser.parse_dataclass(["--init-from", "org/model"]).unknown_items == "grow"
+    assert parser.parse_dataclass(["--init-from", "org/model", "--dataset", "synthetic"]).unknown_items == "grow"
+    # without a log, a fine-tuning run used to train on the embedded synthetic one without a word
+    with pytest.raises(SystemExit):
+        parser.parse_dataclass(["--init-from", "org/model"])
+    assert "--init-from fine-tunes on a new log: give it with --data-path" in capsys.readouterr().err

@@ -332,6 +332,11 @@ class RunConfig:
             self.model_overrides = {k: v for k, v in self.model_overrides.items() if k not in legacy}
             for key, value in legacy.items():
                 setattr(self.seq2seq_eval, key, value)
+        if self.init_from and self.source.dataset is None and not self.source.data_path and \
+                self.source.synthetic_users is None and self.source.synthetic_items is None:
+            # a forgotten --data-path would fine-tune on the embedded synthetic log without a word
+            raise ValueError("--init-from fine-tunes on a new log: give it with --data-path (or --dataset "
+                             "synthetic for the embedded one)")
         if self.source.dataset is None:
             try:
                 self.source.dataset = infer_dataset(self.source.data_path) if self.source.data_path else "synthetic"
