@@ -187,6 +187,7 @@ def test_no_progress_silences_every_bar(tmp_path, capfd):
     (["--model", "gru4rec", "--gradient-checkpointing"], "--gradient-checkpointing: gru4rec has no layers it "
                                                           "recomputes in the backward pass (models that do: bst, sasrec"),
     (["--time-budget-minutes", "5", "WORLD_SIZE=2"], "--time-budget-minutes works in a single process only"),
+    (["--output-dir", ""], "--output-dir is empty"),
 ])
 def test_device_and_checkpoint_checks_are_usage_errors_before_any_work(argv, words, tmp_path, capsys, monkeypatch):
     if "WORLD_SIZE=2" in argv:  # as torchrun --nproc_per_node 2 sets it

@@ -364,3 +364,18 @@ def test_a_grown_processor_falls_back_to_the_new_logs_bestsellers(tmp_path):
     kept, _ = saved.extended_with(fitted, items=False, feature_values=False)
     known = [i for i in fitted.item_vocab.tokens if i in set(saved.item_vocab.tokens)]
     assert kept.most_frequent_items(5) == known[:5]
+
+
+def test_a_new_log_that_shares_no_item_with_the_model(published_data, tmp_path, caplog):
+    """With --unknown-items unknown such a log trained on nothing (loss 0) and wrote NaN metrics."""
+    from hf_recsys.data.log import DataFormatError
+
+    folder = tmp_path / "published"
+    publish("sasrec", published_data, folder)
+    log = generate_synthetic_log(**NEW_LOG)
+    log.interactions["item_id"] = "other-" + log.interactions["item_id"]
+    with pytest.raises(DataFormatError, match="none of its .* items is known to .*use --unknown-items grow"):
+        prepare_finetuning(log, DataConfig(), MODEL_REGISTRY["sasrec"], str(folder), "unknown")
+    with caplog.at_level("WARNING", logger="hf_recsys.training.finetune"):
+        prepare_finetuning(log, DataConfig(), MODEL_REGISTRY["sasrec"], str(folder), "grow")
+    assert "fine-tuning learns every item anew" in caplog.text

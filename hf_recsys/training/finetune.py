@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -28,13 +29,15 @@ import torch
 from transformers import TrainerCallback
 
 from ..constants import EVAL_RESULTS_FILE, IGNORE_INDEX, RUN_CONFIG_FILE, UNK_INDEX
-from ..data.log import InteractionLog
+from ..data.log import DataFormatError, InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..data.processor import RecsysProcessor
 from ..data.samples import InteractionSequences
 from ..models import MODEL_REGISTRY, ModelSpec
 from ..models.configuration_utils import RecsysConfig
 from ..models.feature_layers import FeatureEmbedding
+
+logger = logging.getLogger(__name__)
 
 UNKNOWN_ITEM_MODES = ("grow", "unknown")
 
@@ -299,6 +302,14 @@ def finetuning_setup(
     data_config.max_history = int(published.config.max_history)  # the model's window, not the flag's default
     data = prepare_data(log, data_config)  # fits a processor on the new log: its IDs and side features
     seen = {"items": saved.num_items - 2, "users": saved.num_users - 2}
+    new_log_items = data.processor.item_vocab.tokens
+    if len(saved.unknown_items(new_log_items)) == len(new_log_items):
+        if unknown_items == "unknown":
+            raise DataFormatError(f"{log.name}: none of its {data.processor.num_items - 2:,} items is known to "
+                                  f"{source}, so with --unknown-items unknown every item is the unknown one and "
+                                  f"nothing trains; use --unknown-items grow to learn the new items")
+        logger.warning("%s: none of its %s items is known to %s: fine-tuning learns every item anew (is it the "
+                       "log you meant?)", log.name, f"{data.processor.num_items - 2:,}", source)
     if unknown_items == "grow":
         processor, counts = saved.extended_with(data.processor)
         model = grow_model(published, processor)

@@ -73,6 +73,8 @@ def model_files(folder: str) -> list[str]:
 
 def check_output_dir(output_dir: str, overwrite: bool, resuming: bool) -> None:
     """Raise ``ValueError`` (naming ``--output-dir``) when the run may not write into ``output_dir``."""
+    if not str(output_dir).strip():
+        raise ValueError("--output-dir is empty: name the folder the model goes to")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"--output-dir {output_dir} is a file, not a folder")
     if overwrite or resuming:
