@@ -717,8 +717,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         for name, value in typed.items():
             if name == "model_overrides":
                 tuned.model_config.update(value)
-            elif name not in COMMAND_LEAVES_OUT:
-                tuned.train[train_parser.flag(name)[2:].replace("-", "_")] = value
+            elif name not in COMMAND_LEAVES_OUT:  # a switch typed (--no-eval-each-epoch) is written as on
+                tuned.train[train_parser.flag(name)[2:].replace("-", "_")] = True if isinstance(value, bool) else value
         for name, value in result.best_params.items():
             if name.startswith("model."):
                 tuned.model_config[name[len("model."):]] = value
