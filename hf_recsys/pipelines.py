@@ -60,6 +60,11 @@ class RecommendationPipeline(Pipeline):
 
     def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None,
                              fallback: Optional[str] = None, **kwargs):
+        if kwargs:  # a misspelled option would otherwise be dropped without a word
+            names = {"top_k": "k", "include_seen": "exclude_seen=False", "users": "user (or dicts with 'user')"}
+            hints = "".join(f"; for {name} use {names[name]}" for name in sorted(kwargs) if name in names)
+            raise TypeError(f"the recommendation pipeline takes k, exclude_seen, user and fallback, not "
+                            f"{', '.join(sorted(kwargs))}{hints}")
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
         if user is not None:

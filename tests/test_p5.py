@@ -170,9 +170,13 @@ def test_recommend_takes_and_returns_raw_ids(setups):
         # the decoder cache is passed under the installed transformers' own name (5.17:
         # past_key_values; later 5.x: cache, warning that the old name will be removed)
         warnings.simplefilter("error", FutureWarning)
-        recommended = setup.model.recommend([history, ["not-an-item"]], k=5)
+        recommended = setup.model.recommend([history, ["not-an-item", history[0]]], k=5)
     assert all(len(r) == 5 and set(r) <= set(setup.index.items) for r in recommended)
     assert not set(recommended[0]) & set(history)
+    assert recommended[1] == setup.model.recommend([[history[0]]], k=5)[0]  # the unknown ID is left out
+    # a history with no known item gave P5's generic guesses without a word; it is refused as for every model
+    with pytest.raises(ValueError, match=r"histories\[0\] has no item the model knows \(not-an-item\)"):
+        setup.model.recommend([["not-an-item"]], k=5)
 
 
 # --------------------------------------------------------------------------- indexing
@@ -611,6 +615,13 @@ def test_recommendation_pipeline_serves_p5(setups, tiny_data, tmp_path):
     with_seen = recommender({"history": history, "user": "u1"}, k=len(setup.index.items), exclude_seen=False)
     assert {r["item_id"] for r in with_seen} & set(history)
     assert len(recommender([history, history[:1]], k=2)) == 2
+    with pytest.raises(ValueError, match="has no item the model knows"):
+        recommender(["not-an-item"], k=2)
+    popular = tiny_data.processor.most_frequent_items(2)
+    assert recommender(["not-an-item"], k=2, fallback="popularity") == [{"item_id": i, "score": None} for i in popular]
+    # an option the pipeline does not take was dropped without a word
+    with pytest.raises(TypeError, match="not include_seen; for include_seen use exclude_seen=False"):
+        recommender(history, k=2, include_seen=True)
 
 
 def test_p5_beauty_script_checkpoints_and_resumes_an_interrupted_run(tmp_path):

@@ -41,8 +41,8 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from .configuration_p5 import P5Config
-from .modeling_utils import FastDropout, check_top_k
-from .processing_recsys import check_histories
+from .modeling_utils import FastDropout, check_top_k, cold_histories
+from .processing_recsys import RecsysProcessor, check_histories
 
 #: the file, next to the weights, that maps raw item IDs to the ID text the model writes
 ITEM_INDEX_FILE = "p5_item_index.json"
@@ -537,17 +537,30 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
         return_scores: bool = False,
         num_beams: Optional[int] = None,
         batch_size: int = 32,
+        fallback: Optional[str] = None,
     ) -> list[list[Any]]:
         """Top-``k`` raw item IDs for each raw history (oldest first).
 
         The history is written into ``config.recommend_template`` (a training template with
         no user in it, so a new user works too; ``users`` is accepted for API compatibility
-        and not used). Raw IDs the item index does not know are left out of the prompt.
+        and not used). Raw IDs the item index does not know are left out of the prompt (a
+        warning names them); a history with none it knows is a ``ValueError``, unless
+        ``fallback="popularity"`` asks for the most frequent training items (score ``None``),
+        as for every hf_recsys model.
         """
         check_top_k(k)
         check_histories(histories)
-        prompts, exclusions = self._prompts(histories, exclude_seen)
-        results: list[list[Any]] = []
+        self._ensure_item_index()
+        known = set(self._item_ids)
+        cold = set(cold_histories(histories, [[str(i) for i in h if str(i) not in known] for h in histories], fallback))
+        results: list[list[Any]] = [[] for _ in histories]
+        if cold:
+            processor = RecsysProcessor.from_pretrained(self.name_or_path)  # the training log's item counts
+            for row in cold:
+                popular = processor.most_frequent_items(k, exclude=histories[row] if exclude_seen else ())
+                results[row] = [(i, None) for i in popular] if return_scores else popular
+        warm = [row for row in range(len(histories)) if row not in cold]
+        prompts, exclusions = self._prompts([histories[row] for row in warm], exclude_seen)
         for start in range(0, len(prompts), batch_size):
             encoded = self._tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)
             items, scores = self.generate_items(
@@ -557,9 +570,9 @@ class P5ForConditionalGeneration(T5ForConditionalGeneration):
                 num_beams=num_beams,
                 exclude=exclusions[start : start + batch_size] if exclude_seen else None,
             )
-            for row_items, row_scores in zip(items, scores):
+            for row, row_items, row_scores in zip(warm[start : start + batch_size], items, scores):
                 raw = [self._item_ids[i] for i in row_items]
-                results.append(list(zip(raw, row_scores)) if return_scores else raw)
+                results[row] = list(zip(raw, row_scores)) if return_scores else raw
         return results
 
 

@@ -426,6 +426,26 @@ class RecsysPreTrainedModel(PreTrainedModel):
 
 
 # --------------------------------------------------------------------------- recommending
+def cold_histories(histories: Sequence[Sequence[Any]], unknown: Sequence[Sequence[str]], fallback: Optional[str]) -> list[int]:
+    """The rows of ``histories`` with no item the model knows (``unknown``: each history's IDs
+    the model lacks). They are an error unless ``fallback="popularity"``; the unknown IDs of the
+    other rows are named in a warning, as they are left out."""
+    if fallback not in (None, "popularity"):
+        raise ValueError(f"fallback must be None or 'popularity', got {fallback!r}")
+    cold = [row for row, history in enumerate(histories) if len(unknown[row]) == len(history)]
+    if cold and fallback is None:
+        row = cold[0]
+        raise ValueError(
+            f"histories[{row}] has no item the model knows ({', '.join(unknown[row][:5]) or 'it is empty'}); "
+            f"pass fallback='popularity' for the model's most frequent training items"
+        )
+    left_out = [item for row in unknown for item in row]
+    if left_out:
+        logger.warning(f"{len(left_out)} item(s) of the histories are not known to the model and are left out: "
+                       f"{', '.join(left_out[:5])}{' ...' if len(left_out) > 5 else ''}")
+    return cold
+
+
 def check_top_k(k: Any) -> None:
     """Raise ``ValueError`` unless ``k`` (how many items to recommend) is an integer >= 1."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -501,8 +521,6 @@ class RecommenderMixin:
             fallback: ``None`` or ``"popularity"``, for histories with no known item.
         """
         check_top_k(k)
-        if fallback not in (None, "popularity"):
-            raise ValueError(f"fallback must be None or 'popularity', got {fallback!r}")
         processor = self._get_processor(processor)
         check_histories(histories)
         if users is not None and (isinstance(users, (str, bytes)) or len(users) != len(histories)):
@@ -510,18 +528,7 @@ class RecommenderMixin:
                              f"got {users!r}" if isinstance(users, (str, bytes)) else
                              f"users must hold one raw user ID (or None) per history: {len(histories)} histories, "
                              f"{len(users)} users")
-        unknown = [processor.unknown_items(history) for history in histories]
-        cold = [row for row, history in enumerate(histories) if len(unknown[row]) == len(history)]
-        if cold and fallback is None:
-            row = cold[0]
-            raise ValueError(
-                f"histories[{row}] has no item the model knows ({', '.join(unknown[row][:5]) or 'it is empty'}); "
-                f"pass fallback='popularity' for the model's most frequent training items"
-            )
-        left_out = [item for row in unknown for item in row]
-        if left_out:
-            logger.warning(f"{len(left_out)} item(s) of the histories are not known to the model and are left out: "
-                           f"{', '.join(left_out[:5])}{' ...' if len(left_out) > 5 else ''}")
+        cold = cold_histories(histories, [processor.unknown_items(history) for history in histories], fallback)
         results: list[list[Any]] = [[] for _ in histories]
         for row in cold:
             popular = processor.most_frequent_items(k, exclude=histories[row] if exclude_seen else ())
