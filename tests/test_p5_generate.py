@@ -22,7 +22,7 @@ def p5(tiny_data):
 @pytest.mark.parametrize("exclude_seen", [True, False])
 def test_generate_with_generation_inputs_gives_recommend(p5, tiny_data, exclude_seen):
     tokens = tiny_data.processor.item_vocab.tokens
-    histories = [tokens[:4], tokens[10:13], ["never-seen"]]
+    histories = [tokens[:4], tokens[10:13], ["never-seen", tokens[20]]]  # unknown IDs are left out by both
     inputs = p5.generation_inputs(histories, exclude_seen=exclude_seen)
     assert callable(inputs["prefix_allowed_tokens_fn"])  # built, not a factory to call
     assert set(inputs) == {"input_ids", "attention_mask", "prefix_allowed_tokens_fn", "max_new_tokens"}
