@@ -727,3 +727,21 @@ def test_validation_during_training_does_not_change_the_training(tmp_path):
     again = json.load(open(tmp_path / "checked" / "eval_again_valid.json"))
     assert again["split"] == "valid" and again["users"] == 20
     assert again["ndcg@10"] == pytest.approx(checked["valid_history"][-1]["ndcg@10"])
+
+
+def test_popularity_leaves_the_history_out_when_p5_does(tiny_data):
+    """With --eval-exclude-seen P5 was compared with a popularity list that kept the history."""
+    from hf_recsys.p5.evaluation import MISS, evaluation_rows, popularity_metrics
+    from hf_recsys.training.metrics import ranking_metrics
+
+    sequences, counts = tiny_data.sequences, tiny_data.train_item_counts.astype(float)
+    counts[:2] = -1
+    order = [int(i) for i in np.argsort(-counts, kind="stable")]
+    ranks = []
+    for row in evaluation_rows(tiny_data, "test"):
+        seen = set(sequences.items[sequences.user_start[row] : row].tolist())
+        target = int(sequences.items[row])
+        ranks.append(MISS if target in seen else [i for i in order if i not in seen].index(target))
+    expected = {k: v for k, v in ranking_metrics(np.array(ranks), (5, 10)).items() if not k.startswith("mrr")}
+    assert popularity_metrics(tiny_data, "test", exclude_seen=True) == pytest.approx(expected)
+    assert popularity_metrics(tiny_data, "test", exclude_seen=True) != popularity_metrics(tiny_data, "test")

@@ -97,8 +97,10 @@ def evaluate_sequential(
 
 
 def popularity_metrics(data: PreparedData, split: str = "test", ks: Sequence[int] = (5, 10),
-                       max_users: Optional[int] = None, seed: int = 0) -> dict[str, float]:
-    """The same metrics for "recommend the most popular training items" on the same users."""
+                       max_users: Optional[int] = None, seed: int = 0, exclude_seen: bool = False) -> dict[str, float]:
+    """The same metrics for "recommend the most popular training items" on the same users;
+    ``exclude_seen`` leaves each user's history out of the list, as :func:`evaluate_sequential`
+    does for the model (a target in the history is then a miss for both)."""
     rows = evaluation_rows(data, split, max_users, seed)
     counts = data.train_item_counts.astype(np.float64)
     counts[:NUM_SPECIAL] = -1
@@ -106,7 +108,14 @@ def popularity_metrics(data: PreparedData, split: str = "test", ks: Sequence[int
     order = np.argsort(-counts, kind="stable")
     rank_of = np.empty_like(order)
     rank_of[order] = np.arange(len(order))
-    ranks = rank_of[data.sequences.items[rows]]
+    sequences = data.sequences
+    targets = sequences.items[rows]
+    ranks = rank_of[targets].astype(np.int64)
+    if exclude_seen:
+        for i, row in enumerate(rows):
+            seen = np.unique(sequences.items[sequences.user_start[row] : row])
+            # the seen items ranked above the target move it up; a seen target cannot be recommended
+            ranks[i] = MISS if np.isin(targets[i], seen) else ranks[i] - int((rank_of[seen] < ranks[i]).sum())
     return {key: value for key, value in ranking_metrics(ranks, ks).items() if not key.startswith("mrr")}
 
 

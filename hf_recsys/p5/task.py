@@ -145,7 +145,8 @@ class P5Task(Task):
     # ------------------------------------------------------------------ after training
     def baseline_metrics(self, split: str) -> dict[str, float]:
         """Popularity's HR/NDCG@K on the same (seeded subset of) users."""
-        return popularity_metrics(self.data, split, max_users=self.eval_options["eval_users"], seed=self.data.config.seed)
+        return popularity_metrics(self.data, split, max_users=self.eval_options["eval_users"], seed=self.data.config.seed,
+                                  exclude_seen=self.eval_options["eval_exclude_seen"])
 
     def evaluate(self, trainer: "Trainer", run: "RunConfig") -> Evaluation:
         """Beam search on the test users (main process only: the others return nothing)."""
@@ -173,7 +174,8 @@ class P5Task(Task):
                     model, self.tokenizer, self.data, self.index, direct_families, "test", unseen_templates,
                     model.config.num_candidates, options["eval_users"], seed, self.eval_batch)
                 metrics.update({f"{prefix}{k}": v for k, v in direct.items() if k != "direct_users"})
-        baseline = popularity_metrics(self.data, "test", max_users=options["eval_users"], seed=seed)
+        baseline = popularity_metrics(self.data, "test", max_users=options["eval_users"], seed=seed,
+                                      exclude_seen=options["eval_exclude_seen"])
         metrics.update({f"eval_{self.baseline_name}_{k}": v for k, v in baseline.items()})
         losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
         metrics.update({
