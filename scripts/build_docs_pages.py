@@ -179,8 +179,10 @@ def _cell(text: str) -> str:
 
 def config_table(config_class: type) -> str:
     lines = [
-        f"Generated from `{config_class.__module__}.{config_class.__name__}`; every field can be set "
-        "with `--set FIELD=VALUE` on the command line or as a keyword of the config.",
+        f"Generated from `{config_class.__module__}.{config_class.__name__}`; a field can be set with "
+        "`--set FIELD=VALUE` on the command line or as a keyword of the config, except those a run takes "
+        "from its data (`num_items`, `num_users`, vocabulary and feature sizes) and `max_history` "
+        "(`--max-history`).",
         "",
         "| field | type | default | description |",
         "|---|---|---|---|",

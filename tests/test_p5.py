@@ -745,3 +745,14 @@ def test_popularity_leaves_the_history_out_when_p5_does(tiny_data):
     expected = {k: v for k, v in ranking_metrics(np.array(ranks), (5, 10)).items() if not k.startswith("mrr")}
     assert popularity_metrics(tiny_data, "test", exclude_seen=True) == pytest.approx(expected)
     assert popularity_metrics(tiny_data, "test", exclude_seen=True) != popularity_metrics(tiny_data, "test")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"item_indexing": "bogus"}, "unknown item_indexing 'bogus'; choose from random, sequential"),
+    ({"tasks": ["seq"]}, "tasks must be a non-empty list of sequential, yesno, candidates, rating"),
+    ({"tasks": []}, "tasks must be a non-empty list"),
+])
+def test_a_bad_p5_config_is_refused_when_made(fields, message):
+    """--set item_indexing=bogus or tasks=['seq'] was a traceback after the data was prepared."""
+    with pytest.raises(ValueError, match=message):
+        P5Config(**fields)

@@ -7,6 +7,11 @@ from typing import Any
 
 from transformers import T5Config
 
+#: how item IDs can be written as text (``hf_recsys.p5.indexing`` builds each)
+P5_ITEM_INDEXINGS = ("random", "sequential", "collaborative", "independent", "cid+iid")
+#: the prompt families P5 trains on
+P5_TASKS = ("sequential", "yesno", "candidates", "rating")
+
 
 class P5Config(T5Config):
     r"""Configuration of :class:`P5ForConditionalGeneration` (P5, Geng et al. RecSys 2022):
@@ -75,6 +80,15 @@ class P5Config(T5Config):
     num_candidates: int = 20
     recommend_template: str = "Purchase history : {history} . What should the user buy next ?"
     recommend_beams: int = 20
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.item_indexing not in P5_ITEM_INDEXINGS:
+            raise ValueError(f"unknown item_indexing {self.item_indexing!r}; choose from {', '.join(P5_ITEM_INDEXINGS)}")
+        tasks = [self.tasks] if isinstance(self.tasks, str) else list(self.tasks)
+        unknown = [task for task in tasks if task not in P5_TASKS]
+        if unknown or not tasks:
+            raise ValueError(f"tasks must be a non-empty list of {', '.join(P5_TASKS)}; got {self.tasks!r}")
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "P5Config":

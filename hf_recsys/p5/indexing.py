@@ -37,11 +37,12 @@ import numpy as np
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
 from ..data.processor import NUM_SPECIAL
+from ..models.configuration_p5 import P5_ITEM_INDEXINGS
 from ..models.modeling_p5 import ITEM_INDEX_FILE
 
 logger = logging.getLogger(__name__)
 
-INDEXING_METHODS = ("random", "sequential", "collaborative", "independent", "cid+iid")
+INDEXING_METHODS = P5_ITEM_INDEXINGS
 
 
 def collaborative_token(i: int) -> str:

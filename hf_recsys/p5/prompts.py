@@ -27,6 +27,7 @@ from ..data.pipeline import PreparedData
 from ..data.processing import TEST, TRAIN, VALID
 from ..data.processor import NUM_SPECIAL, PAD_INDEX
 from ..data.samples import sample_negatives
+from ..models.configuration_p5 import P5_TASKS
 from .indexing import ItemIndex
 
 SEQUENTIAL_TRAIN = [
@@ -178,9 +179,9 @@ def training_prompts(
     seed: int = 0,
 ) -> datasets.Dataset:
     """All training prompts of ``tasks``, shuffled. Columns ``source``, ``target``, ``task``."""
-    unknown = set(tasks) - {"sequential", "yesno", "candidates", "rating"}
+    unknown = set(tasks) - set(P5_TASKS)
     if unknown:
-        raise ValueError(f"unknown P5 task(s) {sorted(unknown)}")
+        raise ValueError(f"unknown P5 task(s) {sorted(unknown)}; choose from {', '.join(P5_TASKS)}")
     rng = np.random.default_rng(seed)
     parts: list[dict[str, list]] = []
     sequential = sequential_prompts(data, index, "train", max_history, seed=seed)

@@ -493,7 +493,8 @@ def _type_problem(expected: Any, value: Any) -> Optional[str]:
     origin = typing.get_origin(expected) or expected
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            return f"is a list, e.g. [64, 32]; got {value!r}"
+            example = f"[{value!r}]" if args and args[0] is str and isinstance(value, str) else "[64, 32]"
+            return f"is a list, e.g. {example}; got {value!r}"
         problems = [_type_problem(args[0], v) for v in value] if args else []
         return next((f"entry {i} {p}" for i, p in enumerate(problems) if p), None)
     if expected is bool:
