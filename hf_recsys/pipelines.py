@@ -86,6 +86,10 @@ class RecommendationPipeline(Pipeline):
             inputs = {"history": list(inputs)}
         elif isinstance(inputs, (list, tuple)):
             inputs = [x if isinstance(x, dict) else {"history": x} for x in inputs]
+        for entry in inputs if isinstance(inputs, list) else [inputs]:
+            if isinstance(entry, dict) and ("history" not in entry or set(entry) - {"history", "user"}):
+                raise TypeError(f"a dict input holds 'history' (raw item IDs, oldest first) and optionally 'user'; "
+                                f"got the keys {sorted(entry)}")
         return super().__call__(inputs, **kwargs)
 
     def preprocess(self, inputs: dict[str, Any], user: Any = None) -> dict[str, Any]:

@@ -622,6 +622,10 @@ def test_recommendation_pipeline_serves_p5(setups, tiny_data, tmp_path):
     # an option the pipeline does not take was dropped without a word
     with pytest.raises(TypeError, match="not include_seen; for include_seen use exclude_seen=False"):
         recommender(history, k=2, include_seen=True)
+    # a dict with another key was a KeyError, or (user_id) a user dropped without a word
+    for entry in ({"items": history}, {"history": history, "user_id": "u1"}):
+        with pytest.raises(TypeError, match="a dict input holds 'history'"):
+            recommender(entry, k=2)
 
 
 def test_p5_beauty_script_checkpoints_and_resumes_an_interrupted_run(tmp_path):
