@@ -189,3 +189,11 @@ def test_prepare_data_describes_splits(tiny_data):
     assert info["test_interactions"] == info["valid_interactions"] == 80
     assert info["train_interactions"] + 160 == info["interactions"]
     assert tiny_data.train_item_counts.sum() == info["train_interactions"]
+
+
+def test_a_temporal_split_needs_timestamps():
+    """A log without times was cut at quantiles of each user's positions, holding out only long histories."""
+    untimed = InteractionLog(pd.DataFrame({k: BASE[k] for k in ("user_id", "item_id")}))
+    with pytest.raises(DataFormatError, match="split: temporal cuts the log at one point in time, but 'custom' has no "
+                                              "timestamps"):
+        prepare_data(untimed, DataConfig(split="temporal"))

@@ -218,6 +218,10 @@ def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> Pr
     model ever sees held-out interactions as inputs for training).
     """
     config = config or DataConfig()
+    if config.split == "temporal" and not log.has_timestamps:
+        # its "times" are each user's positions: a cut at their quantiles would hold out only long histories
+        raise DataOptionError(f"split: temporal cuts the log at one point in time, but '{log.name}' has no "
+                              f"timestamps (only each user's order); use leave_one_out", option="split")
     timings = {}
     start = time.perf_counter()
     df, duplicates = apply_duplicates_policy(log.interactions, config.duplicates, log.name)
