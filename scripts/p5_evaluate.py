@@ -9,7 +9,9 @@ Sequential recommendation: HR@5/10, NDCG@5/10 (constrained beam search, the trai
 protocol) and popularity on the same users; `--direct` adds the yes/no, candidate-list and
 rating families (training and held-out templates). Prints JSON and writes it to
 FOLDER/eval_again.json (FOLDER/eval_again_valid.json with `--split valid`: the item before each
-user's test item, the users and protocol of a training run's `--set eval_valid_every` curve).
+user's test item, the users and protocol of a training run's `--eval-valid-every` curve). History
+items are left out of the recommendations, and of popularity's list, as the training run did
+(`--eval-exclude-seen`) unless `--exclude-seen` / `--include-seen` says otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ def main() -> None:
     parser.add_argument("--direct", action="store_true", help="also the yes/no, candidate-list and rating families")
     parser.add_argument("--no-sequential", action="store_true", help="skip the (slower) beam-search evaluation")
     parser.add_argument("--unseen-template", action="store_true", help="also the held-out sequential template")
-    parser.add_argument("--exclude-seen", action="store_true")
+    parser.add_argument("--exclude-seen", action="store_true", default=None,
+                        help="never recommend an item of the user's history (default: as the training run)")
+    parser.add_argument("--include-seen", dest="exclude_seen", action="store_false",
+                        help="allow the history's items (default: as the training run)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -56,16 +61,19 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
     index = ItemIndex.from_pretrained(args.model_dir)
 
-    out: dict = {"model_dir": args.model_dir, "item_indexing": index.method, "split": args.split}
+    exclude_seen = run.eval_exclude_seen if args.exclude_seen is None else args.exclude_seen
+    out: dict = {"model_dir": args.model_dir, "item_indexing": index.method, "split": args.split,
+                 "exclude_seen": exclude_seen}
     if not args.no_sequential:
         templates = [("", SEQUENTIAL_TRAIN)] + ([("unseen_", SEQUENTIAL_UNSEEN)] if args.unseen_template else [])
         for prefix, template_list in templates:
             got = evaluate_sequential(model, tokenizer, data, index, args.split, template_list, 0,
                                       num_beams=model.config.recommend_beams, batch_size=32,
-                                      max_users=args.eval_users, exclude_seen=args.exclude_seen, seed=run.seed)
+                                      max_users=args.eval_users, exclude_seen=exclude_seen, seed=run.seed)
             out.update({f"{prefix}{k}": v for k, v in got.items()})
         out.update({f"popularity_{k}": v for k, v in
-                    popularity_metrics(data, args.split, max_users=args.eval_users, seed=run.seed).items()})
+                    popularity_metrics(data, args.split, max_users=args.eval_users, seed=run.seed,
+                                       exclude_seen=exclude_seen).items()})
     if args.direct:
         families = [t for t in ("yesno", "candidates", "rating") if t in model.config.tasks]
         for prefix, unseen in (("", False), ("unseen_", True)):
