@@ -360,7 +360,7 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
     parser.add_argument("--revision", default=None, help="branch to push to (created from main if missing)")
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
-    parser.add_argument("--commit-message", default="Upload hf_recsys model")
+    parser.add_argument("--commit-message", default="Upload hf_recsys model", help="the commit's message (default: %(default)s)")
     parser.add_argument("--keep-card", action="store_true", help="upload README.md as it is instead of regenerating it")
     parser.add_argument("--no-progress", action="store_true", help="no upload progress bars")
     args = parser.parse_args(argv)
