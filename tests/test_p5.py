@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import warnings
 
 import numpy as np
@@ -759,4 +760,16 @@ def test_popularity_leaves_the_history_out_when_p5_does(tiny_data):
 def test_a_bad_p5_config_is_refused_when_made(fields, message):
     """--set item_indexing=bogus or tasks=['seq'] was a traceback after the data was prepared."""
     with pytest.raises(ValueError, match=message):
+        P5Config(**fields)
+
+
+@pytest.mark.parametrize("fields, message", [
+    # no {history}: every history got the same recommendations; {user}: every recommend() failed
+    ({"recommend_template": "What next?"}, "recommend_template must hold {history} and no other field"),
+    ({"recommend_template": "User {user} bought {history}"}, "recommend_template must hold {history}"),
+    ({"compact_item_words": True}, "compact_item_words needs item_indexing='independent'"),
+    ({"item_indexing": "collaborative", "num_clusters": 0}, "num_clusters must be a positive integer, got 0"),
+])
+def test_p5_settings_that_cannot_work_are_refused_when_made(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         P5Config(**fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import field
 from typing import Any
 
@@ -89,6 +90,17 @@ class P5Config(T5Config):
         unknown = [task for task in tasks if task not in P5_TASKS]
         if unknown or not tasks:
             raise ValueError(f"tasks must be a non-empty list of {', '.join(P5_TASKS)}; got {self.tasks!r}")
+        if self.compact_item_words and self.item_indexing != "independent":
+            raise ValueError(f"compact_item_words needs item_indexing='independent' (one token per item), not "
+                             f"{self.item_indexing!r}")
+        for name in ("num_clusters", "max_cluster_size"):
+            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        # recommend() fills {history} alone: without it every history gets the same answer
+        fields = {name for _, name, _, _ in string.Formatter().parse(self.recommend_template) if name is not None}
+        if fields != {"history"}:
+            raise ValueError(f"recommend_template must hold {{history}} and no other field; got "
+                             f"{self.recommend_template!r}")
 
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "P5Config":

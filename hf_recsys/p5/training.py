@@ -68,9 +68,6 @@ def build_p5(
             config_dict.pop(key, None)
         config = P5Config.from_dict(config_dict, **overrides)
     config.recommend_template = overrides.get("recommend_template", RECOMMEND_TEMPLATE)
-    if config.compact_item_words and config.item_indexing != "independent":
-        raise ValueError(f"compact_item_words needs item_indexing='independent' (one token per item), "
-                         f"got {config.item_indexing!r}")
     index = build_item_index(config.item_indexing, data, seed, config.num_clusters, config.max_cluster_size)
     added_tokens = item_tokens(index.added_tokens, absorb_space=config.compact_item_words)
     prompts = training_prompts(
