@@ -21,7 +21,9 @@ class BSTConfig(RecsysConfig):
             and the target, needs timestamps), ``"learned"`` (distance from the target) or
             ``"none"``.
         num_time_buckets: number of time-gap buckets.
-        dropout / attention_dropout: dropout in the blocks and on attention weights.
+        dropout: dropout in the Transformer blocks (after attention and in the feed-forward
+            layer) and in the MLP.
+        attention_dropout: dropout on the attention weights.
         user_feature_dim: embedding size of each user profile field.
         mlp_hidden_sizes: the MLP on [target output, mean history output, user profile];
             the paper uses 1024-512-256 with LeakyReLU.

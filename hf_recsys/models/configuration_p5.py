@@ -23,6 +23,10 @@ class P5Config(T5Config):
     trained on the prompt corpus.
 
     Args:
+        num_layers: Transformer blocks of the encoder (T5's own docstring calls it the decoder's).
+        num_decoder_layers: Transformer blocks of the decoder (``None``: as many as the encoder).
+        num_heads: attention heads of every encoder and decoder block.
+        decoder_start_token_id: the token the decoder starts from (T5's: the padding token, 0).
         use_whole_word_embeddings: add P5's whole-word embedding to the token embeddings of
             the encoder input. The k-th user/item ID word of a prompt gets index k on all of its
             sub-word pieces; every other token gets 0 (a zero vector).
@@ -53,7 +57,11 @@ class P5Config(T5Config):
         num_candidates: length of the candidate list of the ``"candidates"`` family.
         recommend_template: the prompt ``recommend()`` writes; ``{history}`` is replaced by the
             ID words of the history, oldest first.
-        recommend_beams: beam width of ``recommend()``'s constrained beam search.
+        recommend_beams: beam width of ``recommend()``'s constrained beam search (at least
+            ``k``: a smaller width is raised to ``k``).
+        num_clusters: with ``"collaborative"`` / ``"cid+iid"`` indexing, the sub-clusters a
+            cluster is split into (recursive spectral clustering of item co-occurrence).
+        max_cluster_size: with those indexings, a cluster of more items is split again.
     """
 
     model_type = "p5"
