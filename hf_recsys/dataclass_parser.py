@@ -135,7 +135,9 @@ class DataclassArgumentParser(OneLineErrorParser):
     # ---- building
     def _group(self, title: str) -> argparse._ArgumentGroup:
         if title not in self._groups:
-            self._groups[title] = self.add_argument_group(title)
+            # argparse's own section of optional arguments (where --help is) when the titles agree
+            same = next((g for g in self._action_groups if g.title == title), None)
+            self._groups[title] = same or self.add_argument_group(title)
         return self._groups[title]
 
     def _add_dataclass(self, cls: type, prefix: tuple[str, ...], outer: frozenset = frozenset()) -> None:
