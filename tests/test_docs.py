@@ -173,7 +173,7 @@ def test_every_registered_model_has_a_page_with_every_config_field(name):
 
 
 def test_config_fields_include_the_base_class_fields_and_descriptions():
-    from hf_recsys.models import BSTConfig, SASRecConfig
+    from hf_recsys.models import BSTConfig, DIENConfig, SASRecConfig
 
     rows = {row["name"]: row for row in _builder().config_fields(SASRecConfig)}
     assert {"num_items", "max_history", "loss_type", "num_negatives"} <= set(rows)
@@ -181,8 +181,10 @@ def test_config_fields_include_the_base_class_fields_and_descriptions():
     # SASRec's own docstring only points back ("see NextItemConfig"): the base's text is kept
     assert "sampled_softmax" in rows["loss_type"]["description"]
     bst = {row["name"]: row for row in _builder().config_fields(BSTConfig)}
-    # "dropout / attention_dropout:" in the docstring describes both fields
-    assert bst["attention_dropout"]["description"] == bst["dropout"]["description"] != ""
+    assert bst["attention_dropout"]["description"] != bst["dropout"]["description"] != ""
+    # "attention_hidden_sizes / attention_activation:" in the docstring describes both fields
+    dien = {row["name"]: row for row in _builder().config_fields(DIENConfig)}
+    assert dien["attention_hidden_sizes"]["description"] == dien["attention_activation"]["description"] != ""
     assert bst["mlp_hidden_sizes"]["default"] == repr(BSTConfig().mlp_hidden_sizes)
     assert [f.name for f in dataclasses.fields(BSTConfig) if f.name == "num_heads"] == ["num_heads"]
 
