@@ -3,7 +3,8 @@
     hf-recsys train [--model bst] [--data-path FILE|FOLDER] [--output-dir DIR] ...
     hf-recsys recommend --model-dir DIR --history ITEM ITEM ... [--k 10]
     hf-recsys export --model-dir DIR --output model.onnx [--format onnx|torch] [--top-k K] [--verify]
-    hf-recsys push DIR --repo-id ORG/NAME [--revision BRANCH] [--private]
+    hf-recsys push DIR --repo-id [ORG/]NAME [--revision BRANCH] [--private]
+    hf-recsys zoo list                       # the recipes, with their expected results
     hf-recsys zoo build [--recipes NAME ...] [--output-root DIR] [--push-to-hub --hub-org ORG]
     hf-recsys zoo reproduce --recipes NAME ... [--seeds 0 1 2] [--write-expected]
     hf-recsys tune --recipe NAME|PATH [--trials N] [--timeout-minutes M] [--write-recipe PATH] ...
@@ -269,7 +270,8 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         "torch.export program (.pt2). CTR models: collator tensors -> logits [batch]; next-item models: "
         "history -> scores [batch, num_items] (or the top K items). P5 is not exported.",
     )
-    parser.add_argument("--model-dir", required=True, help="folder or Hub repo id written by `hf-recsys train`")
+    parser.add_argument("--model-dir", required=True, metavar="DIR|ORG/NAME",
+                        help="folder or Hub repo id written by `hf-recsys train`")
     parser.add_argument("--output", default=None, help="file to write (.onnx or .pt2); required unless --example")
     parser.add_argument("--format", choices=("onnx", "torch"), default=None,
                         help="onnx (.onnx) or torch (torch.export, .pt2); default: from the --output suffix")
