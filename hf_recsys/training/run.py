@@ -105,7 +105,8 @@ def check_resumable(checkpoint: str, model: torch.nn.Module) -> None:
     """Refuse to resume ``checkpoint`` into ``model`` when its config differs (a ``--set`` or a
     data size that changed) or its vocabularies are those of other data: the weights would not
     fit, or every index would mean another ID. Raises :class:`CheckpointMismatchError`."""
-    saved = _saved_config(checkpoint)
+    # config.json holds only the fields that differ from the defaults: compare whole configs
+    saved = json.loads(type(model.config).from_pretrained(checkpoint).to_json_string(use_diff=False))
     current = json.loads(model.config.to_json_string(use_diff=False))
     advice = "resume with the data and options it was trained with, or start a new run from its weights with --init-from"
     if saved.get("processor_fingerprint") != current.get("processor_fingerprint"):
