@@ -59,11 +59,11 @@ class RecommendationPipeline(Pipeline):
         self.recsys_processor = None if self.text_to_text else recsys_processor or self.model._get_processor(None)
 
     def _sanitize_parameters(self, k: Optional[int] = None, exclude_seen: Optional[bool] = None, user: Any = None,
-                             fallback: Optional[str] = None, **kwargs):
+                             fallback: Optional[str] = None, num_beams: Optional[int] = None, **kwargs):
         if kwargs:  # a misspelled option would otherwise be dropped without a word
             names = {"top_k": "k", "include_seen": "exclude_seen=False", "users": "user (or dicts with 'user')"}
             hints = "".join(f"; for {name} use {names[name]}" for name in sorted(kwargs) if name in names)
-            raise TypeError(f"the recommendation pipeline takes k, exclude_seen, user and fallback, not "
+            raise TypeError(f"the recommendation pipeline takes k, exclude_seen, user, fallback and (P5) num_beams, not "
                             f"{', '.join(sorted(kwargs))}{hints}")
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
@@ -76,6 +76,8 @@ class RecommendationPipeline(Pipeline):
             forward["exclude_seen"] = bool(exclude_seen)
         if fallback is not None:
             forward["fallback"] = fallback
+        if num_beams is not None:
+            forward["num_beams"] = num_beams
         return preprocess, forward, {}
 
     def __call__(self, inputs: Any, **kwargs):
@@ -96,13 +98,17 @@ class RecommendationPipeline(Pipeline):
         return {"history": inputs["history"], "user": inputs.get("user", user)}
 
     def _forward(self, model_inputs: dict[str, Any], k: int = 10, exclude_seen: bool = True,
-                 fallback: Optional[str] = None) -> dict[str, Any]:
+                 fallback: Optional[str] = None, num_beams: Optional[int] = None) -> dict[str, Any]:
         """``model.recommend`` on the one history: unknown IDs left out, a history with no known
         item an error unless ``fallback="popularity"`` (the same rules as the model's)."""
         users = [model_inputs["user"]] if model_inputs["user"] is not None else None
         options: dict[str, Any] = {} if self.text_to_text else {"processor": self.recsys_processor}
         if fallback is not None:
             options["fallback"] = fallback
+        if num_beams is not None:
+            if not self.text_to_text:
+                raise TypeError("num_beams is the beam width of a text-to-text model (P5); this model scores every item")
+            options["num_beams"] = num_beams
         ranked = self.model.recommend([model_inputs["history"]], k=k, exclude_seen=exclude_seen, users=users,
                                       return_scores=True, **options)[0]
         return {"ranked": ranked}

@@ -623,6 +623,10 @@ def test_recommendation_pipeline_serves_p5(setups, tiny_data, tmp_path):
     # an option the pipeline does not take was dropped without a word
     with pytest.raises(TypeError, match="not include_seen; for include_seen use exclude_seen=False"):
         recommender(history, k=2, include_seen=True)
+    assert recommender(history, k=3, num_beams=6) == [
+        {"item_id": i, "score": pytest.approx(score, abs=1e-5)}
+        for i, score in AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval().recommend(
+            [history], k=3, num_beams=6, return_scores=True)[0]]
     # a dict with another key was a KeyError, or (user_id) a user dropped without a word
     for entry in ({"items": history}, {"history": history, "user_id": "u1"}):
         with pytest.raises(TypeError, match="a dict input holds 'history'"):
