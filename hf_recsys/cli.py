@@ -661,8 +661,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
                         help="stop starting trials after M minutes (default: the recipe's search.timeout_minutes)")
     parser.add_argument("--write-recipe", default=None, metavar="PATH",
                         help="write the recipe with the best values found into this YAML file")
-    args, train_argv = parser.parse_known_args(argv)
-    train_argv = [*(["--recipe", args.recipe] if args.recipe else []), *train_argv,
+    args, typed_argv = parser.parse_known_args(argv)
+    train_argv = [*(["--recipe", args.recipe] if args.recipe else []), *typed_argv,
                   *(["--output-dir", args.output_dir] if args.output_dir else [])]
     try:
         import optuna  # noqa: F401
@@ -690,7 +690,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
     train_parser = build_train_parser()
     # the options typed here (not the recipe's): fixed for every trial, so none may be a searched one
-    typed = train_parser.given(train_parser.parse_args([a for a in train_argv[2 if args.recipe else 0:]]))
+    typed = train_parser.given(train_parser.parse_args(typed_argv))
     for dimension in dimensions:
         name = f"model.{dimension.field}" if dimension.is_model_field else dimension.field
         if dimension.field in (typed.get("model_overrides") or {} if dimension.is_model_field else typed):

@@ -8,6 +8,8 @@ from typing import Any
 
 from transformers import T5Config
 
+from .configuration_utils import check_positive_integers
+
 #: how item IDs can be written as text (``hf_recsys.p5.indexing`` builds each)
 P5_ITEM_INDEXINGS = ("random", "sequential", "collaborative", "independent", "cid+iid")
 #: the prompt families P5 trains on
@@ -101,9 +103,7 @@ class P5Config(T5Config):
         if self.compact_item_words and self.item_indexing != "independent":
             raise ValueError(f"compact_item_words needs item_indexing='independent' (one token per item), not "
                              f"{self.item_indexing!r}")
-        for name in ("num_clusters", "max_cluster_size"):
-            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_integers(self, ("num_clusters", "max_cluster_size"))
         # recommend() fills {history} alone: without it every history gets the same answer
         fields = {name for _, name, _, _ in string.Formatter().parse(self.recommend_template) if name is not None}
         if fields != {"history"}:

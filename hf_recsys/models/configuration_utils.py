@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Sequence
 
 from transformers import PreTrainedConfig
 
@@ -19,6 +19,15 @@ from transformers import PreTrainedConfig
 #: default linear decay to zero stops a two-epoch run before the embeddings and the activation
 #: unit have fitted (the ablation is in ``docs/experiments/ctr-quality.md``).
 CTR_TRAINING_DEFAULTS = MappingProxyType({"lr_scheduler_type": "constant"})
+
+
+def check_positive_integers(config: PreTrainedConfig, names: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first of ``names`` whose value in ``config`` is not an
+    integer >= 1."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 class RecsysConfig(PreTrainedConfig):
@@ -60,10 +69,7 @@ class RecsysConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        for name in self.positive_fields:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_integers(self, self.positive_fields)
 
     @classmethod
     def from_processor(cls, processor: Any, **overrides: Any) -> "RecsysConfig":

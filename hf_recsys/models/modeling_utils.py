@@ -524,10 +524,8 @@ class RecommenderMixin:
         processor = self._get_processor(processor)
         check_histories(histories)
         if users is not None and (isinstance(users, (str, bytes)) or len(users) != len(histories)):
-            raise ValueError(f"users must hold one raw user ID (or None) per history: {len(histories)} histories, "
-                             f"got {users!r}" if isinstance(users, (str, bytes)) else
-                             f"users must hold one raw user ID (or None) per history: {len(histories)} histories, "
-                             f"{len(users)} users")
+            got = f"got {users!r}" if isinstance(users, (str, bytes)) else f"{len(users)} users"
+            raise ValueError(f"users must hold one raw user ID (or None) per history: {len(histories)} histories, {got}")
         cold = cold_histories(histories, [processor.unknown_items(history) for history in histories], fallback)
         results: list[list[Any]] = [[] for _ in histories]
         for row in cold:

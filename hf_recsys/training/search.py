@@ -218,11 +218,12 @@ def search_settings(run: RunConfig, dimensions: Sequence[Dimension]) -> dict[str
     searched_model = {d.field for d in dimensions if d.is_model_field}
     flat: dict[str, Any] = {}
     for section, values in run.to_dict().items():
-        for name, value in (values.items() if isinstance(values, dict) and section != "model_overrides"
-                            else [(section, values)]):
+        if section == "model_overrides":
+            flat[section] = {k: v for k, v in values.items() if k not in searched_model}
+            continue
+        for name, value in values.items() if isinstance(values, dict) else [(section, values)]:
             if name not in searched and name not in COMMAND_LEAVES_OUT and name != "timings":
                 flat[name] = value
-    flat["model_overrides"] = {k: v for k, v in run.model_overrides.items() if k not in searched_model}
     return json.loads(json.dumps(flat, default=str))
 
 
