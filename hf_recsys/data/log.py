@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,169 @@ class DataOptionError(DataFormatError):
     ``option`` names it. Raised before any file is read."""
 
 
+#: ``fail(k, problem)``: the DataFormatError for position ``k`` of a column, where ``problem``
+#: says what is wrong ("is empty", "must be ..."); the caller names the file, line or row.
+Fail = Callable[[int, str], DataFormatError]
+
+#: ratings are stored as float32
+MAX_RATING = float(np.finfo(np.float32).max)
+
+
+def ids_as_strings(values: pd.Series, fail: Fail) -> pd.Series:
+    """User or item IDs as strings, kept exactly as written (``"007"`` stays ``"007"``,
+    surrounding spaces dropped); a whole number written as a float (a column that once held a
+    NaN, a JSON ``42.0``) becomes ``"42"``. An empty or NaN ID, true/false, a fraction, a list
+    or a dict is an error."""
+    if pd.api.types.is_bool_dtype(values):
+        raise fail(0, "holds true/false, not IDs")
+    if pd.api.types.is_float_dtype(values):
+        whole = is_integer_like(values).to_numpy()
+        if not whole.all():
+            k = int(np.argmax(~whole))
+            raise fail(k, "is empty" if np.isnan(values.iloc[k]) else
+                       f"must be an ID (a string or a whole number), got {_plain(values.iloc[k])!r}")
+        return values.astype(np.int64).astype(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    if values.dtype == object:  # values of mixed types (JSON, a Python list): check each
+        kinds = values.map(_id_kind).to_numpy()
+        bad = kinds == "bad"
+        if bad.any():
+            k = int(np.argmax(bad))
+            text = repr(values.iloc[k])
+            raise fail(k, "must be an ID (a string or a whole number), got "
+                          f"{text if len(text) <= 120 else text[:120] + '...'}")
+        whole = kinds == "float"
+        if whole.any():  # 42.0 -> "42", as in an all-number column
+            values = values.copy()
+            values[whole] = [str(int(v)) for v in values[whole]]
+    stripped = values.astype(str).str.strip()
+    empty = (values.isna() | (stripped == "")).to_numpy()
+    if empty.any():
+        raise fail(int(np.argmax(empty)), "is empty")
+    return stripped
+
+
+def _id_kind(value: object) -> str:
+    """"ok", "float" (a whole number written as a float) or "bad" for one ID value."""
+    if value is None or isinstance(value, str):
+        return "ok"
+    if isinstance(value, (bool, np.bool_, list, dict, tuple, set)):
+        return "bad"
+    if isinstance(value, (float, np.floating)):
+        return "float" if np.isfinite(value) and value == int(value) else \
+            ("ok" if value != value else "bad")  # NaN is reported as empty
+    return "ok"
+
+
+def is_integer_like(values: pd.Series) -> pd.Series:
+    """True where ``values`` (numeric, maybe NaN) is a finite whole number."""
+    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr) & (np.floor(arr) == arr) & (np.abs(arr) < 2.0**63)
+    return pd.Series(ok, index=values.index)
+
+
+def timestamps_as_seconds(values: pd.Series, fail: Fail) -> np.ndarray:
+    """int64 Unix seconds from integer, float (floored), datetime or date/time-string
+    timestamps; whole-number strings are converted exactly, not through float64."""
+    def bad(mask, why: str) -> DataFormatError:
+        k = int(np.asarray(mask).argmax())
+        raw = _plain(values.iloc[k])
+        if raw is None or (isinstance(raw, float) and raw != raw):
+            return fail(k, "is empty or NaN")
+        return fail(k, f"{why}, got {raw!r}")
+
+    limit = 2.0**62
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dt = values if getattr(values.dt, "tz", None) is not None else values.dt.tz_localize("UTC")
+    elif pd.api.types.is_bool_dtype(values):
+        raise bad(np.ones(len(values), dtype=bool), "must be a timestamp")
+    elif pd.api.types.is_numeric_dtype(values):
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
+        if out_of_range.any():
+            raise bad(out_of_range, "must be a finite Unix time")
+        if pd.api.types.is_float_dtype(values):
+            return np.floor(arr).astype(np.int64)
+        return values.to_numpy(dtype=np.int64)
+    else:
+        if values.isna().any():
+            raise bad(values.isna(), "is missing")
+        strings = values.astype(str).str.strip()
+        if (strings == "").any():
+            raise bad(strings == "", "is empty")
+        num = pd.to_numeric(strings, errors="coerce")
+        if num.notna().all():
+            arr = num.to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
+            if out_of_range.any():
+                raise bad(out_of_range, "must be a finite Unix time")
+            if strings.str.fullmatch(r"[+-]?\d{1,18}").to_numpy().all():
+                return strings.astype(np.int64).to_numpy()
+            return np.floor(arr).astype(np.int64)
+        if num.notna().any():  # Unix times mixed with something else
+            raise bad(num.isna(), "must be a Unix time like the other rows")
+        try:
+            dt = pd.to_datetime(strings, utc=True, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            dt = pd.Series(pd.NaT, index=values.index)
+    if dt.isna().any():
+        raise bad(dt.isna(), "must be a Unix time or a date/time")
+    return ((dt - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+
+
+def checked_numbers(values: pd.Series, fail: Fail, *, low: Optional[float] = None,
+                    high: Optional[float] = None, integer: bool = False) -> np.ndarray:
+    """float64 ``values``, each a finite number within [low, high] (and whole if ``integer``)."""
+    num = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) \
+        else values
+    arr = np.asarray(num, dtype=np.float64) if not pd.api.types.is_bool_dtype(values) \
+        else np.full(len(values), np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr)
+        if low is not None:
+            ok &= arr >= low
+        if high is not None:
+            ok &= arr <= high
+        if integer:
+            ok &= np.floor(arr) == arr
+    if ok.all():
+        return arr
+    k = int(np.argmax(~ok))
+    raw = _plain(values.iloc[k])
+    if raw is None or (isinstance(raw, float) and raw != raw):
+        raise fail(k, "is empty or NaN")
+    if not np.isfinite(arr[k]):
+        why = "must be a finite number"
+    else:
+        too_high = high is not None and arr[k] > high
+        if low is not None and high is not None and (high < 1e30 or not too_high):
+            bounds = f" between {low:g} and {high:g}" if high < 1e30 else f" >= {low:g}"
+        else:
+            bounds = f" <= {high:g}" if too_high else f" >= {low:g}"
+        why = f"must be {'a whole number' if integer else 'a number'}{bounds}"
+    raise fail(k, f"{why}, got {raw!r}")
+
+
+def ratings_as_float32(values: pd.Series, fail: Fail) -> np.ndarray:
+    """Ratings as float32: finite numbers >= 0 that fit a float32; text that is not a number,
+    an empty cell, NaN, inf, a negative or an overflowing rating is an error."""
+    if pd.api.types.is_bool_dtype(values):
+        raise fail(0, "holds true/false, not numbers")
+    if not pd.api.types.is_numeric_dtype(values):
+        num = pd.to_numeric(values, errors="coerce")
+        strings = values.astype(str).str.strip().str.lower()
+        nan_like = values.isna() | strings.isin(["nan", "+nan", "-nan"])
+        bad = (num.isna() & ~nan_like).to_numpy()
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise fail(k, f"must be a number, got {_plain(values.iloc[k])!r}")
+    return checked_numbers(values, fail, low=0.0, high=MAX_RATING).astype(np.float32)
+
+
 @dataclass
 class InteractionLog:
     """An interaction log with optional user and item side features.
@@ -88,14 +251,14 @@ class InteractionLog:
             raise DataFormatError(f"interaction log '{self.name}' is empty")
         # the readers' checks, for a table built in Python: a NaN ID would become the ID "nan"
         for column in ("user_id", "item_id"):
-            df[column] = self._ids(df[column], column)
+            df[column] = ids_as_strings(df[column], self._fail(column))
         if "timestamp" in df.columns:
-            df["timestamp"] = self._timestamps(df["timestamp"])
+            df["timestamp"] = timestamps_as_seconds(df["timestamp"], self._fail("timestamp"))
         else:  # the row order is the order, as for a file without a time column
             df["timestamp"] = df.groupby("user_id", sort=False).cumcount().astype(np.int64)
             df.attrs["has_timestamps"] = False
         if "rating" in df.columns:
-            df["rating"] = self._ratings(df["rating"])
+            df["rating"] = ratings_as_float32(df["rating"], self._fail("rating"))
         if self.users is not None:
             if "user_id" not in self.users.columns:
                 raise DataFormatError(f"user table of '{self.name}' lacks column 'user_id'")
@@ -105,51 +268,12 @@ class InteractionLog:
                 raise DataFormatError(f"item table of '{self.name}' lacks column 'item_id'")
             self.items["item_id"] = self.items["item_id"].astype(str)
 
-    def _error(self, row: int, column: str, problem: str) -> DataFormatError:
-        label = self.interactions.index[row]
-        label = label.item() if isinstance(label, np.generic) else label
-        return DataFormatError(f"interaction log '{self.name}': row {label}: column '{column}' {problem}",
-                               column=column)
-
-    def _ids(self, values: pd.Series, column: str) -> pd.Series:
-        """IDs as strings; whole floats (a column that had a NaN once) written without ``.0``."""
-        if pd.api.types.is_float_dtype(values):
-            whole = np.isfinite(values.to_numpy()) & (np.floor(values.to_numpy()) == values.to_numpy())
-            if not whole.all():
-                k = int(np.argmax(~whole))
-                raise self._error(k, column, "is empty or NaN" if np.isnan(values.iloc[k])
-                                  else f"must be an ID (a string or a whole number), got {_plain(values.iloc[k])!r}")
-            return values.astype(np.int64).astype(str)
-        ids = values.astype(str)
-        empty = (values.isna() | (ids == "")).to_numpy()
-        if empty.any():
-            raise self._error(int(np.argmax(empty)), column, "is empty or NaN")
-        return ids
-
-    def _timestamps(self, values: pd.Series) -> pd.Series:
-        """int64 seconds (or positions) from numbers or datetimes."""
-        if pd.api.types.is_datetime64_any_dtype(values):
-            if values.isna().any():
-                raise self._error(int(np.argmax(values.isna().to_numpy())), "timestamp", "is empty (NaT)")
-            stamps = values if getattr(values.dt, "tz", None) is not None else values.dt.tz_localize("UTC")
-            return (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-        numbers = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else None
-        finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) if numbers is not None else None
-        if finite is None or not finite.all():
-            k = 0 if finite is None else int(np.argmax(~finite))
-            raise self._error(k, "timestamp", f"must be a number or a datetime, got {_plain(values.iloc[k])!r} (convert "
-                                              f"date strings with pd.to_datetime)")
-        return np.floor(numbers.to_numpy(dtype=np.float64)).astype(np.int64) \
-            if pd.api.types.is_float_dtype(numbers) else numbers.astype(np.int64)
-
-    def _ratings(self, values: pd.Series) -> pd.Series:
-        numbers = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_bool_dtype(values) else None
-        ok = np.zeros(len(values), dtype=bool) if numbers is None else np.asarray(
-            np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) & (numbers.to_numpy(dtype=np.float64, na_value=np.nan) >= 0))
-        if not ok.all():
-            k = int(np.argmax(~ok))
-            raise self._error(k, "rating", f"must be a finite number >= 0, got {_plain(values.iloc[k])!r}")
-        return numbers.astype(np.float32)
+    def _fail(self, column: str) -> Fail:
+        def fail(row: int, problem: str) -> DataFormatError:
+            label = _plain(self.interactions.index[row])
+            return DataFormatError(f"interaction log '{self.name}': row {label}: column '{column}' {problem}",
+                                   column=column)
+        return fail
 
     @property
     def user_feature_names(self) -> list[str]:

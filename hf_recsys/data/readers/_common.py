@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..log import DataFormatError, DataOptionError
+from ..log import DataFormatError, DataOptionError, checked_numbers, is_integer_like
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -82,14 +82,6 @@ def _data_line_numbers(text: str, header: bool = False) -> np.ndarray:
     return numbers[1:] if header else numbers
 
 
-def _is_integer_like(values: pd.Series) -> pd.Series:
-    """True where ``values`` (numeric, maybe NaN) is a finite whole number."""
-    arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(arr) & (np.floor(arr) == arr) & (np.abs(arr) < 2.0**63)
-    return pd.Series(ok, index=values.index)
-
-
 def _shorten(line: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
@@ -135,7 +127,7 @@ def _diagnose_delimited(
         kind = numeric.get(name)
         if kind is not None:
             values = pd.to_numeric(col, errors="coerce")
-            ok = _is_integer_like(values) if kind == "int" else values.notna()
+            ok = is_integer_like(values) if kind == "int" else values.notna()
             what = "an integer (64-bit)" if kind == "int" else "a number"
         elif name in required:
             ok = col != ""
@@ -289,34 +281,6 @@ def _check_numbers(path: Path, values: pd.Series, source: str, *, what: str, lin
 
     ``line_of(k)`` gives the line (record, row) number of position ``k`` for the message.
     """
-    num = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) \
-        else values
-    arr = np.asarray(num, dtype=np.float64) if not pd.api.types.is_bool_dtype(values) \
-        else np.full(len(values), np.nan)
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(arr)
-        if low is not None:
-            ok &= arr >= low
-        if high is not None:
-            ok &= arr <= high
-        if integer:
-            ok &= np.floor(arr) == arr
-    if not ok.all():
-        k = int(np.argmax(~ok))
-        raw = values.iloc[k]
-        raw = raw.item() if isinstance(raw, np.generic) else raw
-        if isinstance(raw, float) and raw != raw:
-            why = "is empty or NaN"
-        elif not np.isfinite(arr[k]):
-            why = "must be a finite number"
-        else:
-            too_high = high is not None and arr[k] > high
-            if low is not None and high is not None and (high < 1e30 or not too_high):
-                rng = f" between {low:g} and {high:g}" if high < 1e30 else f" >= {low:g}"
-            else:
-                rng = f" <= {high:g}" if too_high else f" >= {low:g}"
-            why = f"must be {'a whole number' if integer else 'a number'}{rng}"
-        got = "" if why == "is empty or NaN" else f", got {raw!r}"
-        raise _fail(path, f"column '{source}' ({what}) {why}{got}", line=line_of(k),
-                    unit=unit, column=source)
-    return arr
+    return checked_numbers(values, lambda k, problem: _fail(
+        path, f"column '{source}' ({what}) {problem}", line=line_of(k), unit=unit, column=source),
+        low=low, high=high, integer=integer)

@@ -30,16 +30,14 @@ from typing import Callable, Mapping, Optional, Union
 import numpy as np
 import pandas as pd
 
-from ..log import DataFormatError, DataOptionError, InteractionLog
+from ..log import DataFormatError, DataOptionError, InteractionLog, ids_as_strings, ratings_as_float32, timestamps_as_seconds
 from ._common import (
     _DEFAULT_NA,
     PathLike,
     _as_path,
-    _check_numbers,
     _data_line_numbers,
     _decode,
     _fail,
-    _is_integer_like,
     _looks_binary,
     _read_bytes,
     _shorten,
@@ -443,54 +441,13 @@ def check_ids(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> No
     df = loaded.frame
     for col in ("user_id", "item_id"):
         src = sources[col]
-        values = df[col]
-        if pd.api.types.is_bool_dtype(values):
-            raise _fail(path, f"column '{src}' ({col}) holds true/false, not IDs",
-                        line=loaded.line_of(0), unit=loaded.unit, column=src)
-        if pd.api.types.is_float_dtype(values):
-            ok = _is_integer_like(values).to_numpy()
-            if not ok.all():
-                k = int(np.argmax(~ok))
-                if np.isnan(values.iloc[k]):
-                    raise _fail(path, f"column '{src}' ({col}) is empty", line=loaded.line_of(k),
-                                unit=loaded.unit, column=src)
-                raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
-                                  f"number), got {values.iloc[k].item()!r}", line=loaded.line_of(k),
-                            unit=loaded.unit, column=src)
-            df[col] = values.astype(np.int64)
-            continue
-        if pd.api.types.is_numeric_dtype(values):
-            continue
-        if values.dtype == object:  # JSON values of mixed types: check each
-            kinds = values.map(_id_kind).to_numpy()
-            bad = (kinds == "bad")
-            if bad.any():
-                k = int(np.argmax(bad))
-                raise _fail(path, f"column '{src}' ({col}) must be an ID (a string or a whole "
-                                  f"number), got {_shorten(repr(values.iloc[k]))}",
-                            line=loaded.line_of(k), unit=loaded.unit, column=src)
-            whole = kinds == "float"
-            if whole.any():  # 42.0 -> "42", as in an all-number column
-                values = values.copy()
-                values[whole] = [str(int(v)) for v in values[whole]]
-        bad = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise _fail(path, f"column '{src}' ({col}) is empty{_short_row_hint(loaded, k)}",
-                        line=loaded.line_of(k), unit=loaded.unit, column=src)
-        df[col] = values.astype(str).str.strip()
 
+        def fail(k: int, problem: str, col: str = col, src: str = src) -> DataFormatError:
+            hint = _short_row_hint(loaded, k) if problem == "is empty" else ""
+            return _fail(path, f"column '{src}' ({col}) {problem}{hint}", line=loaded.line_of(k),
+                         unit=loaded.unit, column=src)
 
-def _id_kind(value: object) -> str:
-    """"ok", "float" (a whole number written as a float) or "bad" for one JSON ID value."""
-    if value is None or isinstance(value, str):
-        return "ok"
-    if isinstance(value, bool) or isinstance(value, (list, dict, tuple, set)):
-        return "bad"
-    if isinstance(value, float):
-        return "float" if np.isfinite(value) and value == int(value) else \
-            ("ok" if value != value else "bad")  # NaN is reported as empty below
-    return "ok"
+        df[col] = ids_as_strings(df[col], fail)
 
 
 def _short_row_hint(loaded: LoadedFrame, k: int) -> str:
@@ -511,62 +468,6 @@ def _short_row_hint(loaded: LoadedFrame, k: int) -> str:
             f"{loaded.sep!r} are empty)")
 
 
-def timestamps_to_seconds(path: Path, col: pd.Series, source: str, line_of: Callable[[int], int],
-                          unit: str) -> np.ndarray:
-    """int64 seconds from integer / float / datetime / datetime-string timestamps."""
-    def fail(mask, why: str) -> DataFormatError:
-        k = int(np.asarray(mask).argmax())
-        raw = col.iloc[k]
-        raw = raw.item() if isinstance(raw, np.generic) else raw
-        if raw is None or (isinstance(raw, float) and raw != raw):
-            return _fail(path, f"column '{source}' (timestamp) is empty or NaN", line=line_of(k),
-                         unit=unit, column=source)
-        return _fail(path, f"column '{source}' (timestamp) {why}, got {raw!r}",
-                     line=line_of(k), unit=unit, column=source)
-
-    limit = 2.0**62
-    if pd.api.types.is_datetime64_any_dtype(col):
-        dt = col if getattr(col.dt, "tz", None) is not None else col.dt.tz_localize("UTC")
-    elif pd.api.types.is_bool_dtype(col):
-        raise fail(np.ones(len(col), dtype=bool), "must be a timestamp")
-    elif pd.api.types.is_numeric_dtype(col):
-        arr = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(arr) | (np.abs(arr) >= limit)
-        if bad.any():
-            raise fail(bad, "must be a finite Unix time")
-        if pd.api.types.is_float_dtype(col):
-            return np.floor(arr).astype(np.int64)
-        return col.to_numpy(dtype=np.int64)
-    else:
-        if col.isna().any():
-            raise fail(col.isna(), "is missing")
-        strings = col.astype(str).str.strip()
-        if (strings == "").any():
-            raise fail(strings == "", "is empty")
-        num = pd.to_numeric(strings, errors="coerce")
-        if num.notna().all():
-            arr = num.to_numpy(dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(arr) | (np.abs(arr) >= limit)
-            if bad.any():
-                raise fail(bad, "must be a finite Unix time")
-            exact = strings.str.fullmatch(r"[+-]?\d{1,18}").to_numpy()
-            if exact.all():  # whole numbers: exact, not through float64
-                return strings.astype(np.int64).to_numpy()
-            return np.floor(arr).astype(np.int64)
-        if num.notna().any():  # Unix times mixed with something else
-            raise fail(num.isna(), "must be a Unix time like the other rows")
-        try:
-            dt = pd.to_datetime(strings, utc=True, errors="coerce", format="mixed")
-        except (ValueError, TypeError, OverflowError):
-            dt = pd.Series(pd.NaT, index=col.index)
-    if dt.isna().any():
-        raise fail(dt.isna(), "must be a Unix time or a date/time")
-    epoch = pd.Timestamp(0, tz="UTC")
-    return ((dt - epoch) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
-
-
 def convert_timestamps(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -> bool:
     """Step 5: ``timestamp`` as int64 Unix seconds; returns False when the table has no time
     column, in which case the file order is the order: each user's rows get 0, 1, 2, ...
@@ -578,8 +479,9 @@ def convert_timestamps(path: Path, loaded: LoadedFrame, sources: Mapping[str, st
         logger.info("%s: no timestamp column; the order of the rows in the file is the order "
                     "of each user's interactions", path)
         return False
-    df["timestamp"] = timestamps_to_seconds(path, df["timestamp"], sources["timestamp"],
-                                            loaded.line_of, loaded.unit)
+    source = sources["timestamp"]
+    df["timestamp"] = timestamps_as_seconds(df["timestamp"], lambda k, problem: _fail(
+        path, f"column '{source}' (timestamp) {problem}", line=loaded.line_of(k), unit=loaded.unit, column=source))
     return True
 
 
@@ -589,23 +491,9 @@ def check_ratings(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]) -
     df = loaded.frame
     if "rating" not in df.columns:
         return
-    values = df["rating"]
-    if pd.api.types.is_bool_dtype(values):
-        raise _fail(path, f"column '{sources['rating']}' (rating) holds true/false, not numbers",
-                    line=loaded.line_of(0), unit=loaded.unit, column=sources["rating"])
-    if not pd.api.types.is_numeric_dtype(values):
-        num = pd.to_numeric(values, errors="coerce")
-        strings = values.astype(str).str.strip().str.lower()
-        nan_like = values.isna() | strings.isin(["nan", "+nan", "-nan"])
-        bad = (num.isna() & ~nan_like).to_numpy()
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise _fail(path, f"column '{sources['rating']}' (rating) must be a number, got "
-                              f"{values.iloc[k]!r}", line=loaded.line_of(k), unit=loaded.unit,
-                        column=sources["rating"])
-    df["rating"] = _check_numbers(path, values, sources["rating"], what="rating",
-                                  line_of=loaded.line_of, unit=loaded.unit, low=0.0,
-                                  high=float(np.finfo(np.float32).max))  # ratings are float32
+    source = sources["rating"]
+    df["rating"] = ratings_as_float32(df["rating"], lambda k, problem: _fail(
+        path, f"column '{source}' (rating) {problem}", line=loaded.line_of(k), unit=loaded.unit, column=source))
 
 
 def split_features(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]
