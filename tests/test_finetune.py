@@ -17,6 +17,7 @@ import torch
 from transformers import AutoModel
 
 import hf_recsys  # noqa: F401  (registers the models)
+from hf_recsys.data.log import InteractionLog
 from hf_recsys.data.pipeline import DataConfig, PreparedData, prepare_data
 from hf_recsys.data.processor import RecsysProcessor
 from hf_recsys.data.synthetic import generate_synthetic_log
@@ -379,3 +380,20 @@ def test_a_new_log_that_shares_no_item_with_the_model(published_data, tmp_path, 
     with caplog.at_level("WARNING", logger="hf_recsys.training.finetune"):
         prepare_finetuning(log, DataConfig(), MODEL_REGISTRY["sasrec"], str(folder), "grow")
     assert "fine-tuning learns every item anew" in caplog.text
+
+
+def test_a_new_log_without_the_features_the_model_reads_is_named(published_data, tmp_path, caplog):
+    """BST reads user profile fields; fine-tuned on a log without them, its new users got the
+    unknown value of each with no note. A log that has them gets no warning."""
+    folder = tmp_path / "published"
+    publish("bst", published_data, folder)
+    assert published_data.processor.user_feature_names  # the synthetic log has profiles
+    with_features = generate_synthetic_log(**NEW_LOG)
+    with caplog.at_level("WARNING", logger="hf_recsys.training.finetune"):
+        prepare_finetuning(with_features, DataConfig(), MODEL_REGISTRY["bst"], str(folder), "grow")
+    assert "which this log does not have" not in caplog.text
+    without = InteractionLog(with_features.interactions.copy(), name="bare")
+    with caplog.at_level("WARNING", logger="hf_recsys.training.finetune"):
+        prepare_finetuning(without, DataConfig(), MODEL_REGISTRY["bst"], str(folder), "grow")
+    names = published_data.processor.user_feature_names
+    assert f"bare: the model reads the user features {names}, which this log does not have: its " in caplog.text
