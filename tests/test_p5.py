@@ -297,7 +297,7 @@ def test_training_lowers_the_loss(setups):
     assert losses[-1] < 0.6 * losses[0]
 
 
-def test_cli_trains_evaluates_and_saves(tmp_path):
+def test_cli_trains_evaluates_and_saves(tmp_path, capsys):
     from hf_recsys.cli import recommend_main, train_main
 
     out = tmp_path / "p5"
@@ -313,6 +313,8 @@ def test_cli_trains_evaluates_and_saves(tmp_path):
                  "recsys_processor.json", "README.md", "eval_results.json"):
         assert os.path.exists(out / name), name
     assert metrics["eval_users"] == 40 and 0.0 <= metrics["eval_hr@10"] <= 1.0
+    # --no-progress hides the beam-search bar; one line still says that the run is testing
+    assert "[hf_recsys] testing: beam search (10 beams) for 40 users with its prompt template, then the" in capsys.readouterr().out
     assert metrics["eval_hr@5"] <= metrics["eval_hr@10"]
     assert metrics["train_loss_last"] < metrics["train_loss_first"]
     saved = json.load(open(out / "eval_results.json"))

@@ -30,7 +30,7 @@ from ..models.configuration_p5 import P5Config
 from ..training.arguments import Seq2SeqEvaluationArguments
 from ..training.tasks import Evaluation, Task, init_source_name, register_task
 from .direct_evaluation import evaluate_direct_and_rating
-from .evaluation import evaluate_sequential, popularity_metrics
+from .evaluation import evaluate_sequential, evaluation_rows, popularity_metrics
 from .prompts import SEQUENTIAL_TRAIN, SEQUENTIAL_UNSEEN
 from .training import P5Collator, P5Setup, build_p5, save_p5
 from .validation import ValidationCallback
@@ -154,6 +154,12 @@ class P5Task(Task):
             return Evaluation()
         model, options, seed = trainer.model, self.eval_options, run.seed
         metrics: dict[str, Any] = {}
+        if run.disable_tqdm:  # no progress bar says that the run is now testing, and how
+            users = len(evaluation_rows(self.data, "test", options["eval_users"], seed))
+            templates = "the training and an unseen prompt template" if options["eval_unseen_template"] else "its prompt template"
+            others = [t for t in DIRECT_FAMILIES if t in model.config.tasks]
+            print(f"[hf_recsys] testing: beam search ({model.config.recommend_beams} beams) for {users:,} users with "
+                  f"{templates}" + (f", then the {', '.join(others)} prompts" if others else ""), flush=True)
 
         def sequential(template: str) -> dict[str, Any]:
             return evaluate_sequential(model, self.tokenizer, self.data, self.index, "test", template, 0,
