@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -117,13 +117,21 @@ def _metric_type(key: str) -> str:
     return key.split("@")[0] if "@" in key else key
 
 
-def _protocol(task: str) -> str:
-    return "full ranking, leave-one-out" if task != "ctr" else "sampled negatives, leave-one-out"
+#: how each task's held-out metrics are computed: (the card's sentence, the metric rows' label)
+PROTOCOLS = {
+    "ctr": ("each user's last interaction (leave-one-out by time) is the held-out positive, scored against "
+            "sampled negatives the user never interacted with (fixed by the seed); AUC, GAUC (per-user AUC "
+            "weighted by impressions) and log loss", "sampled negatives, leave-one-out"),
+    "next_item": ("each user's last interaction (leave-one-out by time) is the held-out target, ranked against "
+                  "every item of the catalogue (full ranking, no sampled negatives; the items of the history the "
+                  "model reads are excluded, never the target); HR, NDCG and MRR at cut-off K",
+                  "full ranking, leave-one-out"),
+}
 
 
-def _metric_label(key: str, task: str) -> str:
+def _metric_label(key: str, label: str) -> str:
     name = key.upper() if "@" in key else METRIC_NAMES.get(key, key)
-    return f"{name} ({_protocol(task)})"
+    return f"{name} ({label})"
 
 
 def data_license(dataset_name: str) -> tuple[str, Optional[str], str]:
@@ -215,6 +223,7 @@ def build_model_card(
     training_command: Optional[str] = None,
     hub_dataset: Optional[str] = None,
     license_dataset: Optional[str] = None,
+    protocol: Optional[Sequence[str]] = None,
 ) -> ModelCard:
     """A Hub model card for ``metrics`` (held-out, no ``eval_`` prefix).
 
@@ -230,7 +239,10 @@ def build_model_card(
             entry of ``training_summary``.
         training_command: the command that trained it, shown in a bash block.
         license_dataset: the log whose licence the model inherits (default ``dataset_name``).
+        protocol: ``(sentence, label)``: how the metrics were computed, for a model whose task
+            evaluates otherwise than :data:`PROTOCOLS` says (P5's beam search); default: the task's.
     """
+    protocol_text, metric_protocol = protocol or PROTOCOLS["ctr" if task == "ctr" else "next_item"]
     training_summary = dict(training_summary or {})
     if base_model is None:
         base_model = training_summary.get("initialised from")
@@ -246,7 +258,7 @@ def build_model_card(
             dataset_name=str(dataset_name),
             dataset_split="test",
             metric_type=_metric_type(key),
-            metric_name=_metric_label(key, task),
+            metric_name=_metric_label(key, metric_protocol),
             metric_value=round(float(value), 6),
         )
         for key, value in metrics.items()
@@ -268,7 +280,7 @@ def build_model_card(
     load_from = repo_id or "ORG/NAME"
     example = [str(i) for i in (example_items or ["ITEM_ID_1", "ITEM_ID_2", "ITEM_ID_3"])]
     rows = "\n".join(
-        f"| {_metric_label(key, task)} | {metrics[key]:.4f} | "
+        f"| {_metric_label(key, metric_protocol)} | {metrics[key]:.4f} | "
         + (f"{baseline_metrics[key]:.4f} |" if key in baseline_metrics else "– |")
         for key in metrics
         if isinstance(metrics[key], (int, float))
@@ -280,14 +292,6 @@ def build_model_card(
     paper = f"Paper: {citation}." if citation else "A baseline of hf_recsys; it follows no single paper."
     fine_tuned = (f"\n\nFine-tuned from `{base_model}` on a new log: the saved vocabularies were kept (known IDs keep "
                   "their indices) and new IDs appended." if base_model else "")
-    if task == "ctr":
-        protocol = ("each user's last interaction (leave-one-out by time) is the held-out positive, scored against "
-                    "sampled negatives the user never interacted with (fixed by the seed); AUC, GAUC (per-user AUC "
-                    "weighted by impressions) and log loss")
-    else:
-        protocol = ("each user's last interaction (leave-one-out by time) is the held-out target, ranked against "
-                    "every item of the catalogue (full ranking, no sampled negatives, history items excluded); "
-                    "HR, NDCG and MRR at cut-off K")
     intended = ("Recommending items of the catalogue it was trained on from a user's recent history of raw item "
                 "IDs (oldest first): research, benchmarking, and a starting point for fine-tuning on a log from "
                 "the same domain.")
@@ -317,7 +321,7 @@ def build_model_card(
 
 {data_lines}
 
-Held-out metrics come from the test split: {protocol}.
+Held-out metrics come from the test split: {protocol_text}.
 
 ## Evaluation (test split)
 
@@ -436,6 +440,7 @@ def card_for_folder(
         base_model=base_model if base_model is not None else (run.get("init_from") or None),
         training_command=run_record.get("command") or _training_command(run),
         license_dataset=licence_of,
+        protocol=written.get("protocol"),
     )
 
 

@@ -317,6 +317,12 @@ def test_cli_trains_evaluates_and_saves(tmp_path, capsys):
     assert "[hf_recsys] testing: beam search (10 beams) for 40 users with its prompt template, then the" in capsys.readouterr().out
     assert metrics["eval_hr@5"] <= metrics["eval_hr@10"]
     assert metrics["train_loss_last"] < metrics["train_loss_first"]
+    card = (out / "README.md").read_text()  # P5 ranks by beam search; the card said full ranking with the history excluded
+    assert "constrained beam search with 10 beams" in card and "HR@10 (beam search top-K, leave-one-out)" in card
+    assert "full ranking" not in card and "are not excluded, as in the P5 paper" in card
+    from hf_recsys.hub import card_for_folder  # the card a push rebuilds from the folder says the same
+
+    assert "constrained beam search with 10 beams" in str(card_for_folder(str(out)))
     saved = json.load(open(out / "eval_results.json"))
     assert saved["eval_ndcg@10"] == pytest.approx(metrics["eval_ndcg@10"])
     history = json.load(open(out / "p5_item_index.json"))["items"][:3]

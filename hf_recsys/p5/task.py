@@ -205,7 +205,20 @@ class P5Task(Task):
             "example_items": list(self.index.items[:3]),
             "training": {"initialised from": init_source_name(run), "weights kept": kept,
                          "training prompts": len(self.setup.train_dataset)},
+            "protocol": self.protocol(metrics),
         }
+
+    def protocol(self, metrics: dict[str, Any]) -> tuple[str, str]:
+        """How the card's metrics were computed: P5 ranks by beam search, not over every item."""
+        options = self.eval_options
+        users = (f"a seeded subset of {metrics['eval_users']:,} test users" if options["eval_users"]
+                 else "every test user")
+        seen = ("every earlier item of the user is excluded (--eval-exclude-seen)" if options["eval_exclude_seen"]
+                else "items of the user's history are not excluded, as in the P5 paper")
+        return (f"each user's last interaction (leave-one-out by time) is the held-out target, and the model's "
+                f"top K are the best K of a constrained beam search with {self.model.config.recommend_beams} beams "
+                f"over the item index, prompted with the first training template ({seen}); HR and NDCG at cut-off "
+                f"K on {users}; the popularity list is masked in the same way", "beam search top-K, leave-one-out")
 
     def writers(self, trainer: "Trainer") -> list:
         """Weights, config, tokenizer, item index and processor."""

@@ -491,8 +491,10 @@ def run_training(run: RunConfig) -> dict[str, float]:
             example_items=fields["example_items"],
             training_summary=training_summary,
             training_command=command,
+            protocol=fields.get("protocol"),
         )
-        card_record = {"data_summary": fields["data_summary"], "training_summary": training_summary}
+        card_record = {"data_summary": fields["data_summary"], "training_summary": training_summary,
+                       **({"protocol": list(fields["protocol"])} if fields.get("protocol") else {})}
         _save_atomically(
             run.output_dir,
             [
