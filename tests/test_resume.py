@@ -214,3 +214,20 @@ def test_a_checkpoint_of_another_model_or_other_data_is_refused_before_training(
     with pytest.raises(CheckpointMismatchError, match="trained on other data \\(its items"):
         resume("d", synthetic_items=50)
     assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+@pytest.mark.parametrize("written, world, warned", [(2, "1", True), (1, "2", True), (2, "2", False), (1, "1", False)])
+def test_resuming_on_another_number_of_processes_says_it_is_not_exact(written, world, warned, tmp_path, monkeypatch, caplog):
+    """A two-process checkpoint resumed in one process went on silently with half the global batch."""
+    from hf_recsys.training.run import warn_if_other_world_size
+
+    names = [f"rng_state_{rank}.pth" for rank in range(written)] if written > 1 else ["rng_state.pth"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("RANK", "0")
+    with caplog.at_level("WARNING", logger="hf_recsys.training.run"):
+        warn_if_other_world_size(str(tmp_path), 32)
+    expected = (f"was written by {written} process{'es' if written > 1 else ''} and this run has {world}: it goes on "
+                f"with a global batch of {32 * int(world)} instead of {32 * written}")
+    assert (expected in caplog.text) == warned, caplog.text

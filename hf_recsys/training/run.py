@@ -8,6 +8,7 @@ processes, evaluation gathers across them, and only the main process writes file
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -120,6 +121,21 @@ def check_resumable(checkpoint: str, model: torch.nn.Module) -> None:
         if saved[key] != current[key]:
             raise CheckpointMismatchError(f"--resume-from-checkpoint {checkpoint}: its model has {key}={saved[key]!r}, "
                                           f"this run's {key}={current[key]!r}; {advice}")
+
+
+def warn_if_other_world_size(checkpoint: str, batch_size: int) -> None:
+    """Warn when ``checkpoint`` was written by another number of processes than this run has
+    (Trainer saves one RNG state per process): the global batch, and so every batch from here
+    on, differs from the one the interrupted run would have trained on."""
+    ranks = len(glob.glob(os.path.join(checkpoint, "rng_state_*.pth")))
+    written = ranks or (1 if os.path.isfile(os.path.join(checkpoint, "rng_state.pth")) else None)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if written and written != world and int(os.environ.get("RANK", "0")) == 0:
+        logger.warning(
+            "--resume-from-checkpoint %s was written by %d process%s and this run has %d: it goes on with a global "
+            "batch of %s instead of %s, so it is not an exact continuation; launch it with %d process%s for one",
+            checkpoint, written, "es" if written > 1 else "", world, f"{batch_size * world:,}",
+            f"{batch_size * written:,}", written, "es" if written > 1 else "")
 
 
 def _saved_config(folder: str) -> dict[str, Any]:
@@ -452,6 +468,7 @@ def run_training(run: RunConfig) -> dict[str, float]:
     model, data = task.model, task.data
     if resume_from:
         check_resumable(resume_from, model)
+        warn_if_other_world_size(resume_from, run.batch_size)
     prep_seconds = time.perf_counter() - started
     check_enough_data(task, run)
     trainer = build_trainer(run, task, resume_from)
