@@ -747,10 +747,25 @@ COMMANDS = {"train": train_main, "recommend": recommend_main, "export": export_m
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(__doc__.strip())
-        print("\nRun `hf-recsys COMMAND --help` for the options of a command.")
-        sys.exit(0 if not argv or argv[0] in ("-h", "--help") else 2)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage:\n" + __doc__.split("\n\n", 1)[1].split('"""')[0].rstrip())
+        print("\nRun `hf-recsys COMMAND --help` for the options of a command; `hf-recsys --version` for the versions.")
+        sys.exit(0)
+    if argv[0] == "--version":
+        import torch
+        import transformers
+
+        from . import __version__
+        print(f"hf-recsys {__version__} (transformers {transformers.__version__}, torch {torch.__version__})")
+        sys.exit(0)
+    if argv[0] not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        guess = f"did you mean {close[0]}? " if close else ""
+        print(f"hf-recsys: error: unknown command {argv[0]!r}; {guess}the commands are {', '.join(COMMANDS)} "
+              f"(see `hf-recsys --help`)", file=sys.stderr)
+        sys.exit(2)
     run_command(argv[0], argv[1:])
 
 

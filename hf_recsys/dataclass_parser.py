@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import difflib
 import math
 import operator
 import types
@@ -111,7 +112,22 @@ class OneLineErrorParser(argparse.ArgumentParser):
     line that names the flag."""
 
     def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        if message.startswith("unrecognized arguments: "):
+            message += self._suggestions(message[len("unrecognized arguments: "):].split())
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def _suggestions(self, unknown: Sequence[str]) -> str:
+        """"; did you mean --epochs?" for mistyped options (the closest of this parser's)."""
+        known = [option for option in self._option_string_actions if option.startswith("--")]
+        guesses = {}
+        for token in unknown:
+            option = token.split("=", 1)[0]
+            if option.startswith("--"):
+                guesses.update({option: close[0] for close in [difflib.get_close_matches(option, known, n=1, cutoff=0.75)]
+                                if close})
+        if len(guesses) == 1:
+            return f"; did you mean {next(iter(guesses.values()))}?"
+        return f"; did you mean {', '.join(f'{g} for {o}' for o, g in guesses.items())}?" if guesses else ""
 
 
 class DataclassArgumentParser(OneLineErrorParser):

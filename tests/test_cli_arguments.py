@@ -418,3 +418,22 @@ def test_unknown_items_is_refused_without_init_from_even_at_its_default_value_an
     with pytest.raises(SystemExit):
         parser.parse_dataclass(["--init-from", "org/model"])
     assert "--init-from fine-tunes on a new log: give it with --data-path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, status, stream, words", [
+    (["trian"], 2, "err", "unknown command 'trian'; did you mean train? the commands are train, recommend"),
+    (["--version"], 0, "out", "hf-recsys 0.1.0 (transformers "),
+    ([], 0, "out", "usage:\n    hf-recsys train"),
+    (["train", "--lerning-rate", "1"], 2, "err", "unrecognized arguments: --lerning-rate 1; did you mean --learning-rate?"),
+    (["train", "--lerning-rate=1", "--epoks", "2"], 2, "err",
+     "did you mean --learning-rate for --lerning-rate, --epochs for --epoks?"),
+    (["train", "--zzz"], 2, "err", "unrecognized arguments: --zzz (see"),
+])
+def test_a_mistyped_command_or_option_is_named_with_the_closest_one(argv, status, stream, words, capsys):
+    """`hf-recsys trian` printed the module docstring; `--version` was an unknown command."""
+    from hf_recsys.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == status
+    assert words in getattr(capsys.readouterr(), stream)
