@@ -960,3 +960,35 @@ def test_the_csv_dataset_reads_a_file_whose_suffix_names_no_format(tmp_path: Pat
     assert load_log("csv", path).interactions["item_id"].tolist() == ["a", "b"]
     with pytest.raises(DataFormatError, match="--dataset / format="):
         read_table(path)
+
+
+def _times(tmp_path: Path, values: list[str]) -> list[int]:
+    path = tmp_path / "t.csv"
+    path.write_text("u,i,t\n" + "".join(f"{'ab'[k % 2]},{k},{v}\n" for k, v in enumerate(values)))
+    return read_table(path, columns="user_id=u,item_id=i,timestamp=t").interactions["timestamp"].tolist()
+
+
+def test_dates_are_read_in_one_format_for_the_whole_column(tmp_path: Path, caplog) -> None:
+    """Row by row ("mixed") parsing read 13/01/2020 day first and 02/05/2020 month first in one
+    column, which reordered the user's history."""
+    day_first = _times(tmp_path, ["13/01/2020", "01/02/2020", "02/05/2020", "01/03/2020"])
+    assert day_first == [1578873600, 1580515200, 1588377600, 1583020800]  # 13 Jan, 1 Feb, 2 May, 1 Mar
+    with caplog.at_level(logging.WARNING):
+        month_first = _times(tmp_path, ["02/01/2020", "01/02/2020"])
+    assert month_first == [1580515200, 1577923200] and "read as %m/%d/%Y (month first)" in caplog.text
+    with pytest.raises(DataFormatError, match=r"t\.csv: line 3: column 't' \(timestamp\) must be a date/time in one "
+                                              r"format for the whole column \(as '02/05/2020': %m/%d/%Y"):
+        _times(tmp_path, ["02/05/2020", "2020-01-13"])
+
+
+def test_unix_times_in_milliseconds_are_read_as_such_and_mixed_units_refused(tmp_path: Path, caplog) -> None:
+    """Milliseconds were taken for seconds: time gaps a thousand times too long."""
+    with caplog.at_level(logging.INFO):
+        assert _times(tmp_path, ["1577836800000", "1577836801999"]) == [1577836800, 1577836801]
+    assert "Unix times in milliseconds" in caplog.text
+    assert _times(tmp_path, ["1577836800000000", "1577836801000000"]) == [1577836800, 1577836801]  # microseconds
+    with pytest.raises(DataFormatError, match=r"line 3: .* must be a Unix time in the unit of the other rows "
+                                              r"\(milliseconds: the largest is 1577836800000\), got 1577836801"):
+        _times(tmp_path, ["1577836800000", "1577836801"])
+    frame = pd.DataFrame({"user_id": ["a", "a"], "item_id": ["1", "2"], "timestamp": [1.5778368e12, 1.5778368e12 + 2500]})
+    assert InteractionLog(frame).interactions["timestamp"].tolist() == [1577836800, 1577836802]

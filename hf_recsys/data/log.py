@@ -69,12 +69,14 @@ def ids_as_strings(values: pd.Series, fail: Fail) -> pd.Series:
     or a dict is an error."""
     if pd.api.types.is_bool_dtype(values):
         raise fail(0, "holds true/false, not IDs")
+    missing = values.isna().to_numpy()
+    if missing.any():  # NaN, None, pandas' NA of a nullable column
+        raise fail(int(np.argmax(missing)), "is empty")
     if pd.api.types.is_float_dtype(values):
         whole = is_integer_like(values).to_numpy()
         if not whole.all():
             k = int(np.argmax(~whole))
-            raise fail(k, "is empty" if np.isnan(values.iloc[k]) else
-                       f"must be an ID (a string or a whole number), got {_plain(values.iloc[k])!r}")
+            raise fail(k, f"must be an ID (a string or a whole number), got {_plain(values.iloc[k])!r}")
         return values.astype(np.int64).astype(str)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(str)
@@ -91,7 +93,7 @@ def ids_as_strings(values: pd.Series, fail: Fail) -> pd.Series:
             values = values.copy()
             values[whole] = [str(int(v)) for v in values[whole]]
     stripped = values.astype(str).str.strip()
-    empty = (values.isna() | (stripped == "")).to_numpy()
+    empty = (stripped == "").to_numpy()
     if empty.any():
         raise fail(int(np.argmax(empty)), "is empty")
     return stripped
@@ -101,11 +103,10 @@ def _id_kind(value: object) -> str:
     """"ok", "float" (a whole number written as a float) or "bad" for one ID value."""
     if value is None or isinstance(value, str):
         return "ok"
-    if isinstance(value, (bool, np.bool_, list, dict, tuple, set)):
+    if isinstance(value, (bool, np.bool_, list, dict, tuple, set, np.ndarray)):
         return "bad"
     if isinstance(value, (float, np.floating)):
-        return "float" if np.isfinite(value) and value == int(value) else \
-            ("ok" if value != value else "bad")  # NaN is reported as empty
+        return "float" if np.isfinite(value) and value == int(value) else "bad"
     return "ok"
 
 
@@ -117,9 +118,20 @@ def is_integer_like(values: pd.Series) -> pd.Series:
     return pd.Series(ok, index=values.index)
 
 
-def timestamps_as_seconds(values: pd.Series, fail: Fail) -> np.ndarray:
+#: Unix times in other units than seconds, by the magnitude that gives them away (seconds reach
+#: 1e11 only in the year 5138): (lowest absolute value, units per second, name)
+TIME_UNITS = ((1e17, 10**9, "nanoseconds"), (1e14, 10**6, "microseconds"), (1e11, 10**3, "milliseconds"))
+
+
+def timestamps_as_seconds(values: pd.Series, fail: Fail, name: str = "the log") -> np.ndarray:
     """int64 Unix seconds from integer, float (floored), datetime or date/time-string
-    timestamps; whole-number strings are converted exactly, not through float64."""
+    timestamps; whole-number strings are converted exactly, not through float64.
+
+    Unix times in milliseconds, microseconds or nanoseconds (every value at least 1e11, 1e14 or
+    1e17) are converted to seconds, with a note; a column that mixes such units is an error.
+    Date strings are read in one format for the whole column: ISO 8601, else the format of the
+    first other row, day first where a row shows it (a day above 12), with a warning where no
+    row tells day-first from month-first dates apart."""
     def bad(mask, why: str) -> DataFormatError:
         k = int(np.asarray(mask).argmax())
         raw = _plain(values.iloc[k])
@@ -138,9 +150,8 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail) -> np.ndarray:
             out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
         if out_of_range.any():
             raise bad(out_of_range, "must be a finite Unix time")
-        if pd.api.types.is_float_dtype(values):
-            return np.floor(arr).astype(np.int64)
-        return values.to_numpy(dtype=np.int64)
+        exact = None if pd.api.types.is_float_dtype(values) else values.to_numpy(dtype=np.int64)
+        return _in_seconds(arr, exact, bad, name)
     else:
         if values.isna().any():
             raise bad(values.isna(), "is missing")
@@ -154,18 +165,54 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail) -> np.ndarray:
                 out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
             if out_of_range.any():
                 raise bad(out_of_range, "must be a finite Unix time")
-            if strings.str.fullmatch(r"[+-]?\d{1,18}").to_numpy().all():
-                return strings.astype(np.int64).to_numpy()
-            return np.floor(arr).astype(np.int64)
+            whole = strings.str.fullmatch(r"[+-]?\d{1,18}").to_numpy().all()
+            return _in_seconds(arr, strings.astype(np.int64).to_numpy() if whole else None, bad, name)
         if num.notna().any():  # Unix times mixed with something else
             raise bad(num.isna(), "must be a Unix time like the other rows")
-        try:
-            dt = pd.to_datetime(strings, utc=True, errors="coerce", format="mixed")
-        except (ValueError, TypeError, OverflowError):
-            dt = pd.Series(pd.NaT, index=values.index)
+        dt = _dates(strings, bad, name)
     if dt.isna().any():
         raise bad(dt.isna(), "must be a Unix time or a date/time")
     return ((dt - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+
+
+def _in_seconds(arr: np.ndarray, exact: Optional[np.ndarray], bad: Callable, name: str) -> np.ndarray:
+    """Unix times ``arr`` (float64; ``exact`` the same as int64 where they are whole) in seconds."""
+    size = np.abs(arr)
+    for low, per_second, unit in TIME_UNITS:
+        if size.max(initial=0.0) >= low:
+            if size.min() < low:
+                raise bad(size < low, f"must be a Unix time in the unit of the other rows ({unit}: the largest "
+                                      f"is {_plain(arr[np.argmax(size)]):.0f})")
+            logger.info("%s: the timestamps are Unix times in %s (every one at least %.0e); read as such",
+                        name, unit, low)
+            return exact // per_second if exact is not None else np.floor(arr / per_second).astype(np.int64)
+    return exact if exact is not None else np.floor(arr).astype(np.int64)
+
+
+def _dates(strings: pd.Series, bad: Callable, name: str) -> pd.Series:
+    """Date strings in one format for the whole column (see :func:`timestamps_as_seconds`)."""
+    import warnings
+
+    from pandas.tseries.api import guess_datetime_format
+
+    iso = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
+    if iso.notna().all():
+        return iso
+    first = strings.iloc[int(np.argmax(iso.isna().to_numpy()))]
+    with warnings.catch_warnings():  # pandas warns that it guessed
+        warnings.simplefilter("ignore")
+        formats = list(dict.fromkeys(f for f in (guess_datetime_format(first), guess_datetime_format(first, dayfirst=True)) if f))
+    if not formats:
+        raise bad(iso.isna(), "must be a Unix time or a date/time")
+    parsed = {f: pd.to_datetime(strings, utc=True, errors="coerce", format=f) for f in formats}
+    complete = [f for f in formats if parsed[f].notna().all()]
+    if not complete:
+        raise bad(parsed[formats[0]].isna(), f"must be a date/time in one format for the whole column (as {first!r}: "
+                                             f"{formats[0]}; ISO 8601 dates such as 2020-01-31 are safest)")
+    if len(complete) > 1:
+        logger.warning("%s: the dates such as %r read as %s or as %s; read as %s (month first). Write ISO 8601 "
+                       "dates (2020-01-31) if they are day first", name, first, complete[0], complete[1], complete[0])
+    return parsed[complete[0]]
 
 
 def checked_numbers(values: pd.Series, fail: Fail, *, low: Optional[float] = None,
@@ -253,7 +300,7 @@ class InteractionLog:
         for column in ("user_id", "item_id"):
             df[column] = ids_as_strings(df[column], self._fail(column))
         if "timestamp" in df.columns:
-            df["timestamp"] = timestamps_as_seconds(df["timestamp"], self._fail("timestamp"))
+            df["timestamp"] = timestamps_as_seconds(df["timestamp"], self._fail("timestamp"), f"interaction log '{self.name}'")
         else:  # the row order is the order, as for a file without a time column
             df["timestamp"] = df.groupby("user_id", sort=False).cumcount().astype(np.int64)
             df.attrs["has_timestamps"] = False

@@ -481,7 +481,8 @@ def convert_timestamps(path: Path, loaded: LoadedFrame, sources: Mapping[str, st
         return False
     source = sources["timestamp"]
     df["timestamp"] = timestamps_as_seconds(df["timestamp"], lambda k, problem: _fail(
-        path, f"column '{source}' (timestamp) {problem}", line=loaded.line_of(k), unit=loaded.unit, column=source))
+        path, f"column '{source}' (timestamp) {problem}", line=loaded.line_of(k), unit=loaded.unit, column=source),
+        str(path))
     return True
 
 
