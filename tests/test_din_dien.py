@@ -469,3 +469,34 @@ def test_ctr_models_ask_for_a_constant_learning_rate(name, tmp_path):
     assert "training_defaults" not in config_class().to_dict()
     with pytest.raises(TypeError):
         config_class.training_defaults["lr_scheduler_type"] = "linear"  # shared by all of them: read-only
+
+
+def test_item_fields_a_model_does_not_read_are_named(caplog):
+    """`item.genre=genre` trained BST, DIN, DIEN and sum pooling with every item in the padding
+    category (they read one field, `category`) and no word of it."""
+    import pandas as pd
+
+    from hf_recsys.data import DataConfig, InteractionLog, prepare_data
+    from hf_recsys.models import MODEL_REGISTRY
+    from hf_recsys.training.tasks import warn_unread_features
+
+    frame = pd.DataFrame({"user_id": [f"u{k // 5}" for k in range(40)], "item_id": [str(k % 7) for k in range(40)],
+                          "timestamp": list(range(40))})
+    items = pd.DataFrame({"item_id": [str(k) for k in range(7)], "genre": [f"g{k % 3}" for k in range(7)],
+                          "brand": [f"b{k % 2}" for k in range(7)]})
+    processor = prepare_data(InteractionLog(frame, items=items, name="shop"), DataConfig(max_history=4)).processor
+
+    def warning(name, processor):
+        spec = MODEL_REGISTRY[name]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="hf_recsys.training.tasks"):
+            warn_unread_features(spec.model_class(spec.config_class.from_processor(processor)), processor)
+        return caplog.text
+
+    for name in ("bst", "din", "dien", "sumpool"):
+        assert f"shop: {name} does not read the item fields ['genre', 'brand']; it reads one item field, as the " \
+               "category: map the one to use with item.category=COLUMN" in warning(name, processor)
+    assert warning("deepfm", processor) == "" and warning("sasrec", processor) == ""  # reads all / reads none
+    items = items.rename(columns={"genre": "category"})
+    processor = prepare_data(InteractionLog(frame, items=items, name="shop"), DataConfig(max_history=4)).processor
+    assert "does not read the item fields ['brand']" in warning("din", processor)

@@ -399,11 +399,19 @@ class RecsysProcessor(PushToHubMixin):
         table[UNK_INDEX] = UNK_INDEX
         return table
 
+    def item_category_field(self) -> Optional[str]:
+        """The item field the behaviour-sequence models (BST, DIN, DIEN, sum pooling) read as
+        each item's category: ``category``, else the first of ``genres``, else None."""
+        if "category" in self.item_feature_vocabs and "category" not in self.multi_valued_item_features:
+            return "category"
+        return "genres" if "genres" in self.item_feature_vocabs else None
+
     def item_category_table(self) -> Optional[np.ndarray]:
         """One category index per item: the ``category`` field, else the first genre, else None."""
-        if "category" in self.item_feature_vocabs and "category" not in self.multi_valued_item_features:
+        field = self.item_category_field()
+        if field == "category":
             return self.item_feature_table("category")
-        if "genres" in self.item_feature_vocabs:
+        if field == "genres":
             return self.item_feature_table("genres", max_values=1)[:, 0]
         return None
 

@@ -22,6 +22,7 @@ once ``hf_recsys`` is imported while ``training`` never imports them (no import 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -33,9 +34,13 @@ from transformers import TrainerCallback
 from ..data.log import InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..models import MODEL_REGISTRY, ModelSpec
+from ..models.feature_layers import FeatureCTRMixin
+from ..models.modeling_utils import BehaviourCTRMixin
 from .collators import CTRCollator
 from .metrics import make_ctr_compute_metrics, popularity_ctr_metrics
 from .trainer import RecsysTrainer
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from transformers import Trainer, TrainingArguments
@@ -51,7 +56,39 @@ def build_model(run: "RunConfig", data: PreparedData) -> torch.nn.Module:
     config = spec.config_class.from_processor(data.processor, **run.model_overrides)
     model = spec.model_class(config)
     model.load_item_features(data.processor)
+    warn_unread_features(model, data.processor)
     return model
+
+
+def side_features_read(model: torch.nn.Module, processor: Any) -> dict[str, list[str]]:
+    """The user and item fields of ``processor`` that ``model`` embeds: every one for the
+    field-embedding models (DeepFM, ...), the profile and one category field for the behaviour
+    models (BST, DIN, DIEN, sum pooling), none for the next-item models."""
+    config = model.config
+    if isinstance(model, FeatureCTRMixin):
+        return {"user": processor.user_feature_names if config.use_user_features else [],
+                "item": list(config.item_feature_names) if config.use_item_features else []}
+    if isinstance(model, BehaviourCTRMixin):
+        category = processor.item_category_field()
+        return {"user": list(config.user_feature_names),
+                "item": [category] if category and getattr(config, "category_embedding_dim", 1) else []}
+    return {"user": [], "item": []}
+
+
+def warn_unread_features(model: torch.nn.Module, processor: Any) -> None:
+    """Warn when a model that reads side features of a kind (user, item) leaves some of the
+    log's out: an ``item.genre`` column that BST does not read (it reads ``item.category``)
+    would otherwise be dropped in silence."""
+    read = side_features_read(model, processor)
+    have = {"user": processor.user_feature_names, "item": list(processor.item_feature_vocabs)}
+    for kind in ("user", "item"):
+        unread = [name for name in have[kind] if name not in read[kind]]
+        behaviour_item = kind == "item" and isinstance(model, BehaviourCTRMixin)
+        if unread and (read[kind] or behaviour_item):
+            detail = ("; it reads one item field, as the category: map the one to use with item.category=COLUMN, or "
+                      "train a model that reads every field, e.g. deepfm" if behaviour_item else f"; it reads {read[kind]}")
+            logger.warning("%s: %s does not read the %s fields %s%s", processor.dataset_name, model.config.model_type,
+                           kind, unread, detail)
 
 
 def init_source_name(run: "RunConfig") -> Optional[str]:
