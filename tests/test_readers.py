@@ -992,3 +992,20 @@ def test_unix_times_in_milliseconds_are_read_as_such_and_mixed_units_refused(tmp
         _times(tmp_path, ["1577836800000", "1577836801"])
     frame = pd.DataFrame({"user_id": ["a", "a"], "item_id": ["1", "2"], "timestamp": [1.5778368e12, 1.5778368e12 + 2500]})
     assert InteractionLog(frame).interactions["timestamp"].tolist() == [1577836800, 1577836802]
+
+
+def test_a_click_label_column_is_pointed_out(tmp_path: Path, caplog) -> None:
+    """An impression log's `label` column (0/1) was named as "not used ... map it as a feature":
+    its non-clicks trained as positives."""
+    path = tmp_path / "clicks.csv"
+    path.write_text("user_id,item_id,timestamp,label\n" + "".join(f"u{k % 3},{k},{k},{k % 2}\n" for k in range(12)))
+    with caplog.at_level(logging.WARNING):
+        log = read_table(path)
+    assert len(log) == 12
+    assert ("'label' holds 0 and 1 like a click label, but every row is read as an interaction (a positive; "
+            "negatives are sampled): to keep only the rows with 1, map it as the rating (rating=label) and pass "
+            "--implicit-threshold 1") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_table(path, columns="rating=label")
+    assert "click label" not in caplog.text

@@ -541,11 +541,22 @@ def report_extra_columns(path: Path, loaded: LoadedFrame) -> list[str]:
         times = [c for c in extra if timed and _looks_like_times(loaded.frame[c])]
         hint = (f"; '{times[0]}' looks like times: map it with timestamp={times[0]} so that each user's "
                 f"interactions are ordered by it (the rows' order is used now)") if times else ""
+        labels = [c for c in extra if "rating" not in loaded.frame.columns and _looks_like_labels(loaded.frame[c])]
+        if labels:  # an impression log: its non-clicks would be read as interactions
+            hint += (f"; '{labels[0]}' holds 0 and 1 like a click label, but every row is read as an interaction "
+                     f"(a positive; negatives are sampled): to keep only the rows with 1, map it as the rating "
+                     f"(rating={labels[0]}) and pass --implicit-threshold 1 (implicit_threshold=1)")
         logger.warning(
             "%s: column(s) %s are not used by any model (kept on the log's interactions only); "
             "to use one as a feature map it with the columns option (--columns / columns=) "
             "item.NAME=COLUMN or user.NAME=COLUMN%s", path, ", ".join(repr(c) for c in extra), hint)
     return extra
+
+
+def _looks_like_labels(values: pd.Series) -> bool:
+    """True for a column of 0s and 1s (or true/false) holding both: a click or purchase label."""
+    text = values.astype(str).str.strip().str.lower()
+    return bool(text.isin(["0", "1", "0.0", "1.0", "true", "false"]).all()) and text.nunique() == 2
 
 
 def _looks_like_times(values: pd.Series) -> bool:
