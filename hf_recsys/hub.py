@@ -117,16 +117,33 @@ def _metric_type(key: str) -> str:
     return key.split("@")[0] if "@" in key else key
 
 
-#: how each task's held-out metrics are computed: (the card's sentence, the metric rows' label)
+#: how each task's held-out metrics are computed: (the card's sentence, the metric rows' label);
+#: ``{held_out}`` / ``{split}`` say which interactions were held out (:data:`HELD_OUT`)
 PROTOCOLS = {
-    "ctr": ("each user's last interaction (leave-one-out by time) is the held-out positive, scored against "
-            "sampled negatives the user never interacted with (fixed by the seed); AUC, GAUC (per-user AUC "
-            "weighted by impressions) and log loss", "sampled negatives, leave-one-out"),
-    "next_item": ("each user's last interaction (leave-one-out by time) is the held-out target, ranked against "
-                  "every item of the catalogue (full ranking, no sampled negatives; the items of the history the "
-                  "model reads are excluded, never the target); HR, NDCG and MRR at cut-off K",
-                  "full ranking, leave-one-out"),
+    "ctr": ("{held_out} the held-out positives, each scored against sampled negatives the user never interacted "
+            "with (fixed by the seed); AUC, GAUC (per-user AUC weighted by impressions) and log loss",
+            "sampled negatives, {split}"),
+    "next_item": ("{held_out} the held-out targets, each ranked against every item of the catalogue (full ranking, "
+                  "no sampled negatives; the items of the history the model reads are excluded, never the target); "
+                  "HR, NDCG and MRR at cut-off K", "full ranking, {split}"),
 }
+
+#: by data split: (the start of the protocol sentence, the split in the metric label)
+HELD_OUT = {
+    "leave_one_out": ("each user's last interaction (leave-one-out by time) is one of", "leave-one-out"),
+    "temporal": ("the latest interactions of the log (a global time cut: the last tenth, the tenth before it for "
+                 "validation) are", "temporal split"),
+}
+
+
+#: the order of the metrics in a card: by cut-off K, then as here
+METRIC_ORDER = ("hr", "ndcg", "mrr", "auc", "gauc", "logloss")
+
+
+def _metric_order(key: str) -> tuple:
+    name, _, cutoff = key.partition("@")
+    return (int(cutoff) if cutoff.isdigit() else 0,
+            METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER), key)
 
 
 def _metric_label(key: str, label: str) -> str:
@@ -243,7 +260,11 @@ def build_model_card(
             evaluates otherwise than :data:`PROTOCOLS` says (P5's beam search); default: the task's.
     """
     protocol_text, metric_protocol = protocol or PROTOCOLS["ctr" if task == "ctr" else "next_item"]
+    held_out, split = HELD_OUT.get(str(data_summary.get("split", "leave_one_out")), HELD_OUT["leave_one_out"])
+    protocol_text, metric_protocol = (protocol_text.format(held_out=held_out, split=split),
+                                      metric_protocol.format(held_out=held_out, split=split))
     training_summary = dict(training_summary or {})
+    metrics = dict(sorted(metrics.items(), key=lambda item: _metric_order(item[0])))
     if base_model is None:
         base_model = training_summary.get("initialised from")
     base_model = public_text(base_model).split("@")[0] if base_model else None
@@ -298,7 +319,7 @@ def build_model_card(
     limitations = ("It knows only the items and users of the logs it was trained on (a fine-tuned model: the "
                    "published model's and the new log's): item IDs it does not know are "
                    "left out of a history and never recommended; new items need fine-tuning. Offline "
-                   "leave-one-out metrics do not measure the effect of recommendations on users (popularity bias, "
+                   "held-out metrics do not measure the effect of recommendations on users (popularity bias, "
                    "feedback loops). " + license_text)
     command = f"\n## Training command\n\n```bash\n{public_text(training_command)}\n```\n" if training_command else ""
     citation_block = f"\n## Citation\n\n```bibtex\n{bibtex}\n```\n" if bibtex else ""
@@ -420,7 +441,9 @@ def card_for_folder(
         training_summary = written.get("training_summary") or {
             k.replace("_", " "): run.get(k) for k in ("trainer", "epochs", "max_steps", "steps", "batch_size",
                                                       "learning_rate", "seed", "unknown_items") if run.get(k) is not None}
-    dataset_name = run.get("dataset") or processor.get("dataset_name") or "custom"
+    # the log's name, as the run's own card has it (run["dataset"] is the reader, e.g. "csv")
+    dataset_name = ((written.get("data_summary") or {}).get("dataset") or processor.get("dataset_name")
+                    or run.get("dataset") or "custom")
     # a fine-tuned model was trained on both logs: the more restrictive licence is named
     licence_of = next((d for d in (processor.get("dataset_name"), dataset_name)
                        if d and data_license(d)[0] != PACKAGE_LICENSE), dataset_name)

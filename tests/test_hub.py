@@ -185,6 +185,16 @@ def test_card_is_hub_grade():
     assert "| NDCG@10 (full ranking, leave-one-out) | 0.1500 | 0.0500 |" in card
 
 
+def test_card_of_a_temporal_split_says_so():
+    """A `--split temporal` card said "leave-one-out" in its protocol and every metric name."""
+    card = _card(data_summary={"dataset": "ml-1m", "split": "temporal"})
+    assert "NDCG@10 (full ranking, temporal split)" in card.split("---")[1]
+    assert "the latest interactions of the log (a global time cut" in card and "leave-one-out" not in card
+    ctr = _card(task="ctr", model_type="din", metrics={"auc": 0.8}, baseline_metrics={"auc": 0.7})
+    assert "each user's last interaction (leave-one-out by time) is one of the held-out positives" in ctr
+    assert "AUC (sampled negatives, leave-one-out)" in ctr
+
+
 def test_card_of_a_fine_tune_from_the_hub_names_its_base_model_and_synthetic_data_the_package_licence():
     meta = _card(dataset_name="synthetic", training_summary={"initialised from": "org/base@v2"}).split("---")[1]
     assert "base_model: org/base" in meta and "license: apache-2.0" in meta and "fine-tuned" in meta
@@ -221,6 +231,24 @@ def test_a_pushed_card_keeps_the_data_and_training_lines_and_the_command_of_the_
     assert "--output-dir" not in command and "--no-progress" not in command and "--epochs" not in command
     assert "- steps: 3" in _section(pushed, "Training") and "- users: 40" in _section(pushed, "Training data and protocol")
     assert "None" not in _section(pushed, "Training data and protocol")
+
+
+def test_the_card_rebuilt_from_a_folder_matches_the_runs_own(tmp_path):
+    """The card a push rebuilds named the dataset after the reader ("csv") instead of the log and
+    listed the metrics in alphabetical order (HR@10, HR@20, HR@5, ...)."""
+    from hf_recsys.cli import train_main
+    from hf_recsys.hub import card_for_folder
+
+    log = tmp_path / "shop.csv"
+    log.write_text("user_id,item_id,timestamp\n" + "".join(f"u{k % 12},{k % 9},{k}\n" for k in range(120)))
+    folder = tmp_path / "run"
+    train_main(["--model", "sasrec", "--data-path", str(log), "--output-dir", str(folder), "--max-steps", "2",
+                "--set", "hidden_size=8", "--set", "num_heads=2", "--no-progress"])
+    local, rebuilt = (folder / "README.md").read_text(), str(card_for_folder(str(folder)))
+    assert _section(rebuilt, "Evaluation (test split)") == _section(local, "Evaluation (test split)")
+    assert "| HR@5 (" in _section(local, "Evaluation (test split)").split("\n")[3]
+    assert local.split("---")[1] == rebuilt.split("---")[1]  # the YAML: dataset "shop", the metrics in order
+    assert "name: shop" in local.split("---")[1]
 
 
 def _saved_folder(tiny_data, folder):
