@@ -301,6 +301,9 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         args.format = implied
     if args.verify and args.format != "onnx":
         parser.error("argument --verify: checks an ONNX file in onnxruntime; with --format torch there is none")
+    if args.include_seen and args.top_k is None:
+        parser.error("argument --include-seen: applies to the top K items of --top-k; without it the graph returns "
+                     "every item's score")
 
     import hf_recsys  # noqa: F401  (registers the model types)
     from .export import (ExportNotSupportedError, example_from_raw_ids, export_onnx, export_program,
@@ -314,6 +317,9 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         task = task_of(model)
     except ExportNotSupportedError as error:
         parser.error(str(error))
+    if args.top_k is not None and task != "next_item":
+        parser.error(f"argument --top-k: is for next-item models; {model.config.model_type} is a CTR model, which "
+                     "scores the candidates it is given")
     items = model.config.num_items - 2  # real items: padding and unknown are never returned
     if args.top_k is not None and task == "next_item" and args.top_k > items:
         print(f"hf-recsys export: note: --top-k {args.top_k} is more than the model's {items} items; the graph "
@@ -509,6 +515,8 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         if value and args.action not in actions:
             parser.error(f"{flag} is an option of {' and '.join(f'`zoo {a}`' for a in actions)}, not of "
                          f"`zoo {args.action}`")
+    if args.hub_org and not args.push_to_hub:
+        parser.error("argument --hub-org: names where --push-to-hub uploads; without --push-to-hub nothing is pushed")
     if args.action == "list" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)} (`zoo list` trains nothing)")
     if args.action == "list":
@@ -648,9 +656,8 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         "outputs/tune-RECIPE) gets search.json (every trial) and search.db (the optuna study: run the same "
         "command again to continue an interrupted search).",
     )
-    parser.add_argument("--recipe", default=None, metavar="NAME|PATH",
-                        help="the recipe whose search.space is searched (required; `hf-recsys zoo list` names the "
-                        "shipped ones)")
+    parser.add_argument("--recipe", required=True, metavar="NAME|PATH",
+                        help="the recipe whose search.space is searched (`hf-recsys zoo list` names the shipped ones)")
     parser.add_argument("--output-dir", default=None, metavar="DIR",
                         help="where search.json and search.db go (default: the recipe's output_dir, else "
                         "outputs/tune-RECIPE)")
@@ -668,8 +675,6 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         import optuna  # noqa: F401
     except ImportError:
         parser.error("hf-recsys tune needs optuna: pip install 'hf_recsys[tune]' (or pip install optuna)")
-    if not args.recipe:
-        parser.error("--recipe NAME|PATH is required: the search space is the recipe's search.space")
     recipe = load_recipe(args.recipe)
     space = recipe.search.get("space")
     if not space:

@@ -176,6 +176,12 @@ def test_flat_python_construction_and_replace_keep_working():
     (["--data-path", "LOG", "--synthetic-items", "50"], "--synthetic-items sizes the synthetic log"),
     (["--model", "din", "--eval-users", "5"], "--eval-users applies to the text-to-text model p5 only, not to din"),
     (["--model", "sasrec", "--no-eval-restore-best"], "--no-eval-restore-best applies to the text-to-text model p5"),
+    (["--model", "sasrec", "--train-negatives", "50"],
+     "--train-negatives samples negatives for the CTR models; sasrec is evaluated by full ranking over every item"),
+    (["--model", "hstu", "--eval-negatives", "5"], "--eval-negatives samples negatives for the CTR models; hstu"),
+    (["--columns", "user_id=foo"], "--columns reads a table file (--data-path); the synthetic log has none"),
+    (["--sep", ";"], "--sep reads a table file (--data-path); the synthetic log has none"),
+    (["--set", "numeric_feature_names=['age']", "--model", "deepfm"], "numeric_feature_names comes from the data, not --set"),
 ])
 def test_an_option_the_run_would_ignore_is_a_usage_error(argv, words, tmp_path, capsys):
     (tmp_path / "log.csv").write_text("user_id,item_id\nu,i\n")
@@ -437,3 +443,19 @@ def test_a_mistyped_command_or_option_is_named_with_the_closest_one(argv, status
         main(argv)
     assert exit.value.code == status
     assert words in getattr(capsys.readouterr(), stream)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["export", "--model-dir", "M", "--output", "m.onnx", "--include-seen"],
+     "argument --include-seen: applies to the top K items of --top-k"),
+    (["zoo", "build", "--recipes", "sasrec-beauty", "--hub-org", "me"],
+     "argument --hub-org: names where --push-to-hub uploads; without --push-to-hub nothing is pushed"),
+    (["tune", "--trials", "2"], "the following arguments are required: --recipe"),
+])
+def test_options_without_effect_elsewhere_are_usage_errors(argv, words, capsys):
+    from hf_recsys.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words in err and len(err.strip().splitlines()) == 1, err

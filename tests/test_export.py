@@ -235,6 +235,12 @@ def test_cli_prints_example_inputs_and_refuses_p5_in_one_line(tiny_data, tmp_pat
     assert len(example["user_features"][0]) == len(tiny_data.processor.user_feature_names)
     assert example["history_ids"][0][-3:] == tiny_data.processor.encode_items(tiny_data.processor.item_vocab.tokens[:3]).tolist()
 
+    with pytest.raises(SystemExit) as exit_info:  # was a traceback, exit status 1
+        main(["export", "--model-dir", str(tmp_path / "bst"), "--output", str(tmp_path / "bst.onnx"), "--top-k", "3"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "argument --top-k: is for next-item models; bst is a CTR model" in err
+    assert not (tmp_path / "bst.onnx").exists()
+
     p5 = P5ForConditionalGeneration(P5Config(d_model=16, d_kv=4, d_ff=16, num_heads=2, num_layers=1,
                                              num_decoder_layers=1, vocab_size=64))
     p5.save_pretrained(tmp_path / "p5")

@@ -359,6 +359,10 @@ class RunConfig:
                 raise ValueError(f"--{name.replace('_', '-')} sizes the synthetic log; this run trains on "
                                  f"{s.data_path}")
         if s.dataset == "synthetic":
+            given = list(self.data.reader_options())
+            if given:
+                raise ValueError(f"--{given[0].replace('_', '-')} reads a table file (--data-path); the synthetic log "
+                                 f"has none")
             s.synthetic_users = s.synthetic_users or SYNTHETIC_USERS
             s.synthetic_items = s.synthetic_items or SYNTHETIC_ITEMS
         if self.model != "p5":
@@ -366,6 +370,15 @@ class RunConfig:
                 if getattr(self.seq2seq_eval, option.name) != option.default:
                     raise ValueError(f"{flag_of(option)} applies to the text-to-text model p5 only, not to "
                                      f"{self.model}")
+        from ..models import MODEL_REGISTRY
+
+        spec = MODEL_REGISTRY.get(self.model)
+        if spec is not None and spec.task != "ctr":
+            for name in ("train_negatives", "eval_negatives"):
+                if getattr(self.data, name) != 1:
+                    raise ValueError(f"--{name.replace('_', '-')} samples negatives for the CTR models; {self.model} "
+                                     f"is evaluated by {'full ranking over every item' if spec.task == 'next_item' else 'beam search'}"
+                                     f" and trains without them")
         if t.bf16 and t.fp16:
             raise ValueError("--bf16 and --fp16 exclude each other; choose one precision")
         if t.time_budget_minutes and t.resume_from_checkpoint:
@@ -425,7 +438,8 @@ class RunConfig:
 #: config fields a run fills from its data (``from_processor``) or from its own flags, never from ``--set``
 _DATA_FIELDS = {"num_items": "the data", "num_users": "the data", "num_categories": "the data",
                 "user_feature_sizes": "the data", "user_feature_names": "the data", "processor_fingerprint": "the data",
-                "max_history": "--max-history"}
+                "max_history": "--max-history",
+                "numeric_feature_names": "the data"}
 
 
 def check_model_overrides(model: str, overrides: dict[str, Any]) -> None:
