@@ -403,20 +403,15 @@ def push_main(argv: Optional[Sequence[str]] = None) -> str:
 QUIET_WARNINGS = (
     # torch's DataLoader when Trainer asks for pinned memory on a machine without an accelerator
     (UserWarning, r"'pin_memory' argument is set as true but no accelerator is found"),
-    # torch.export's own use of a deprecated pytree API, on every ONNX export
-    (Warning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),
 )
-
-#: third-party loggers whose warnings tell a command-line user nothing they can act on: the ONNX
-#: exporter names each torchvision operator it skips when torchvision is not installed
-QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
 
 
 @contextlib.contextmanager
 def quiet(no_progress: Optional[bool]) -> Iterator[None]:
     """Within the block: no progress bar of datasets, transformers (loading and writing weights)
     or huggingface_hub when ``no_progress``, and never the third-party warnings in
-    :data:`QUIET_WARNINGS` and :data:`QUIET_LOGGERS`. Restores the previous state on exit."""
+    :data:`QUIET_WARNINGS` (the ONNX exporter quiets its own: :func:`~hf_recsys.export.quiet_onnx_exporter`).
+    Restores the previous state on exit."""
     import datasets
     import huggingface_hub.utils as hub_utils
     from transformers.utils import logging as transformers_logging
@@ -427,19 +422,12 @@ def quiet(no_progress: Optional[bool]) -> Iterator[None]:
         datasets.disable_progress_bars()
         transformers_logging.disable_progress_bar()
         hub_utils.disable_progress_bars()
-    import logging
-
-    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     try:
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
         with warnings.catch_warnings():
             for category, message in QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=message, category=category)
             yield
     finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
         if no_progress:
             (datasets.enable_progress_bars if was[0] else datasets.disable_progress_bars)()
             (transformers_logging.enable_progress_bar if was[1] else transformers_logging.disable_progress_bar)()

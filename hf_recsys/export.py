@@ -35,11 +35,14 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import torch
 from torch import nn
@@ -250,7 +253,7 @@ def export_program(
     inputs = _select_inputs(model, example_batch) if example_batch is not None else example_inputs(model)
     _check_example(inputs)
     inputs = inputs_read(model, inputs)
-    with torch.no_grad():
+    with torch.no_grad(), quiet_onnx_exporter():
         program = torch.export.export(
             scoring_module(model, tuple(inputs), top_k, exclude_seen), tuple(inputs.values()),
             dynamic_shapes=_dynamic_shapes(model, inputs),
@@ -258,6 +261,22 @@ def export_program(
     if path is not None:
         write_atomically(Path(path), lambda temporary: torch.export.save(program, temporary))
     return program
+
+
+@contextlib.contextmanager
+def quiet_onnx_exporter() -> Iterator[None]:
+    """Within the block, the exporters' notes that ask nothing of a user are not shown: the ONNX
+    exporter's line per torchvision operator it skips when torchvision is not installed, and
+    torch.export's own use of a deprecated pytree API."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+            yield
+    finally:
+        registration.setLevel(level)
 
 
 def program_input_names(program: torch.export.ExportedProgram) -> list[str]:
@@ -347,7 +366,7 @@ def export_onnx(
     program = export_program(model, example_batch=example_batch, top_k=top_k, exclude_seen=exclude_seen)
     input_names = program_input_names(program)
     module = scoring_module(model, tuple(input_names), top_k, exclude_seen)
-    with torch.no_grad():
+    with torch.no_grad(), quiet_onnx_exporter():
         onnx_program = torch.onnx.export(
             program, (), None, dynamo=True, input_names=input_names, output_names=list(module.output_names),
             opset_version=opset_version, optimize=True, verbose=False,

@@ -264,4 +264,4 @@ def test_ctr_comparison_trains_fnn_from_the_fm_before_it_and_writes_one_table(tm
     assert saved["models"] == rows and saved["popularity"] == baseline
     assert (tmp_path / "compare_test.md").read_text() == table
     assert table.count("| fnn") == 2 and "| popularity (baseline) |" in table
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # nothing half-written left
+    assert not [p for p in os.listdir(tmp_path) if ".tmp" in p]  # nothing half-written left
