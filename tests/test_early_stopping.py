@@ -106,3 +106,13 @@ def test_a_resumed_run_keeps_the_early_stopping_count(tmp_path, monkeypatch):
     metrics = train_main([*flags, "--max-steps", "6", "--resume-from-checkpoint"])
     # counting on from one, steps 3 and 4 make three: stopped after step 4 (from zero it would be step 5)
     assert metrics["train_steps"] == 4 and metrics["stopped_early"] is True and metrics["best_step"] == 1
+
+
+@pytest.mark.parametrize("given", ["eval_ndcg@10", "NDCG@10", "ndcg@10"])
+def test_the_metric_for_best_model_takes_trainers_and_upper_case_names(given):
+    """Trainer's own form (eval_ndcg@10) and NDCG@10 were refused: only ndcg@10 was known."""
+    from hf_recsys.cli import build_train_parser
+
+    run = build_train_parser().parse_dataclass(["--model", "sasrec", "--early-stopping-patience", "2",
+                                                "--eval-steps", "5", "--max-steps", "10", "--metric-for-best-model", given])
+    assert run.training.metric_for_best_model == "ndcg@10"

@@ -199,7 +199,8 @@ class TrainingOptions:
                 "validation into OUTPUT_DIR/checkpoints and the best one is kept"})
     metric_for_best_model: Optional[str] = field(default=None, metadata={
         "help": "the validation metric that picks the best weights and stops early (default: the task's: auc for CTR "
-                "models, ndcg@10 for next-item models; logloss and loss are minimised, the others maximised)",
+                "models, ndcg@10 for next-item models; logloss and loss are minimised, the others maximised; Trainer's "
+                "eval_ prefix and capitals are taken too: eval_NDCG@10 is ndcg@10)",
         "metavar": "NAME"})
     dataloader_workers: int = field(default=0, metadata={
         "help": "data-loading worker processes (0: load in the training process)", "ge": 0})
@@ -379,6 +380,8 @@ class RunConfig:
                     raise ValueError(f"--{name.replace('_', '-')} samples negatives for the CTR models; {self.model} "
                                      f"is evaluated by {'full ranking over every item' if spec.task == 'next_item' else 'beam search'}"
                                      f" and trains without them")
+        if t.metric_for_best_model:  # "eval_ndcg@10" (Trainer's form) and "NDCG@10" name ndcg@10
+            t.metric_for_best_model = t.metric_for_best_model.strip().lower().removeprefix("eval_")
         if t.bf16 and t.fp16:
             raise ValueError("--bf16 and --fp16 exclude each other; choose one precision")
         if t.time_budget_minutes and t.resume_from_checkpoint:
