@@ -461,7 +461,9 @@ def card_for_folder(
         training_summary=training_summary,
         example_items=(processor.get("items") or [])[:3] or None,
         base_model=base_model if base_model is not None else (run.get("init_from") or None),
-        training_command=run_record.get("command") or _training_command(run),
+        # a Python run (trainer_kit) has only the command its script gave: none is made up for it
+        training_command=run_record.get("command") or run.get("command")
+        or (None if run.get("trainer") else _training_command(run)),
         license_dataset=licence_of,
         protocol=written.get("protocol"),
     )

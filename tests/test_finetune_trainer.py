@@ -79,6 +79,8 @@ def test_kit_encodes_with_the_saved_vocabularies_and_trains_with_default_argumen
     kit.save(trainer, str(out), metrics)
     assert {"README.md", "eval_results.json", "recsys_processor.json", "processor_config.json", "config.json",
             "model.safetensors"} <= set(os.listdir(out))
+    # no command was given: the card made one up (`hf-recsys train --dataset <log name> ...`) that could not run
+    assert "## Training command" not in (out / "README.md").read_text()
     reloaded = AutoProcessor.from_pretrained(out)
     assert reloaded.item_vocab.tokens == kit.processor.item_vocab.tokens
     history = new_log.interactions["item_id"].astype(str).tolist()[:4]
@@ -234,6 +236,7 @@ def test_kit_with_unknown_items_keeps_the_model_and_its_vocabularies(tiny_data, 
     kit = trainer_kit(model, AutoProcessor.from_pretrained(base), new_log, unknown_items="unknown")
     assert kit.model is model and kit.model.config.num_items == tiny_data.processor.num_items
     assert kit.processor.item_vocab.tokens == tiny_data.processor.item_vocab.tokens
+    assert "; unknown_items='unknown': encoded them" in kit.summary  # the Python argument, not a CLI flag
     trainer = make_trainer(kit, args(tmp_path), callbacks=kit.callbacks)
     trainer.train()
     with pytest.raises(ValueError, match="unknown_items"):

@@ -294,8 +294,10 @@ def finetuning_setup(
     spec: ModelSpec,
     unknown_items: str = "grow",
     source: str = "the published model",
+    option: str = "--unknown-items {}",
 ) -> FinetuneSetup:
-    """:func:`prepare_finetuning` for a model and processor already loaded."""
+    """:func:`prepare_finetuning` for a model and processor already loaded; ``option`` is how
+    messages name the unknown-items choice (the CLI flag, or the Python argument)."""
     if unknown_items not in UNKNOWN_ITEM_MODES:
         raise ValueError(f"unknown_items must be one of {UNKNOWN_ITEM_MODES}, got {unknown_items!r}")
     saved.check_compatible(getattr(published.config, "processor_fingerprint", None), "the model")
@@ -306,8 +308,8 @@ def finetuning_setup(
     if len(saved.unknown_items(new_log_items)) == len(new_log_items):
         if unknown_items == "unknown":
             raise DataFormatError(f"{log.name}: none of its {data.processor.num_items - 2:,} items is known to "
-                                  f"{source}, so with --unknown-items unknown every item is the unknown one and "
-                                  f"nothing trains; use --unknown-items grow to learn the new items")
+                                  f"{source}, so with {option.format('unknown')} every item is the unknown one "
+                                  f"and nothing trains; use {option.format('grow')} to learn the new items")
         logger.warning("%s: none of its %s items is known to %s: fine-tuning learns every item anew (is it the "
                        "log you meant?)", log.name, f"{data.processor.num_items - 2:,}", source)
     if unknown_items == "grow":
@@ -332,7 +334,7 @@ def finetuning_setup(
         f"fine-tuning {spec.name} from {source}: the new log has {counts['items']:,} items and "
         f"{counts['users']:,} users the saved vocabularies lack (they hold {seen['items']:,} / {seen['users']:,})"
         + (f", new feature values {new_values}" if new_values else "")
-        + f"; --unknown-items {unknown_items}: {action}"
+        + f"; {option.format(unknown_items)}: {action}"
     )
     return FinetuneSetup(
         data=_reencoded(data, processor, known_targets_only=unknown_items == "unknown"), model=model, processor=save_processor, wrap_collator=wrap,
@@ -575,7 +577,7 @@ def trainer_kit(
             raise ValueError("pass the model's processor: trainer_kit(model, processor, log)")
         processor = RecsysProcessor.from_pretrained(source)
     setup = finetuning_setup(model, processor, log, data_config or DataConfig(), spec, unknown_items,
-                             _public_name(source) or "the given model")
+                             _public_name(source) or "the given model", option="unknown_items={!r}")
     task = TASKS[spec.task](setup.data, setup.model)
     return TrainerKit(
         model=setup.model,
