@@ -1009,3 +1009,21 @@ def test_a_click_label_column_is_pointed_out(tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         read_table(path, columns="rating=label")
     assert "click label" not in caplog.text
+
+
+def test_an_empty_feature_cell_is_missing_not_a_category(tmp_path: Path) -> None:
+    """An empty CSV cell became the category "" (and an item with the value on one row and an
+    empty cell on another was refused); JSON 5 and 5.0 were two categories."""
+    path = tmp_path / "f.csv"
+    path.write_text("user_id,item_id,timestamp,genre\nu,a,1,x\nu,b,2,\nv,a,3,\nv,c,4,y\n")
+    log = read_table(path, columns="item.genre=genre")
+    genres = dict(zip(log.items["item_id"], log.items["genre"]))
+    assert genres == {"a": "x", "b": None, "c": "y"}
+    processor = prepare_data(log, DataConfig(max_history=3)).processor
+    assert processor.item_feature_vocabs["genre"].tokens == ["x", "y"]  # no "" category
+    jsonl = tmp_path / "f.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [{"user_id": "u", "item_id": "a", "size": 5},
+                                                       {"user_id": "u", "item_id": "b", "size": 5.0},
+                                                       {"user_id": "v", "item_id": "c", "size": None}]) + "\n")
+    sizes = read_table(jsonl, columns="item.size=size").items
+    assert dict(zip(sizes["item_id"], sizes["size"])) == {"a": "5", "b": "5", "c": None}

@@ -511,12 +511,13 @@ def split_features(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]
         id_col = f"{kind}_id"
         feats = df[[id_col] + keys].copy()
         for key in keys:
-            feats[key] = feats[key].astype(str).str.strip()
-            pairs = feats[[id_col, key]].drop_duplicates()
+            feats[key] = _feature_values(feats[key])
+            given = feats[feats[key].notna()]
+            pairs = given[[id_col, key]].drop_duplicates()
             dup = pairs[id_col].duplicated(keep="first")
             if dup.any():
                 entity = pairs[id_col][dup].iloc[0]
-                rows = np.flatnonzero((feats[id_col] == entity).to_numpy())
+                rows = np.flatnonzero((feats[id_col] == entity).to_numpy() & feats[key].notna().to_numpy())
                 values = feats[key].to_numpy()[rows]
                 second = rows[int(np.argmax(values != values[0]))]
                 raise _fail(path, f"column '{sources[key]}' ({key}) must have one value per "
@@ -524,11 +525,32 @@ def split_features(path: Path, loaded: LoadedFrame, sources: Mapping[str, str]
                                   f"{loaded.unit} {loaded.line_of(int(rows[0]))} and "
                                   f"{feats[key].iloc[second]!r}", line=loaded.line_of(int(second)),
                             unit=loaded.unit, column=sources[key])
-        table = feats.drop_duplicates(id_col).reset_index(drop=True)
+        # one row per user (item), with each feature's value where any of its rows gives one
+        table = feats.groupby(id_col, sort=False)[keys].first().reset_index()
+        table = table.astype(object).where(table.notna(), None)
         table.columns = [id_col] + [k.split(".", 1)[1] for k in keys]
         tables[kind] = table
         df = loaded.frame = df.drop(columns=keys)
     return tables["user"], tables["item"]
+
+
+def _feature_values(values: pd.Series) -> pd.Series:
+    """A feature column as text categories: an empty cell, NaN or null is missing (None, the
+    unknown value), and a whole number written as a float is the number (JSON 5.0 is "5")."""
+    missing = np.array(values.isna(), dtype=bool)
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
+        text = values.astype(str)
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+    else:
+        text = values.astype(str).str.strip()
+        if values.dtype == object:  # JSON values of mixed types: whole floats as numbers
+            floats = values.map(lambda v: isinstance(v, float) and np.isfinite(v) and v.is_integer()).to_numpy(dtype=bool)
+            if floats.any():
+                text[floats] = [str(int(v)) for v in values[floats]]
+        missing |= (text == "").to_numpy()
+    return text.astype(object).where(~missing, None)
 
 
 def report_extra_columns(path: Path, loaded: LoadedFrame) -> list[str]:
