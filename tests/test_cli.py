@@ -34,6 +34,9 @@ def test_cli_writes_a_hub_ready_folder(trained_folder):
     card = (trained_folder / "README.md").read_text()
     assert "model-index" in card and "library_name: transformers" in card and "recommendation" in card
     assert f"{metrics['eval_auc']:.4f}" in card  # the card reports this run's numbers
+    # what an AUC depends on, and which side features the model read (BST: the profile and genres)
+    assert "- sampled negatives per positive (training, held-out): 1, 1" in card
+    assert "- side features read: user: gender, age, occupation, zip; item: genres" in card
 
 
 def test_saved_folder_loads_and_recommends(trained_folder):

@@ -204,3 +204,12 @@ def test_a_temporal_split_needs_timestamps():
     with pytest.raises(DataFormatError, match="split: temporal cuts the log at one point in time, but 'custom' has no "
                                               "timestamps"):
         prepare_data(untimed, DataConfig(split="temporal"))
+
+
+def test_the_description_counts_what_each_filter_dropped():
+    """The card showed what was left after --implicit-threshold, never what it dropped."""
+    frame = pd.DataFrame({"user_id": ["u"] * 4 + ["v"] * 4, "item_id": list("abcdabcd"), "timestamp": list(range(8)),
+                          "rating": [5, 1, 4, 2, 5, 5, 4, 1]})
+    described = prepare_data(InteractionLog(frame), DataConfig(implicit_threshold=4, max_history=3)).describe()
+    assert described["dropped by the implicit_threshold filter"] == 3 and described["interactions"] == 5
+    assert "dropped by the k-core filter" not in described

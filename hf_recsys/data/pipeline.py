@@ -137,6 +137,8 @@ class PreparedData:
     frame: pd.DataFrame
     sequences: InteractionSequences
     duplicates_dropped: int = 0
+    #: interactions each filter removed: ``implicit_threshold`` and ``k-core``, where one was set
+    filtered_out: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -208,6 +210,7 @@ class PreparedData:
             "k-core (users, items)": [self.config.user_core, self.config.item_core],
             "has_timestamps": self.log.has_timestamps,
             "duplicates_dropped": int(self.duplicates_dropped),
+            **{f"dropped by the {name} filter": int(count) for name, count in self.filtered_out.items()},
         }
 
 
@@ -228,10 +231,15 @@ def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> Pr
     df = df[[c for c in ("user_id", "item_id", "timestamp", "rating") if c in df]]
     if not log.has_timestamps:
         logger.info("%s has no timestamps: each user's interactions are in file order", log.name)
+    filtered_out = {}
     if config.implicit_threshold is not None:
+        before = len(df)
         df = to_implicit(df, config.implicit_threshold)
+        filtered_out["implicit_threshold"] = before - len(df)
     if config.user_core or config.item_core:
+        before = len(df)
         df = kcore_filter(df, config.user_core, config.item_core)
+        filtered_out["k-core"] = before - len(df)
     df = sort_chronologically(df)
     if config.split == "leave_one_out":
         df = leave_one_out_split(df)
@@ -254,7 +262,7 @@ def prepare_data(log: InteractionLog, config: Optional[DataConfig] = None) -> Pr
     config.timings = timings
     logger.info("prepared %s: %s", log.name, timings)
     return PreparedData(log=log, config=config, processor=processor, frame=df, sequences=sequences,
-                        duplicates_dropped=duplicates)
+                        duplicates_dropped=duplicates, filtered_out=filtered_out)
 
 
 def data_config_dict(config: DataConfig) -> dict:

@@ -233,9 +233,17 @@ class Task:
         if run.init_from:
             training.update({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items})
         training["training samples/s"] = round(metrics["train_samples_per_second"], 1)
+        data_summary = self.data.describe()
+        if self.name == "ctr":  # AUC depends on them
+            data_summary["sampled negatives per positive (training, held-out)"] = [
+                self.data.config.train_negatives, self.data.config.eval_negatives]
+        read = side_features_read(self.model, self.processor)
+        if read["user"] or read["item"]:
+            data_summary["side features read"] = "; ".join(
+                f"{kind}: {', '.join(names)}" for kind, names in read.items() if names)
         return {
             "task": self.name,
-            "data_summary": self.data.describe(),
+            "data_summary": data_summary,
             "example_items": list(self.processor.item_vocab.tokens[:3]),
             "training": training,
         }
