@@ -127,3 +127,13 @@ def test_ml1m_format_end_to_end(tmp_path):
                           "--set", "num_heads=2"])
     assert "eval_auc" in metrics
     assert json.loads((out / "recsys_processor.json").read_text())["dataset_name"] == "ml-1m"
+
+
+def test_the_test_metrics_are_told_apart_from_the_validations(tmp_path, capsys):
+    """Validation and test metrics were both logged as {'eval_loss': ...} lines, nothing between."""
+    train_main(["--output-dir", str(tmp_path / "out"), "--max-steps", "2", "--eval-steps", "1", "--batch-size", "64",
+                *TINY])
+    lines = capsys.readouterr().out.splitlines()
+    evals = [k for k, line in enumerate(lines) if line.startswith("{'eval_loss'")]
+    marker = lines.index("[hf_recsys] training done; the held-out test split:")
+    assert len(evals) == 3 and evals[1] < marker < evals[2]  # two validations, then the test

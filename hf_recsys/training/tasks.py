@@ -219,6 +219,8 @@ class Task:
     def evaluate(self, trainer: "Trainer", run: "RunConfig") -> Evaluation:
         """Test metrics through ``trainer.evaluate`` (every process takes part) and the baseline's."""
         trainer.compute_metrics = self.compute_metrics("test")
+        if trainer.is_world_process_zero():  # Trainer logs the test metrics as eval_*, as it logs validation
+            print("[hf_recsys] training done; the held-out test split:", flush=True)
         test_metrics = trainer.evaluate(self.dataset("test"), metric_key_prefix="eval")
         baseline = self.baseline_metrics("test")
         metrics = dict(test_metrics)
