@@ -677,7 +677,7 @@ def test_columns_spec_string_and_positions(tmp_path: Path) -> None:
         read_table(headless, columns="user_id=1,timestamp=0", no_header=True)
     both = write(tmp_path / "both.csv", "user_id,item_id,timestamp\nu,a,5\n")
     assert read_table(both, columns={"timestamp": None}).interactions["timestamp"].tolist() == [0]
-    with pytest.raises(DataFormatError, match=r"column\(s\) \['user_id'\] exist in the file and would"):
+    with pytest.raises(DataFormatError, match=r"the file has its own column 'user_id', which user_id=uid would"):
         read_table(write(tmp_path / "clash.csv", "uid,user_id,item_id\nu,v,a\n"), columns="user_id=uid")
     with pytest.raises(DataFormatError, match=r"wide\.csv: a file without a header and 6"):
         read_table(write(tmp_path / "wide.csv", "1,2,3,4,5,6\n"), no_header=True)
@@ -1027,3 +1027,14 @@ def test_an_empty_feature_cell_is_missing_not_a_category(tmp_path: Path) -> None
                                                        {"user_id": "v", "item_id": "c", "size": None}]) + "\n")
     sizes = read_table(jsonl, columns="item.size=size").items
     assert dict(zip(sizes["item_id"], sizes["size"])) == {"a": "5", "b": "5", "c": None}
+
+
+def test_a_file_column_that_a_mapping_would_overwrite_says_how_to_keep_it(tmp_path: Path) -> None:
+    path = tmp_path / "clash.csv"
+    path.write_text("customer,user_id,item_id,timestamp\nc1,x,1,1\nc1,x,2,2\nc2,y,1,3\n")
+    with pytest.raises(DataFormatError, match=r"clash\.csv: the file has its own column 'user_id', which "
+                                              r"user_id=customer would overwrite; map that column too \(as a "
+                                              r"feature: user\.NAME=user_id"):
+        read_table(path, columns="user_id=customer")
+    log = read_table(path, columns="user_id=customer,user.account=user_id")  # the remedy the message names
+    assert log.interactions["user_id"].tolist() == ["c1", "c1", "c2"] and log.users["account"].tolist() == ["x", "y"]

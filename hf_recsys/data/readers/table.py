@@ -423,9 +423,11 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
     clash = [c for c in found if c in wanted and c not in rename and wanted[c] is not None
              and wanted[c] != c]
     if clash and options.header:
+        mapping = ", ".join(f"{c}={wanted[c]}" for c in clash)
         raise DataFormatError(
-            f"{path}: column(s) {clash} exist in the file and would be overwritten by the "
-            f"mapping {options.columns}", path=path)
+            f"{path}: the file has its own column {clash[0]!r}, which {mapping} would overwrite; map that column too "
+            f"(as a feature: user.NAME={clash[0]} or item.NAME={clash[0]}) or rename it in the file", path=path,
+            column=clash[0])
     df = loaded.frame = df.rename(columns=rename)
     if not options.header:
         df.columns = [c if isinstance(c, str) else f"column_{c}" for c in df.columns]
