@@ -51,7 +51,9 @@ def write_atomically(path: PathLike, write: Callable[[str], object]) -> str:
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    # the temporary name ends in the real suffix: writers such as torch.export.save check it
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
+                                             suffix=".tmp" + os.path.splitext(path)[1])
     os.close(descriptor)
     try:
         write(temporary)
