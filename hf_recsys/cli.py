@@ -748,8 +748,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         import torch
         import transformers
 
-        from . import __version__
-        print(f"hf-recsys {__version__} (transformers {transformers.__version__}, torch {torch.__version__})")
+        import hf_recsys
+        print(f"hf-recsys {hf_recsys.__version__} (transformers {transformers.__version__}, torch {torch.__version__})")
         sys.exit(0)
     if argv[0] not in COMMANDS:
         import difflib

@@ -183,8 +183,8 @@ def _in_seconds(arr: np.ndarray, exact: Optional[np.ndarray], bad: Callable, nam
             if size.min() < low:
                 raise bad(size < low, f"must be a Unix time in the unit of the other rows ({unit}: the largest "
                                       f"is {_plain(arr[np.argmax(size)]):.0f})")
-            logger.info("%s: the timestamps are Unix times in %s (every one at least %.0e); read as such",
-                        name, unit, low)
+            logger.warning("%s: the timestamps are read as Unix times in %s (every one is %.0e or more, the year "
+                           "5138 in seconds)", name, unit, low)
             return exact // per_second if exact is not None else np.floor(arr / per_second).astype(np.int64)
     return exact if exact is not None else np.floor(arr).astype(np.int64)
 
