@@ -100,7 +100,9 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
         parser.error(str(error))
 
 
-def train_main(argv: Optional[Sequence[str]] = None) -> dict:
+def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
+    """``hf-recsys train``; ``recipe``: the :class:`~hf_recsys.recipes.Recipe` whose flags ``argv``
+    already holds (zoo runs), named on the card as ``--recipe`` would be."""
     from .training.allocator import reuse_freed_memory
     from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
@@ -109,8 +111,9 @@ def train_main(argv: Optional[Sequence[str]] = None) -> dict:
 
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    recipe = recipe_of(argv)
+    recipe = recipe_of(argv) or recipe
     run = run_config_from_args(parser.parse_args(expand_recipe_argv(argv, parser, recipe)), parser)
+    run.recipe = recipe.name if recipe else None
     check_run_before_work(run, parser)
     if run.overwrite_output_dir and not run.resume_from_checkpoint:
         clear_previous_checkpoints(run.output_dir)
@@ -544,7 +547,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     results = {}
     for entry in runs:
         print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
-        metrics = train_main(entry.argv)
+        metrics = train_main(entry.argv, entry.recipe)
         results[entry.recipe.name] = {"output_dir": entry.output_dir, "repo_id": entry.repo_id,
                                       "argv": entry.argv, "metrics": metrics}
     write_zoo_summary(args.output_root, results)
@@ -586,7 +589,7 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str], train_f
             print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed}: not finished, left out", file=sys.stderr)
             continue
         print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed} -> {run.output_dir}", file=sys.stderr)
-        train_main(run.argv)
+        train_main(run.argv, run.recipe)
     command = shlex.join(["hf-recsys", "zoo", *argv])
     summaries = {}
     for name in dict.fromkeys(run.recipe.name for run in runs):

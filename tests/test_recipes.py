@@ -123,8 +123,9 @@ def test_zoo_build_pushes_tiny_recipes_that_load_back_through_automodel(tmp_path
         summary = json.loads((tmp_path / "zoo" / "zoo.json").read_text())
         assert set(summary) == {"bst-tiny", "sasrec-tiny"}
         assert set(hub.repos) == {"org/bst-tiny", "org/sasrec-tiny"}
-        for repo in hub.repos.values():
+        for name, repo in hub.repos.items():
             assert {"config.json", "model.safetensors", "recsys_processor.json", "README.md"} <= set(repo.tree("main"))
+            assert f"- recipe: {name.split('/')[1]}" in repo.tree("main")["README.md"].decode()  # the card names it
         load = textwrap.dedent("""
             import json, hf_recsys
             from transformers import AutoModel

@@ -313,6 +313,9 @@ class RunConfig:
     hub_private: Optional[bool] = field(default=None, metadata={
         "help": "create the Hub repository private", "group": _HUB})
     hub_revision: Optional[str] = field(default=None, metadata={"help": "branch to push to", "group": _HUB})
+    recipe: Optional[str] = field(default=None, metadata={
+        "help": "the recipe whose settings the run started from (`--recipe`), named on the model card",
+        "cli": False})
 
     def __post_init__(self) -> None:
         for name in COMPONENTS:  # a run owns its components (dataclasses.replace must not share them)

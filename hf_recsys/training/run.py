@@ -366,6 +366,7 @@ def budget_warmup_fraction(run: RunConfig, default: float) -> float:
 def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str] = None) -> dict[str, Any]:
     """The model card's "Training" lines every run shares (None values are left out)."""
     return {
+        "recipe": run.recipe,
         "resumed from": os.path.basename(resumed_from) if resumed_from else None,
         "epochs": run.epochs if run.max_steps <= 0 and not run.time_budget_minutes else None,
         "time budget (minutes)": run.time_budget_minutes,
