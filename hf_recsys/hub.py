@@ -241,6 +241,7 @@ def build_model_card(
     hub_dataset: Optional[str] = None,
     license_dataset: Optional[str] = None,
     protocol: Optional[Sequence[str]] = None,
+    base_model_on_hub: Optional[bool] = None,
 ) -> ModelCard:
     """A Hub model card for ``metrics`` (held-out, no ``eval_`` prefix).
 
@@ -258,6 +259,8 @@ def build_model_card(
         license_dataset: the log whose licence the model inherits (default ``dataset_name``).
         protocol: ``(sentence, label)``: how the metrics were computed, for a model whose task
             evaluates otherwise than :data:`PROTOCOLS` says (P5's beam search); default: the task's.
+        base_model_on_hub: whether ``base_model`` is a Hub repo (a YAML link) or a local folder;
+            default: a repo id form that is no folder here (a rebuilt card passes what the run saw).
     """
     protocol_text, metric_protocol = protocol or PROTOCOLS["ctr" if task == "ctr" else "next_item"]
     held_out, split = HELD_OUT.get(str(data_summary.get("split", "leave_one_out")), HELD_OUT["leave_one_out"])
@@ -291,7 +294,8 @@ def build_model_card(
         license_name=license_name,
         tags=["recommendation", "recommender-system", "hf_recsys", model_type, task.replace("_", "-")]
         + (["fine-tuned"] if base_model else []),
-        base_model=base_model if _is_repo_id(base_model) else None,
+        base_model=base_model if (_is_repo_id(base_model) if base_model_on_hub is None else base_model_on_hub)
+        else None,
         datasets=[hub_dataset] if hub_dataset else None,
         metrics=sorted({_metric_type(k) for k in metrics}) or None,
         model_name=name,
@@ -442,8 +446,9 @@ def card_for_folder(
             k.replace("_", " "): run.get(k) for k in ("trainer", "epochs", "max_steps", "steps", "batch_size",
                                                       "learning_rate", "seed", "unknown_items") if run.get(k) is not None}
     # the log's name, as the run's own card has it (run["dataset"] is the reader, e.g. "csv")
-    dataset_name = ((written.get("data_summary") or {}).get("dataset") or processor.get("dataset_name")
-                    or run.get("dataset") or "custom")
+    # (a trainer_kit run records the log's name there; the processor's is the first log it was fitted on)
+    dataset_name = ((written.get("data_summary") or {}).get("dataset") or run.get("dataset")
+                    or processor.get("dataset_name") or "custom")
     # a fine-tuned model was trained on both logs: the more restrictive licence is named
     licence_of = next((d for d in (processor.get("dataset_name"), dataset_name)
                        if d and data_license(d)[0] != PACKAGE_LICENSE), dataset_name)
@@ -466,6 +471,7 @@ def card_for_folder(
         or (None if run.get("trainer") else _training_command(run)),
         license_dataset=licence_of,
         protocol=written.get("protocol"),
+        base_model_on_hub=written.get("base_model_on_hub"),
     )
 
 

@@ -80,7 +80,9 @@ def test_kit_encodes_with_the_saved_vocabularies_and_trains_with_default_argumen
     assert {"README.md", "eval_results.json", "recsys_processor.json", "processor_config.json", "config.json",
             "model.safetensors"} <= set(os.listdir(out))
     # no command was given: the card made one up (`hf-recsys train --dataset <log name> ...`) that could not run
-    assert "## Training command" not in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "## Training command" not in card
+    assert f"- dataset: {new_log.name}" in card  # the new log, not the base model's (its licence follows)
     reloaded = AutoProcessor.from_pretrained(out)
     assert reloaded.item_vocab.tokens == kit.processor.item_vocab.tokens
     history = new_log.interactions["item_id"].astype(str).tolist()[:4]

@@ -251,6 +251,25 @@ def test_the_card_rebuilt_from_a_folder_matches_the_runs_own(tmp_path):
     assert "name: shop" in local.split("---")[1]
 
 
+def test_a_rebuilt_card_never_links_a_local_base_model(tmp_path, monkeypatch):
+    """Pushed from another working folder, `--init-from base` (a local folder) looked like the Hub
+    repo id "base/..." form and became a YAML base_model link; the run's own card had none."""
+    from hf_recsys.cli import train_main
+    from hf_recsys.hub import card_for_folder
+
+    flags = ["--model", "sasrec", "--max-steps", "1", "--synthetic-users", "30", "--synthetic-items", "20",
+             "--max-history", "4", "--set", "hidden_size=8", "--set", "num_heads=2", "--no-progress"]
+    (tmp_path / "work" / "models").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    train_main([*flags, "--output-dir", "models/base"])
+    train_main(["--init-from", "models/base", "--dataset", "synthetic", "--output-dir", "tuned", "--max-steps", "1",
+                "--synthetic-users", "30", "--synthetic-items", "20", "--no-progress"])
+    folder = tmp_path / "work" / "tuned"
+    assert "base_model:" not in (folder / "README.md").read_text().split("---")[1]
+    monkeypatch.chdir(tmp_path)  # models/base is no folder here
+    assert "base_model:" not in str(card_for_folder(str(folder))).split("---")[1]
+
+
 def _saved_folder(tiny_data, folder):
     from hf_recsys.models import MODEL_REGISTRY
 

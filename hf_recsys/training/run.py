@@ -512,7 +512,9 @@ def run_training(run: RunConfig) -> dict[str, float]:
             protocol=fields.get("protocol"),
         )
         card_record = {"data_summary": fields["data_summary"], "training_summary": training_summary,
-                       **({"protocol": list(fields["protocol"])} if fields.get("protocol") else {})}
+                       **({"protocol": list(fields["protocol"])} if fields.get("protocol") else {}),
+                       # a local --init-from folder is no Hub link, wherever the card is rebuilt
+                       **({"base_model_on_hub": card.data.base_model is not None} if run.init_from else {})}
         _save_atomically(
             run.output_dir,
             [
