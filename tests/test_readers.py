@@ -1038,3 +1038,19 @@ def test_a_file_column_that_a_mapping_would_overwrite_says_how_to_keep_it(tmp_pa
         read_table(path, columns="user_id=customer")
     log = read_table(path, columns="user_id=customer,user.account=user_id")  # the remedy the message names
     assert log.interactions["user_id"].tolist() == ["c1", "c1", "c2"] and log.users["account"].tolist() == ["x", "y"]
+
+
+def test_dates_pandas_cannot_name_are_read_in_one_day_month_order(tmp_path: Path, caplog) -> None:
+    """`2/5/2020 1:00 PM` (a form pandas cannot guess) was refused after dates became one format
+    per column; row by row, each row could take its own day/month order."""
+    day_first = _times(tmp_path, ["2/5/2020 1:00 PM", "2/6/2020 1:00 PM", "13/5/2020 2:00 PM"])
+    assert day_first == [1588424400, 1591102800, 1589378400]  # 2 May, 2 June, 13 May
+    with caplog.at_level(logging.WARNING):
+        assert _times(tmp_path, ["2/5/2020 1:00 PM", "2/6/2020 1:00 PM"]) == [1580907600, 1580994000]  # month first
+    assert "the dates such as '2/5/2020 1:00 PM' read day first or month first; read month first" in caplog.text
+    with pytest.raises(DataFormatError, match=r"line 4: .* this row puts the day first, the row of '2/13/2020 1:00 PM' "
+                                              r"the month"):
+        _times(tmp_path, ["2/5/2020 1:00 PM", "2/13/2020 1:00 PM", "13/5/2020 2:00 PM"])
+    with pytest.raises(DataFormatError, match=r"line 3: .* this row reads only as %d/%m/%Y, the row of '01/13/2020' "
+                                              r"only as %m/%d/%Y"):
+        _times(tmp_path, ["02/05/2020", "13/01/2020", "01/13/2020"])

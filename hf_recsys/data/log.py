@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -183,16 +184,14 @@ def _in_seconds(arr: np.ndarray, exact: Optional[np.ndarray], bad: Callable, nam
             if size.min() < low:
                 raise bad(size < low, f"must be a Unix time in the unit of the other rows ({unit}: the largest "
                                       f"is {_plain(arr[np.argmax(size)]):.0f})")
-            logger.warning("%s: the timestamps are read as Unix times in %s (every one is %.0e or more, the year "
-                           "5138 in seconds)", name, unit, low)
+            logger.warning("%s: the timestamps are read as Unix times in %s (every one is %.0e or more: as "
+                           "seconds they would lie thousands of years ahead)", name, unit, low)
             return exact // per_second if exact is not None else np.floor(arr / per_second).astype(np.int64)
     return exact if exact is not None else np.floor(arr).astype(np.int64)
 
 
 def _dates(strings: pd.Series, bad: Callable, name: str) -> pd.Series:
     """Date strings in one format for the whole column (see :func:`timestamps_as_seconds`)."""
-    import warnings
-
     from pandas.tseries.api import guess_datetime_format
 
     iso = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
@@ -202,17 +201,51 @@ def _dates(strings: pd.Series, bad: Callable, name: str) -> pd.Series:
     with warnings.catch_warnings():  # pandas warns that it guessed
         warnings.simplefilter("ignore")
         formats = list(dict.fromkeys(f for f in (guess_datetime_format(first), guess_datetime_format(first, dayfirst=True)) if f))
-    if not formats:
-        raise bad(iso.isna(), "must be a Unix time or a date/time")
-    parsed = {f: pd.to_datetime(strings, utc=True, errors="coerce", format=f) for f in formats}
-    complete = [f for f in formats if parsed[f].notna().all()]
+        if not formats:  # a form pandas cannot name (2/5/2020 1:00 PM): row by row, in one day/month order
+            return _dates_row_by_row(strings, bad, name)
+        parsed = {f: pd.to_datetime(strings, utc=True, errors="coerce", format=f) for f in formats}
+    complete = [f for f, dt in parsed.items() if dt.notna().all()]
     if not complete:
-        raise bad(parsed[formats[0]].isna(), f"must be a date/time in one format for the whole column (as {first!r}: "
-                                             f"{formats[0]}; ISO 8601 dates such as 2020-01-31 are safest)")
-    if len(complete) > 1:
+        readings = list(parsed)
+        only = [int(np.argmax(parsed[f].notna().to_numpy() & parsed[g].isna().to_numpy()))
+                if (parsed[f].notna() & parsed[g].isna()).any() else None for f, g in (readings, readings[::-1])]
+        if len(readings) == 2 and None not in only:  # each reading fails a row the other reads
+            other = strings.iloc[only[0]]
+            raise bad(parsed[readings[0]].isna(), f"must be a date/time in one format for the whole column: this row "
+                                                  f"reads only as {readings[1]}, the row of {other!r} only as "
+                                                  f"{readings[0]} (ISO 8601 dates such as 2020-01-31 are unambiguous)")
+        raise bad(parsed[readings[0]].isna(), f"must be a date/time in one format for the whole column (as {first!r}: "
+                                              f"{readings[0]}; ISO 8601 dates such as 2020-01-31 are safest)")
+    if len(complete) > 1 and not parsed[complete[0]].equals(parsed[complete[1]]):
         logger.warning("%s: the dates such as %r read as %s or as %s; read as %s (month first). Write ISO 8601 "
                        "dates (2020-01-31) if they are day first", name, first, complete[0], complete[1], complete[0])
     return parsed[complete[0]]
+
+
+def _dates_row_by_row(strings: pd.Series, bad: Callable, name: str) -> pd.Series:
+    """Dates of a form pandas cannot name, each row parsed on its own but all in one order: day
+    first when a row's first number is above 12, month first when a row's second one is, an
+    error when rows show both, month first with a warning when none shows either."""
+    numbers = strings.str.extract(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d")
+    day_first = False
+    if numbers.notna().all().all():
+        first, second = numbers[0].astype(int).to_numpy(), numbers[1].astype(int).to_numpy()
+        days_first, months_first = first > 12, second > 12
+        if days_first.any() and months_first.any():
+            other = strings.iloc[int(np.argmax(months_first))]
+            raise bad(days_first, f"must be a date/time in one format for the whole column: this row puts the day "
+                                  f"first, the row of {other!r} the month (ISO 8601 dates such as 2020-01-31 are "
+                                  f"unambiguous)")
+        day_first = bool(days_first.any())
+        if not days_first.any() and not months_first.any() and (first != second).any():
+            logger.warning("%s: the dates such as %r read day first or month first; read month first. Write ISO 8601 "
+                           "dates (2020-01-31) if they are day first", name, strings.iloc[int(np.argmax(first != second))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(strings, utc=True, errors="coerce", format="mixed", dayfirst=day_first)
+    if dates.isna().any():
+        raise bad(dates.isna(), "must be a Unix time or a date/time")
+    return dates
 
 
 def checked_numbers(values: pd.Series, fail: Fail, *, low: Optional[float] = None,
