@@ -757,7 +757,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if argv[0] not in COMMANDS:
         import difflib
 
-        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        close = difflib.get_close_matches(argv[0], [*COMMANDS, "--version", "--help"], n=1)
         guess = f"did you mean {close[0]}? " if close else ""
         print(f"hf-recsys: error: unknown command {argv[0]!r}; {guess}the commands are {', '.join(COMMANDS)} "
               f"(see `hf-recsys --help`)", file=sys.stderr)

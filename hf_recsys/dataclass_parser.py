@@ -111,9 +111,17 @@ class OneLineErrorParser(argparse.ArgumentParser):
     (see `PROG --help`)``, exit status 2: the usage block argparse prints first would bury the
     line that names the flag."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._given = list(args) if args is not None else None  # for the messages of error()
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
         if message.startswith("unrecognized arguments: "):
             message += self._suggestions(message[len("unrecognized arguments: "):].split())
+        elif message.startswith("the following arguments are required: "):  # a mistyped one, maybe
+            unknown = [token for token in getattr(self, "_given", None) or []
+                       if token.startswith("--") and token.split("=", 1)[0] not in self._option_string_actions]
+            message += f"; {', '.join(unknown)} is not an option{self._suggestions(unknown)}" if unknown else ""
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
     def _suggestions(self, unknown: Sequence[str]) -> str:

@@ -434,6 +434,9 @@ def test_unknown_items_is_refused_without_init_from_even_at_its_default_value_an
     (["train", "--lerning-rate=1", "--epoks", "2"], 2, "err",
      "did you mean --learning-rate for --lerning-rate, --epochs for --epoks?"),
     (["train", "--zzz"], 2, "err", "unrecognized arguments: --zzz (see"),
+    (["--verison"], 2, "err", "unknown command '--verison'; did you mean --version?"),
+    (["export", "--modle-dir", "x", "--output", "y.onnx"], 2, "err",
+     "the following arguments are required: --model-dir; --modle-dir is not an option; did you mean --model-dir?"),
 ])
 def test_a_mistyped_command_or_option_is_named_with_the_closest_one(argv, status, stream, words, capsys):
     """`hf-recsys trian` printed the module docstring; `--version` was an unknown command."""

@@ -273,3 +273,11 @@ def test_the_example_script_checks_its_options_before_any_work(flags, message, t
         example.main([token for pair in options.items() for token in pair])
     assert message.format(tmp=tmp_path) in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_log_with_no_new_ids_says_there_is_nothing_to_append(tiny_data, tmp_path):
+    """The summary said "appended them: items 130 -> 130" when no ID was new."""
+    base = save_base(tiny_data, tmp_path / "base")
+    kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), tiny_data.log)
+    assert "the new log has 0 items and 0 users the saved vocabularies lack" in kit.summary
+    assert kit.summary.endswith("unknown_items='grow': nothing to append")

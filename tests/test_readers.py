@@ -1034,7 +1034,8 @@ def test_a_file_column_that_a_mapping_would_overwrite_says_how_to_keep_it(tmp_pa
     path.write_text("customer,user_id,item_id,timestamp\nc1,x,1,1\nc1,x,2,2\nc2,y,1,3\n")
     with pytest.raises(DataFormatError, match=r"clash\.csv: the file has its own column 'user_id', which "
                                               r"user_id=customer would overwrite; map that column too \(as a "
-                                              r"feature: user\.NAME=user_id"):
+                                              r"feature, user\.NAME=user_id or item\.NAME=user_id, when it holds "
+                                              r"one value per user or item\) or rename or drop it in the file"):
         read_table(path, columns="user_id=customer")
     log = read_table(path, columns="user_id=customer,user.account=user_id")  # the remedy the message names
     assert log.interactions["user_id"].tolist() == ["c1", "c1", "c2"] and log.users["account"].tolist() == ["x", "y"]

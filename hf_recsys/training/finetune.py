@@ -317,7 +317,8 @@ def finetuning_setup(
         model = grow_model(published, processor)
         save_processor, wrap = processor, (lambda collator: collator)
         action = (f"appended them: items {saved.num_items - 2:,} -> {processor.num_items - 2:,}, "
-                  f"users {saved.num_users - 2:,} -> {processor.num_users - 2:,}")
+                  f"users {saved.num_users - 2:,} -> {processor.num_users - 2:,}"
+                  if counts["items"] or counts["users"] else "nothing to append")
     else:
         # users are appended for grouping only (sequences, negatives, GAUC); the model sees index 1
         processor, counts = saved.extended_with(data.processor, items=False, users=True, feature_values=False)

@@ -426,7 +426,8 @@ def map_columns(path: Path, loaded: LoadedFrame, options: TableOptions) -> dict[
         mapping = ", ".join(f"{c}={wanted[c]}" for c in clash)
         raise DataFormatError(
             f"{path}: the file has its own column {clash[0]!r}, which {mapping} would overwrite; map that column too "
-            f"(as a feature: user.NAME={clash[0]} or item.NAME={clash[0]}) or rename it in the file", path=path,
+            f"(as a feature, user.NAME={clash[0]} or item.NAME={clash[0]}, when it holds one value per user or item) or "
+            f"rename or drop it in the file", path=path,
             column=clash[0])
     df = loaded.frame = df.rename(columns=rename)
     if not options.header:
