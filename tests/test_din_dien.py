@@ -497,6 +497,17 @@ def test_item_fields_a_model_does_not_read_are_named(caplog):
         assert f"shop: {name} does not read the item fields ['genre', 'brand']; it reads one item field, as the " \
                "category: map the one to use with item.category=COLUMN" in warning(name, processor)
     assert warning("deepfm", processor) == "" and warning("sasrec", processor) == ""  # reads all / reads none
+
+    def mapped_warning(name, processor, mapped):
+        spec = MODEL_REGISTRY[name]
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="hf_recsys.training.tasks"):
+            warn_unread_features(spec.model_class(spec.config_class.from_processor(processor)), processor, mapped)
+        return caplog.text
+
+    # fields the user mapped (read_table records them) that a model reads not at all are named too
+    assert "shop: sasrec reads no item field; the mapped ['genre'] are not used" in mapped_warning(
+        "sasrec", processor, ["item.genre"])
     items = items.rename(columns={"genre": "category"})
     processor = prepare_data(InteractionLog(frame, items=items, name="shop"), DataConfig(max_history=4)).processor
     assert "does not read the item fields ['brand']" in warning("din", processor)

@@ -1055,3 +1055,11 @@ def test_dates_pandas_cannot_name_are_read_in_one_day_month_order(tmp_path: Path
     with pytest.raises(DataFormatError, match=r"line 3: .* this row reads only as %d/%m/%Y, the row of '01/13/2020' "
                                               r"only as %m/%d/%Y"):
         _times(tmp_path, ["02/05/2020", "13/01/2020", "01/13/2020"])
+
+
+def test_a_table_records_the_side_features_it_was_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("user_id,item_id,timestamp,genre,age\nu,a,1,x,30\nv,b,2,y,40\n")
+    assert read_table(path, columns="item.genre=genre,user.age=age").interactions.attrs["mapped_features"] == [
+        "user.age", "item.genre"]
+    assert read_table(path).interactions.attrs["mapped_features"] == []

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import datasets
 import numpy as np
@@ -56,7 +56,7 @@ def build_model(run: "RunConfig", data: PreparedData) -> torch.nn.Module:
     config = spec.config_class.from_processor(data.processor, **run.model_overrides)
     model = spec.model_class(config)
     model.load_item_features(data.processor)
-    warn_unread_features(model, data.processor)
+    warn_unread_features(model, data.processor, data.log.interactions.attrs.get("mapped_features", ()))
     return model
 
 
@@ -75,16 +75,23 @@ def side_features_read(model: torch.nn.Module, processor: Any) -> dict[str, list
     return {"user": [], "item": []}
 
 
-def warn_unread_features(model: torch.nn.Module, processor: Any) -> None:
+def warn_unread_features(model: torch.nn.Module, processor: Any, mapped: Sequence[str] = ()) -> None:
     """Warn when a model that reads side features of a kind (user, item) leaves some of the
-    log's out: an ``item.genre`` column that BST does not read (it reads ``item.category``)
-    would otherwise be dropped in silence."""
+    log's out, or reads none of the fields the user mapped (``mapped``: ``"item.genre"``, ...):
+    an ``item.genre`` column that BST does not read (it reads ``item.category``) or that SASRec
+    reads not at all would otherwise be dropped in silence."""
     read = side_features_read(model, processor)
     have = {"user": processor.user_feature_names, "item": list(processor.item_feature_vocabs)}
     for kind in ("user", "item"):
         unread = [name for name in have[kind] if name not in read[kind]]
         behaviour_item = kind == "item" and isinstance(model, BehaviourCTRMixin)
-        if unread and (read[kind] or behaviour_item):
+        if not read[kind] and not behaviour_item:
+            unread = [name for name in unread if f"{kind}.{name}" in mapped]
+            if unread:
+                logger.warning("%s: %s reads no %s field; the mapped %s are not used (the CTR models read side "
+                               "features)", processor.dataset_name, model.config.model_type, kind, unread)
+            continue
+        if unread:
             detail = ("; it reads one item field, as the category: map the one to use with item.category=COLUMN, or "
                       "train a model that reads every field, e.g. deepfm" if behaviour_item else f"; it reads {read[kind]}")
             logger.warning("%s: %s does not read the %s fields %s%s", processor.dataset_name, model.config.model_type,

@@ -671,4 +671,8 @@ def read_table(
     front = ["user_id", "item_id", "timestamp"] + (["rating"] if "rating" in df.columns else [])
     df = df[front + [c for c in df.columns if c not in front]].reset_index(drop=True)
     stem = p.name.split(".")[0] or "custom"
-    return InteractionLog(df, users=users, items=items, name=name or stem)
+    log = InteractionLog(df, users=users, items=items, name=name or stem)
+    # the side features the user asked for (a model that reads none of them says so)
+    log.interactions.attrs["mapped_features"] = [f"{kind}.{column}" for kind, table in (("user", users), ("item", items))
+                                                 if table is not None for column in table.columns[1:]]
+    return log
