@@ -1002,9 +1002,10 @@ def test_a_click_label_column_is_pointed_out(tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         log = read_table(path)
     assert len(log) == 12
-    assert ("'label' holds 0 and 1 like a click label, but every row is read as an interaction (a positive; "
+    assert ("column 'label' holds 0 and 1 like a click label, but every row is read as an interaction (a positive; "
             "negatives are sampled): to keep only the rows with 1, map it as the rating (rating=label) and pass "
             "--implicit-threshold 1") in caplog.text
+    assert "to use one as a feature" not in caplog.text  # the feature advice was wrong for a label
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         read_table(path, columns="rating=label")

@@ -568,13 +568,16 @@ def report_extra_columns(path: Path, loaded: LoadedFrame) -> list[str]:
                 f"interactions are ordered by it (the rows' order is used now)") if times else ""
         labels = [c for c in extra if "rating" not in loaded.frame.columns and _looks_like_labels(loaded.frame[c])]
         if labels:  # an impression log: its non-clicks would be read as interactions
-            hint += (f"; '{labels[0]}' holds 0 and 1 like a click label, but every row is read as an interaction "
-                     f"(a positive; negatives are sampled): to keep only the rows with 1, map it as the rating "
-                     f"(rating={labels[0]}) and pass --implicit-threshold 1 (implicit_threshold=1)")
-        logger.warning(
-            "%s: column(s) %s are not used by any model (kept on the log's interactions only); "
-            "to use one as a feature map it with the columns option (--columns / columns=) "
-            "item.NAME=COLUMN or user.NAME=COLUMN%s", path, ", ".join(repr(c) for c in extra), hint)
+            logger.warning(
+                "%s: column '%s' holds 0 and 1 like a click label, but every row is read as an interaction (a "
+                "positive; negatives are sampled): to keep only the rows with 1, map it as the rating (rating=%s) "
+                "and pass --implicit-threshold 1 (implicit_threshold=1)", path, labels[0], labels[0])
+        others = [c for c in extra if c not in labels[:1]]
+        if others:
+            logger.warning(
+                "%s: column(s) %s are not used by any model (kept on the log's interactions only); "
+                "to use one as a feature map it with the columns option (--columns / columns=) "
+                "item.NAME=COLUMN or user.NAME=COLUMN%s", path, ", ".join(repr(c) for c in others), hint)
     return extra
 
 
