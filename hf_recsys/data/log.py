@@ -192,7 +192,10 @@ def _in_seconds(arr: np.ndarray, exact: Optional[np.ndarray], bad: Callable, nam
 
 def _dates(strings: pd.Series, bad: Callable, name: str) -> pd.Series:
     """Date strings in one format for the whole column (see :func:`timestamps_as_seconds`)."""
-    from pandas.tseries.api import guess_datetime_format
+    try:
+        from pandas.tseries.api import guess_datetime_format
+    except ImportError:  # pandas < 2.2 kept it private
+        from pandas._libs.tslibs.parsing import guess_datetime_format
 
     iso = pd.to_datetime(strings, utc=True, errors="coerce", format="ISO8601")
     if iso.notna().all():
