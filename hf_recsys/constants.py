@@ -21,4 +21,8 @@ IGNORE_INDEX = -100
 EVAL_RESULTS_FILE = "eval_results.json"
 RUN_CONFIG_FILE = "run_config.json"
 
-__all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX", "EVAL_RESULTS_FILE", "RUN_CONFIG_FILE"]
+#: the cut-offs K of a next-item model's HR@K, NDCG@K and MRR@K unless a run names others
+NEXT_ITEM_CUTOFFS = (5, 10, 20)
+
+__all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX", "EVAL_RESULTS_FILE", "RUN_CONFIG_FILE",
+           "NEXT_ITEM_CUTOFFS"]

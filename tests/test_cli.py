@@ -137,3 +137,19 @@ def test_the_test_metrics_are_told_apart_from_the_validations(tmp_path, capsys):
     evals = [k for k, line in enumerate(lines) if line.startswith("{'eval_loss'")]
     marker = lines.index("[hf_recsys] training done; the held-out test split:")
     assert len(evals) == 3 and evals[1] < marker < evals[2]  # two validations, then the test
+
+
+def test_next_item_cutoffs_are_the_runs_choice(tmp_path, capsys):
+    """The cut-offs were fixed at 5, 10 and 20 (HSTU's paper and RecBole users report @50 too)."""
+    flags = ["--model", "sasrec", "--output-dir", str(tmp_path / "k"), "--max-steps", "3", "--eval-steps", "3",
+             "--synthetic-users", "60", "--synthetic-items", "50", "--no-progress", "--set", "hidden_size=8",
+             "--set", "num_heads=2"]
+    metrics = train_main([*flags, "--eval-cutoffs", "50", "10", "--load-best-model-at-end", "--metric-for-best-model",
+                          "ndcg@50"])
+    assert {"eval_hr@10", "eval_ndcg@50", "eval_mrr@50", "eval_popularity_ndcg@50"} <= set(metrics)
+    assert not any("@5" == key[-2:] or "@20" in key for key in metrics)
+    assert metrics["best_valid_metric"] == "ndcg@50"
+    assert "| NDCG@50 (full ranking, leave-one-out) |" in (tmp_path / "k" / "README.md").read_text()
+    with pytest.raises(SystemExit):  # the best-model metric must be one of them
+        main(["train", *flags, "--eval-cutoffs", "20", "--load-best-model-at-end", "--output-dir", str(tmp_path / "k2")])
+    assert "--metric-for-best-model ndcg@10: sasrec reports hr@20, ndcg@20, mrr@20, loss" in capsys.readouterr().err

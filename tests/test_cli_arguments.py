@@ -182,6 +182,8 @@ def test_flat_python_construction_and_replace_keep_working():
     (["--columns", "user_id=foo"], "--columns reads a table file (--data-path); the synthetic log has none"),
     (["--sep", ";"], "--sep reads a table file (--data-path); the synthetic log has none"),
     (["--set", "numeric_feature_names=['age']", "--model", "deepfm"], "numeric_feature_names comes from the data, not --set"),
+    (["--model", "din", "--eval-cutoffs", "50"], "--eval-cutoffs applies to the next-item models; din is evaluated by AUC"),
+    (["--model", "sasrec", "--eval-cutoffs", "0", "10"], "--eval-cutoffs 0 10: give distinct whole numbers >= 1"),
 ])
 def test_an_option_the_run_would_ignore_is_a_usage_error(argv, words, tmp_path, capsys):
     (tmp_path / "log.csv").write_text("user_id,item_id\nu,i\n")

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Optional
 
 from transformers import PretrainedConfig
 
+from ..constants import NEXT_ITEM_CUTOFFS
 from ..data.log import DataFormatError
 from ..data.pipeline import DataConfig
 from ..dataclass_parser import check_fields, flag_of
@@ -202,6 +203,9 @@ class TrainingOptions:
                 "models, ndcg@10 for next-item models; logloss and loss are minimised, the others maximised; Trainer's "
                 "eval_ prefix and capitals are taken too: eval_NDCG@10 is ndcg@10)",
         "metavar": "NAME"})
+    eval_cutoffs: list[int] = field(default_factory=lambda: list(NEXT_ITEM_CUTOFFS), metadata={
+        "help": "next-item models: the cut-offs K of HR@K, NDCG@K and MRR@K, on validation and test (full ranking "
+                "either way; the metric that picks the best weights must be among them)", "metavar": "K"})
     dataloader_workers: int = field(default=0, metadata={
         "help": "data-loading worker processes (0: load in the training process)", "ge": 0})
     save_steps: int = field(default=0, metadata={
@@ -377,6 +381,13 @@ class RunConfig:
         from ..models import MODEL_REGISTRY
 
         spec = MODEL_REGISTRY.get(self.model)
+        cutoffs = t.eval_cutoffs
+        if any(k < 1 for k in cutoffs) or len(set(cutoffs)) != len(cutoffs) or not cutoffs:
+            raise ValueError(f"--eval-cutoffs {' '.join(map(str, cutoffs))}: give distinct whole numbers >= 1")
+        if spec is not None and spec.task != "next_item" and list(cutoffs) != list(NEXT_ITEM_CUTOFFS):
+            raise ValueError(f"--eval-cutoffs applies to the next-item models; {self.model} is evaluated by "
+                             f"{'AUC and log loss' if spec.task == 'ctr' else 'beam search at K 5 and 10'}")
+        t.eval_cutoffs = sorted(cutoffs)
         if spec is not None and spec.task != "ctr":
             for name in ("train_negatives", "eval_negatives"):
                 if getattr(self.data, name) != 1:

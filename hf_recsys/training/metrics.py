@@ -12,6 +12,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from ..constants import NEXT_ITEM_CUTOFFS
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -76,7 +78,7 @@ def make_ctr_compute_metrics(users: np.ndarray) -> Callable:
     return compute_metrics
 
 
-def ranking_metrics(ranks: np.ndarray, ks: Sequence[int] = (5, 10, 20)) -> dict[str, float]:
+def ranking_metrics(ranks: np.ndarray, ks: Sequence[int] = NEXT_ITEM_CUTOFFS) -> dict[str, float]:
     """HR@K, NDCG@K and MRR@K from 0-based ranks of the held-out item (one per user)."""
     ranks = np.asarray(ranks, dtype=np.float64).ravel()
     out: dict[str, float] = {}

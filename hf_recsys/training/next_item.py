@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from ..constants import IGNORE_INDEX, NUM_SPECIAL
+from ..constants import IGNORE_INDEX, NEXT_ITEM_CUTOFFS, NUM_SPECIAL
 from ..data.pipeline import PreparedData
 from ..data.processing import TRAIN
 from ..data.samples import InteractionSequences
@@ -257,7 +257,7 @@ class FullRanker:
         return self.ranks(logits, targets, rows)
 
 
-def make_ranking_compute_metrics(ks: Sequence[int] = (5, 10, 20)) -> Callable:
+def make_ranking_compute_metrics(ks: Sequence[int] = NEXT_ITEM_CUTOFFS) -> Callable:
     """``compute_metrics`` over the ranks ``preprocess_logits_for_metrics`` produced."""
 
     def compute_metrics(eval_prediction) -> dict[str, float]:
@@ -298,7 +298,7 @@ class NextItemTask(Task):
     name = "next_item"
     baseline_name = "popularity"
     main_metric = "ndcg@10"
-    validation_metrics = (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in (5, 10, 20)), "loss")
+    validation_metrics = (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in NEXT_ITEM_CUTOFFS), "loss")
     #: evaluation batches carry the held-out row, so the ranking can mask the user's history
     label_names = ["labels", "label_rows"]
 
@@ -309,7 +309,7 @@ class NextItemTask(Task):
         exclude_history: bool = True,
         tie_breaking: str = "pessimistic",
         train_windows: str = "last",
-        ks: Sequence[int] = (5, 10, 20),
+        ks: Sequence[int] = NEXT_ITEM_CUTOFFS,
     ):
         super().__init__(data, model)
         if train_windows not in ("last", "all"):
@@ -318,6 +318,17 @@ class NextItemTask(Task):
         self.ks = tuple(ks)
         self.ranker = FullRanker(data.sequences, exclude_history, tie_breaking, seed=data.config.seed)
         self._datasets: dict[str, datasets.Dataset] = {}
+
+    @classmethod
+    def from_run(cls, run, spec, log, data_config) -> "NextItemTask":
+        """:meth:`Task.from_run`, ranking at the run's ``--eval-cutoffs``."""
+        task = super().from_run(run, spec, log, data_config)
+        task.ks = tuple(run.eval_cutoffs)
+        return task
+
+    @classmethod
+    def validation_metrics_of(cls, run) -> tuple[str, ...]:
+        return (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in run.eval_cutoffs), "loss")
 
     @property
     def max_history(self) -> int:

@@ -261,9 +261,10 @@ def check_validation_options(run: RunConfig, task_class: type[Task]) -> None:
         raise ValueError(f"{flag}: {run.model} is not validated during training by the Trainer; "
                          f"{task_class.validation_hint or 'drop the flag'}")
     metric = best_metric_name(run, task_class)
-    if metric not in task_class.validation_metrics:
+    reported = task_class.validation_metrics_of(run)
+    if metric not in reported:
         raise ValueError(f"--metric-for-best-model {metric}: {run.model} reports "
-                         f"{', '.join(task_class.validation_metrics)} on the validation split")
+                         f"{', '.join(reported)} on the validation split (--eval-cutoffs sets the K)")
 
 
 def early_stopping(run: RunConfig) -> list[EarlyStoppingCallback]:

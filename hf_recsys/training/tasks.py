@@ -165,6 +165,12 @@ class Task:
         """Refuse options this task cannot use; called before any data is read."""
 
     @classmethod
+    def validation_metrics_of(cls, run: "RunConfig") -> tuple[str, ...]:
+        """The metrics a validation of ``run`` reports (:attr:`validation_metrics`, unless the
+        run's options change them)."""
+        return cls.validation_metrics
+
+    @classmethod
     def from_run(cls, run: "RunConfig", spec: ModelSpec, log: InteractionLog, data_config: DataConfig) -> "Task":
         """Prepare the data and build the model: a fresh one from the processor, or the published
         model of ``run.init_from`` (its vocabularies grown or kept, ``run.unknown_items``)."""
