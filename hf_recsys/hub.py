@@ -258,7 +258,8 @@ def build_model_card(
         training_command: the command that trained it, shown in a bash block.
         license_dataset: the log whose licence the model inherits (default ``dataset_name``).
         protocol: ``(sentence, label)``: how the metrics were computed, for a model whose task
-            evaluates otherwise than :data:`PROTOCOLS` says (P5's beam search); default: the task's.
+            evaluates otherwise than :data:`PROTOCOLS` says (P5's beam search), with the same
+            ``{held_out}`` / ``{split}`` fields; default: the task's.
         base_model_on_hub: whether ``base_model`` is a Hub repo (a YAML link) or a local folder;
             default: a repo id form that is no folder here (a rebuilt card passes what the run saw).
     """

@@ -215,10 +215,10 @@ class P5Task(Task):
                  else "every test user")
         seen = ("every earlier item of the user is excluded (--eval-exclude-seen)" if options["eval_exclude_seen"]
                 else "items of the user's history are not excluded, as in the P5 paper")
-        return (f"each user's last interaction (leave-one-out by time) is the held-out target, and the model's "
-                f"top K are the best K of a constrained beam search with {self.model.config.recommend_beams} beams "
-                f"over the item index, prompted with the first training template ({seen}); HR and NDCG at cut-off "
-                f"K on {users}; the popularity list is masked in the same way", "beam search top-K, leave-one-out")
+        return (f"{{held_out}} the held-out targets, and the model's top K are the best K of a constrained beam "
+                f"search with {self.model.config.recommend_beams} beams over the item index, prompted with the first "
+                f"training template ({seen}); HR and NDCG at cut-off K on {users}; the popularity list is masked in "
+                f"the same way", "beam search top-K, {split}")
 
     def writers(self, trainer: "Trainer") -> list:
         """Weights, config, tokenizer, item index and processor."""
