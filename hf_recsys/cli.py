@@ -314,15 +314,22 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
 
     from .hub import load_model, resolve_model_source
 
+    source = resolve_model_source(args.model_dir, "--model-dir", args.revision)
+    if args.top_k is not None:  # told from config.json, before the weights load
+        from transformers import AutoConfig
+
+        from .models import MODEL_REGISTRY
+
+        model_type = AutoConfig.from_pretrained(source).model_type
+        if any(spec.task == "ctr" and spec.config_class.model_type == model_type for spec in MODEL_REGISTRY.values()):
+            parser.error(f"argument --top-k: is for next-item models; {model_type} is a CTR model, which scores the "
+                         "candidates it is given")
     with quiet(args.no_progress):
-        model = load_model(resolve_model_source(args.model_dir, "--model-dir", args.revision))
+        model = load_model(source)
     try:
         task = task_of(model)
     except ExportNotSupportedError as error:
         parser.error(str(error))
-    if args.top_k is not None and task != "next_item":
-        parser.error(f"argument --top-k: is for next-item models; {model.config.model_type} is a CTR model, which "
-                     "scores the candidates it is given")
     items = model.config.num_items - 2  # real items: padding and unknown are never returned
     if args.top_k is not None and task == "next_item" and args.top_k > items:
         print(f"hf-recsys export: note: --top-k {args.top_k} is more than the model's {items} items; the graph "

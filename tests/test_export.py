@@ -243,6 +243,7 @@ def test_cli_prints_example_inputs_and_refuses_p5_in_one_line(tiny_data, tmp_pat
         main(["export", "--model-dir", str(tmp_path / "bst"), "--output", str(tmp_path / "bst.onnx"), "--top-k", "3"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "argument --top-k: is for next-item models; bst is a CTR model" in err
+    assert "Loading weights" not in err  # refused from config.json, before the weights load
     assert not (tmp_path / "bst.onnx").exists()
 
     p5 = P5ForConditionalGeneration(P5Config(d_model=16, d_kv=4, d_ff=16, num_heads=2, num_layers=1,
