@@ -129,7 +129,7 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail, name: str = "the log") 
     timestamps; whole-number strings are converted exactly, not through float64.
 
     Unix times in milliseconds, microseconds or nanoseconds (every value at least 1e11, 1e14 or
-    1e17) are converted to seconds, with a note; a column that mixes such units is an error.
+    1e17) are converted to seconds, with a warning; a column that mixes such units is an error.
     Date strings are read in one format for the whole column: ISO 8601, else the format of the
     first other row, day first where a row shows it (a day above 12), with a warning where no
     row tells day-first from month-first dates apart."""
