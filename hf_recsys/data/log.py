@@ -81,7 +81,8 @@ def ids_as_strings(values: pd.Series, fail: Fail) -> pd.Series:
         return values.astype(np.int64).astype(str)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(str)
-    if values.dtype == object:  # values of mixed types (JSON, a Python list): check each
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) != "string":
+        # values of mixed types (JSON, a Python list): check each
         kinds = values.map(_id_kind).to_numpy()
         bad = kinds == "bad"
         if bad.any():
@@ -140,17 +141,12 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail, name: str = "the log") 
             return fail(k, "is empty or NaN")
         return fail(k, f"{why}, got {raw!r}")
 
-    limit = 2.0**62
     if pd.api.types.is_datetime64_any_dtype(values):
         dt = values if getattr(values.dt, "tz", None) is not None else values.dt.tz_localize("UTC")
     elif pd.api.types.is_bool_dtype(values):
         raise bad(np.ones(len(values), dtype=bool), "must be a timestamp")
     elif pd.api.types.is_numeric_dtype(values):
-        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
-        if out_of_range.any():
-            raise bad(out_of_range, "must be a finite Unix time")
+        arr = _finite_unix_times(values.to_numpy(dtype=np.float64, na_value=np.nan), bad)
         exact = None if pd.api.types.is_float_dtype(values) else values.to_numpy(dtype=np.int64)
         return _in_seconds(arr, exact, bad, name)
     else:
@@ -161,11 +157,7 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail, name: str = "the log") 
             raise bad(strings == "", "is empty")
         num = pd.to_numeric(strings, errors="coerce")
         if num.notna().all():
-            arr = num.to_numpy(dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= limit)
-            if out_of_range.any():
-                raise bad(out_of_range, "must be a finite Unix time")
+            arr = _finite_unix_times(num.to_numpy(dtype=np.float64), bad)
             whole = strings.str.fullmatch(r"[+-]?\d{1,18}").to_numpy().all()
             return _in_seconds(arr, strings.astype(np.int64).to_numpy() if whole else None, bad, name)
         if num.notna().any():  # Unix times mixed with something else
@@ -174,6 +166,15 @@ def timestamps_as_seconds(values: pd.Series, fail: Fail, name: str = "the log") 
     if dt.isna().any():
         raise bad(dt.isna(), "must be a Unix time or a date/time")
     return ((dt - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+
+
+def _finite_unix_times(arr: np.ndarray, bad: Callable) -> np.ndarray:
+    """``arr`` (float64 Unix times), each finite and below 2**62 (an int64 in any unit)."""
+    with np.errstate(invalid="ignore"):
+        out_of_range = ~np.isfinite(arr) | (np.abs(arr) >= 2.0**62)
+    if out_of_range.any():
+        raise bad(out_of_range, "must be a finite Unix time")
+    return arr
 
 
 def _in_seconds(arr: np.ndarray, exact: Optional[np.ndarray], bad: Callable, name: str) -> np.ndarray:
