@@ -329,7 +329,7 @@ def finetuning_setup(
         action = "encoded them as unknown (index 1); vocabularies and model unchanged"
         if spec.task == "next_item":
             action += "; unknown next items are not training targets or held-out items"
-    _warn_missing_features(published.config, saved, data.processor, counts, log.name, grows_items=unknown_items == "grow")
+    _warn_missing_features(published, saved, data.processor, counts, log.name, grows_items=unknown_items == "grow")
     new_values = {k[len("feature:"):]: v for k, v in counts.items() if k.startswith("feature:") and v}
     summary = (
         f"fine-tuning {spec.name} from {source}: the new log has {counts['items']:,} items and "
@@ -343,23 +343,21 @@ def finetuning_setup(
     )
 
 
-def _warn_missing_features(config: Any, saved: RecsysProcessor, fitted: RecsysProcessor, counts: dict[str, int],
-                           log_name: str, grows_items: bool) -> None:
+def _warn_missing_features(model: torch.nn.Module, saved: RecsysProcessor, fitted: RecsysProcessor,
+                           counts: dict[str, int], log_name: str, grows_items: bool) -> None:
     """Warn when the model reads side features that the new log lacks: its new users (items)
     are fine-tuned and served with the unknown value of each such feature."""
-    for kind, used, names, fresh in (
-        ("user", bool(getattr(config, "user_feature_sizes", None)) and getattr(config, "use_user_features", True),
-         saved.user_feature_names, counts["users"]),
-        ("item", bool(getattr(config, "item_feature_sizes", None)) and getattr(config, "use_item_features", True),
-         list(saved.item_feature_vocabs),
-         counts["items"] if grows_items else 0),
-    ):
-        have = fitted.user_feature_names if kind == "user" else list(fitted.item_feature_vocabs)
-        missing = [name for name in names if name not in have]
-        if used and missing and fresh:
+    from .tasks import side_features_read
+
+    read = side_features_read(model, saved)
+    have = {"user": fitted.user_feature_names, "item": list(fitted.item_feature_vocabs)}
+    fresh = {"user": counts["users"], "item": counts["items"] if grows_items else 0}
+    for kind in ("user", "item"):
+        missing = [name for name in read[kind] if name not in have[kind]]
+        if missing and fresh[kind]:
             logger.warning("%s: the model reads the %s features %s, which this log does not have: its %s new %ss get "
                            "the unknown value of each (known %ss keep their saved values)", log_name, kind, missing,
-                           f"{fresh:,}", kind, kind)
+                           f"{fresh[kind]:,}", kind, kind)
 
 
 __all__ = [

@@ -298,7 +298,6 @@ class NextItemTask(Task):
     name = "next_item"
     baseline_name = "popularity"
     main_metric = "ndcg@10"
-    validation_metrics = (*(f"{name}@{k}" for name in ("hr", "ndcg", "mrr") for k in NEXT_ITEM_CUTOFFS), "loss")
     #: evaluation batches carry the held-out row, so the ranking can mask the user's history
     label_names = ["labels", "label_rows"]
 
