@@ -154,12 +154,13 @@ class P5Task(Task):
             return Evaluation()
         model, options, seed = trainer.model, self.eval_options, run.seed
         metrics: dict[str, Any] = {}
+        direct_families = [t for t in DIRECT_FAMILIES if t in model.config.tasks]
         if run.disable_tqdm:  # no progress bar says that the run is now testing, and how
             users = len(evaluation_rows(self.data, "test", options["eval_users"], seed))
             templates = "the training and an unseen prompt template" if options["eval_unseen_template"] else "its prompt template"
-            others = [t for t in DIRECT_FAMILIES if t in model.config.tasks]
             print(f"[hf_recsys] testing: beam search ({model.config.recommend_beams} beams) for {users:,} users with "
-                  f"{templates}" + (f", then the {', '.join(others)} prompts" if others else ""), flush=True)
+                  f"{templates}" + (f", then the {', '.join(direct_families)} prompts" if direct_families else ""),
+                  flush=True)
 
         def sequential(template: str) -> dict[str, Any]:
             return evaluate_sequential(model, self.tokenizer, self.data, self.index, "test", template, 0,
@@ -171,7 +172,6 @@ class P5Task(Task):
         metrics.update({f"eval_{k}": v for k, v in seen.items()})
         if options["eval_unseen_template"]:
             metrics.update({f"eval_unseen_{k}": v for k, v in sequential(SEQUENTIAL_UNSEEN).items() if k != "users"})
-        direct_families = [t for t in DIRECT_FAMILIES if t in model.config.tasks]
         if direct_families:  # the direct and rating families, on the same held-out interactions
             for prefix, unseen_templates in (("eval_", False), ("eval_unseen_", True)):
                 if unseen_templates and not options["eval_unseen_template"]:
