@@ -369,8 +369,8 @@ class RunConfig:
         if s.dataset == "synthetic":
             given = list(self.data.reader_options())
             if given:
-                raise ValueError(f"--{given[0].replace('_', '-')} reads a table file (--data-path); the synthetic log "
-                                 f"has none")
+                raise ValueError(f"{flag_of(DataConfig.__dataclass_fields__[given[0]])} reads a table file "
+                                 f"(--data-path); the synthetic log has none")
             s.synthetic_users = s.synthetic_users or SYNTHETIC_USERS
             s.synthetic_items = s.synthetic_items or SYNTHETIC_ITEMS
         if self.model != "p5":
@@ -391,7 +391,7 @@ class RunConfig:
         if spec is not None and spec.task != "ctr":
             for name in ("train_negatives", "eval_negatives"):
                 if getattr(self.data, name) != 1:
-                    raise ValueError(f"--{name.replace('_', '-')} samples negatives for the CTR models; {self.model} "
+                    raise ValueError(f"{flag_of(DataConfig.__dataclass_fields__[name])} samples negatives for the CTR models; {self.model} "
                                      f"is evaluated by {'full ranking over every item' if spec.task == 'next_item' else 'beam search'}"
                                      f" and trains without them")
         if t.metric_for_best_model:  # "eval_ndcg@10" (Trainer's form) and "NDCG@10" name ndcg@10
