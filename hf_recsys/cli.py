@@ -318,10 +318,10 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.top_k is not None:  # told from config.json, before the weights load
         from transformers import AutoConfig
 
-        from .models import MODEL_REGISTRY
+        from .models import spec_of_model_type
 
         model_type = AutoConfig.from_pretrained(source).model_type
-        if any(spec.task == "ctr" and spec.config_class.model_type == model_type for spec in MODEL_REGISTRY.values()):
+        if getattr(spec_of_model_type(model_type), "task", None) == "ctr":
             parser.error(f"argument --top-k: is for next-item models; {model_type} is a CTR model, which scores the "
                          "candidates it is given")
     with quiet(args.no_progress):

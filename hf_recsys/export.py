@@ -50,7 +50,7 @@ from torch.overrides import TorchFunctionMode
 
 from .constants import NUM_SPECIAL
 from .files import write_atomically
-from .models import MODEL_REGISTRY
+from .models import spec_of_model_type
 from .models.modeling_next_item import NextItemPreTrainedModel
 
 #: every input an exported program may take, in signature order
@@ -81,14 +81,14 @@ def task_of(model: nn.Module) -> str:
     if isinstance(model, NextItemPreTrainedModel):
         return "next_item"
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    for spec in MODEL_REGISTRY.values():
-        if spec.config_class.model_type == model_type:
-            if spec.task not in ("ctr", "next_item"):
-                raise ExportNotSupportedError(
-                    f"export is not supported for {spec.name} models: it covers the CTR and next-item scoring "
-                    f"models; {spec.name} decodes item IDs with a constrained beam search, so serve it with "
-                    "model.recommend() or model.generate(**model.generation_inputs(histories), ...)")
-            return spec.task
+    spec = spec_of_model_type(model_type)
+    if spec is not None:
+        if spec.task not in ("ctr", "next_item"):
+            raise ExportNotSupportedError(
+                f"export is not supported for {spec.name} models: it covers the CTR and next-item scoring "
+                f"models; {spec.name} decodes item IDs with a constrained beam search, so serve it with "
+                "model.recommend() or model.generate(**model.generation_inputs(histories), ...)")
+        return spec.task
     if model_type == "p5" or not hasattr(getattr(model, "config", None), "num_items"):
         raise ExportNotSupportedError(f"export is not supported for {model_type} models (no item catalogue to score)")
     # remote-code classes are not the registered ones: next-item models have an item table

@@ -412,7 +412,7 @@ def card_for_folder(
     ``recsys_processor.json``, ``eval_results.json`` (``eval_*`` and ``eval_popularity_*``)
     and ``run_config.json`` when present. ``hf-recsys push`` regenerates the card with this,
     named by the repo id."""
-    from .models import MODEL_REGISTRY
+    from .models import spec_of_model_type
     from .models.processing_recsys import PROCESSOR_FILE
 
     def read(name: str) -> dict:
@@ -425,7 +425,7 @@ def card_for_folder(
     config, processor, results, run_record = (read("config.json"), read(PROCESSOR_FILE),
                                               read(EVAL_RESULTS_FILE), read(RUN_CONFIG_FILE))
     model_type = config.get("model_type", "model")
-    spec = next((s for s in MODEL_REGISTRY.values() if s.config_class.model_type == model_type), None)
+    spec = spec_of_model_type(model_type)
     name = spec.name if spec else model_type
     task = spec.task if spec else "next_item"
     metrics, baseline, baseline_name = {}, {}, "popularity"

@@ -13,6 +13,7 @@ collator, metrics and evaluation of a training run:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor, PreTrainedConfig, PreTrainedModel
 
@@ -75,6 +76,11 @@ class ModelSpec:
 MODEL_REGISTRY: dict[str, ModelSpec] = {}
 
 
+def spec_of_model_type(model_type: Optional[str]) -> Optional[ModelSpec]:
+    """The registered model whose config has ``model_type`` (a saved ``config.json``'s), or None."""
+    return next((spec for spec in MODEL_REGISTRY.values() if spec.config_class.model_type == model_type), None)
+
+
 def register_model(spec: ModelSpec) -> None:
     """Add a model to the CLI registry and to the transformers Auto classes."""
     MODEL_REGISTRY[spec.name] = spec
@@ -114,6 +120,7 @@ __all__ = [
     "MODEL_REGISTRY",
     "ModelSpec",
     "register_model",
+    "spec_of_model_type",
     "RecsysConfig",
     "RecsysPreTrainedModel",
     "RecommenderMixin",

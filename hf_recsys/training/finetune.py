@@ -33,7 +33,7 @@ from ..data.log import DataFormatError, InteractionLog
 from ..data.pipeline import DataConfig, PreparedData, prepare_data
 from ..data.processor import RecsysProcessor
 from ..data.samples import InteractionSequences
-from ..models import MODEL_REGISTRY, ModelSpec
+from ..models import MODEL_REGISTRY, ModelSpec, spec_of_model_type
 from ..models.configuration_utils import RecsysConfig
 from ..models.feature_layers import FeatureEmbedding
 
@@ -58,9 +58,9 @@ def published_model(init_from: str, **hub_kwargs: Any) -> tuple[str, Any]:
     from ..hub import check_model_source
 
     config = AutoConfig.from_pretrained(check_model_source(init_from, "--init-from"), **hub_kwargs)
-    for name, spec in MODEL_REGISTRY.items():
-        if spec.config_class.model_type == config.model_type:
-            return name, config
+    spec = spec_of_model_type(config.model_type)
+    if spec is not None:
+        return spec.name, config
     raise ValueError(f"{init_from} holds a {config.model_type!r} model, which hf_recsys does not know; "
                      f"pass --model explicitly (known: {sorted(MODEL_REGISTRY)})")
 
