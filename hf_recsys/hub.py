@@ -570,13 +570,15 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
     offline), so that config, weights, processor and tokenizer all come from the same commit.
     Without ``revision`` the source is returned as it is (``from_pretrained`` takes ``main``)."""
     source = check_model_source(source, option)
-    if revision is None:
-        if not os.path.isdir(os.path.expanduser(source)):
-            check_hub_source(source, option)
-        return source
     if os.path.isdir(os.path.expanduser(source)):
-        raise ModelSourceError(f"{option} {source} is a local folder; a revision ({revision!r}) applies to a Hub "
-                               "repo id ORG/NAME only")
+        if revision is not None:
+            raise ModelSourceError(f"{option} {source} is a local folder; a revision ({revision!r}) applies to a Hub "
+                                   "repo id ORG/NAME only")
+        return source
+    go_offline_if_hub_unreachable()
+    if revision is None:
+        check_hub_source(source, option)
+        return source
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import RevisionNotFoundError
 
@@ -586,6 +588,37 @@ def resolve_model_source(source: str, option: str = "--model-dir", revision: Opt
         raise ModelSourceError(f"{option} {source}: the Hub repo has no revision {revision!r}") from error
     except OSError as error:  # no such repo, offline without a cached copy, or the Hub unreachable
         raise ModelSourceError(_hub_failure(source, option, error)) from error
+
+
+def hub_host() -> str:
+    """The host name of the Hub endpoint (``HF_ENDPOINT``, else huggingface.co)."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    return urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).hostname or ""
+
+
+def _offline_by_environment() -> bool:
+    return any(os.environ.get(name, "").upper() in ("1", "ON", "YES", "TRUE") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def go_offline_if_hub_unreachable() -> bool:
+    """Switch this process to the Hub's offline mode (as ``HF_HUB_OFFLINE=1`` does: models come
+    from the HF cache only) when the Hub's host name cannot be resolved, i.e. there is no
+    network; a Hub request would otherwise retry for about half a minute before failing.
+    Returns whether the process is offline."""
+    import socket
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return True
+    try:
+        socket.getaddrinfo(hub_host(), 443)
+    except (socket.gaierror, UnicodeError):
+        constants.HF_HUB_OFFLINE = True
+    return constants.HF_HUB_OFFLINE
 
 
 def check_hub_source(source: str, option: str = "--model-dir") -> None:
@@ -602,6 +635,7 @@ def check_hub_source(source: str, option: str = "--model-dir") -> None:
 
 def _hub_failure(source: str, option: str, error: OSError) -> str:
     """One line: why the Hub could not give ``source``, and a hint when it was meant as a folder."""
+    from huggingface_hub import is_offline_mode
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     # huggingface_hub raises its errors itself (snapshot_download); transformers re-raises them as the cause
@@ -611,6 +645,9 @@ def _hub_failure(source: str, option: str, error: OSError) -> str:
     elif any(isinstance(cause, RepositoryNotFoundError) for cause in causes):
         message = (f"{option} {source}: neither a local folder nor a repo on the Hub (a private repo needs a "
                    "token: HF_TOKEN or `hf auth login`)")
+    elif is_offline_mode():
+        message = (f"{option} {source}: no such local folder, and not in the HF cache (offline: "
+                   f"{'HF_HUB_OFFLINE is set' if _offline_by_environment() else hub_host() + ' cannot be reached'})")
     else:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         message = f"{option} {source}: not a local folder, and not loaded from the Hub: {reason}"

@@ -415,6 +415,26 @@ def test_a_missing_folder_whose_parent_exists_is_named_as_a_folder(tmp_path):
         assert not (tmp_path / "new").exists()
 
 
+def test_without_network_the_cli_reads_the_hf_cache_and_names_a_repo_it_lacks(hub_env, tiny_data, tmp_path):
+    """A Hub host name that does not resolve (no network) puts the command in offline mode, as
+    ``HF_HUB_OFFLINE=1`` would: a cached repo loads, a repo not in the cache is one line saying
+    so (asking the Hub would retry for about half a minute)."""
+    _, env = hub_env
+    folder = _saved_folder(tiny_data, tmp_path / "sasrec")
+    run_python(f"from hf_recsys.hub import push_folder_to_hub; push_folder_to_hub({str(folder)!r}, 'org/cached')", env)
+    run_python("from huggingface_hub import snapshot_download; snapshot_download('org/cached')", env)
+    no_network = dict(env, HF_ENDPOINT="https://hub.invalid")  # .invalid never resolves (RFC 2606)
+    item = tiny_data.processor.item_vocab.tokens[0]
+    cached = _cli(["recommend", "--model-dir", "org/cached", "--history", item, "--k", "2", "--no-progress"], no_network)
+    assert cached.returncode == 0, cached.stderr[-3000:]
+    assert [type(row["item_id"]) for row in json.loads(cached.stdout)] == [str, str]
+    missing = _cli(["recommend", "--model-dir", "org/elsewhere", "--history", item], no_network)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        "hf-recsys recommend: error: --model-dir org/elsewhere: no such local folder, and not in the HF cache "
+        "(offline: hub.invalid cannot be reached)"]
+
+
 def test_a_folder_that_cannot_give_a_usable_model_is_one_line_and_is_not_pushed(tiny_data, tmp_path, capsys):
     from hf_recsys.cli import main
 
