@@ -26,3 +26,8 @@ NEXT_ITEM_CUTOFFS = (5, 10, 20)
 
 __all__ = ["PAD_INDEX", "UNK_INDEX", "NUM_SPECIAL", "IGNORE_INDEX", "EVAL_RESULTS_FILE", "RUN_CONFIG_FILE",
            "NEXT_ITEM_CUTOFFS"]
+
+#: ``--split temporal``: the latest tenth of the interactions (a global time cut) is the test
+#: split, the tenth before it validation
+TEMPORAL_VALID_FRACTION = 0.1
+TEMPORAL_TEST_FRACTION = 0.1

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
+from .constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE, TEMPORAL_TEST_FRACTION, TEMPORAL_VALID_FRACTION
 from .files import write_atomically
 
 METRIC_NAMES = {"auc": "AUC", "gauc": "GAUC", "logloss": "Log loss"}
@@ -131,8 +131,9 @@ PROTOCOLS = {
 #: by data split: (the start of the protocol sentence, the split in the metric label)
 HELD_OUT = {
     "leave_one_out": ("each user's last interaction (leave-one-out by time) is one of", "leave-one-out"),
-    "temporal": ("the latest interactions of the log (a global time cut: the last tenth, the tenth before it for "
-                 "validation) are", "temporal split"),
+    "temporal": (f"the latest interactions of the log (a global time cut: the last {TEMPORAL_TEST_FRACTION:.0%} of "
+                 f"the interactions, the {TEMPORAL_VALID_FRACTION:.0%} before them for validation) are",
+                 "temporal split"),
 }
 
 

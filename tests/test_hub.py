@@ -189,7 +189,8 @@ def test_card_of_a_temporal_split_says_so():
     """A `--split temporal` card said "leave-one-out" in its protocol and every metric name."""
     card = _card(data_summary={"dataset": "ml-1m", "split": "temporal"})
     assert "NDCG@10 (full ranking, temporal split)" in card.split("---")[1]
-    assert "the latest interactions of the log (a global time cut" in card and "leave-one-out" not in card
+    assert "the latest interactions of the log (a global time cut: the last 10% of the interactions, the 10% before " \
+           "them for validation)" in card and "leave-one-out" not in card
     ctr = _card(task="ctr", model_type="din", metrics={"auc": 0.8}, baseline_metrics={"auc": 0.7})
     assert "each user's last interaction (leave-one-out by time) is one of the held-out positives" in ctr
     assert "AUC (sampled negatives, leave-one-out)" in ctr

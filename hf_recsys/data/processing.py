@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ..constants import TEMPORAL_TEST_FRACTION, TEMPORAL_VALID_FRACTION
 from .log import DataFormatError
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ def leave_one_out_split(interactions: pd.DataFrame, min_interactions: int = 3) -
 
 
 def temporal_split(
-    interactions: pd.DataFrame, valid_fraction: float = 0.1, test_fraction: float = 0.1
+    interactions: pd.DataFrame, valid_fraction: float = TEMPORAL_VALID_FRACTION,
+    test_fraction: float = TEMPORAL_TEST_FRACTION,
 ) -> pd.DataFrame:
     """Add a ``split`` column by global time: the latest ``test_fraction`` of interactions are
     test, the ``valid_fraction`` before them valid (cut points are timestamp quantiles, so the
