@@ -57,17 +57,36 @@ def plan_zoo(
         argv = recipe.argv(train_flags)
         data_path = recipe.train.get("data_path")
         if data_root and data_path and not os.path.isabs(str(data_path)):
-            argv += ["--data-path", os.path.join(data_root, str(data_path))]
+            argv = overridden(argv, ["--data-path", os.path.join(data_root, str(data_path))])
         elif data_path and not os.path.exists(str(data_path)) and given_options(extra_argv, "--data-path")[0].data_path is None:
             raise ValueError(f"{recipe.path}: the recipe's data_path {data_path} is not here; give --data-root DIR "
                              f"(the folder holding {data_path}) or --data-path PATH")
         output_dir = os.path.join(output_root, recipe.name)
-        argv += ["--output-dir", output_dir]
+        argv = overridden(argv, ["--output-dir", output_dir])
         repo_id = f"{hub_org}/{recipe.name}" if hub_org else None
         if push_to_hub:
             argv += ["--push-to-hub", "--hub-model-id", repo_id]
-        plan.append(ZooEntry(recipe, output_dir, repo_id, argv + list(extra_argv)))
+        plan.append(ZooEntry(recipe, output_dir, repo_id, overridden(argv, extra_argv)))
     return plan
+
+
+def _option_key(token: str) -> str:
+    flag = token.split("=", 1)[0]
+    return "--" + flag[len("--no-"):] if flag.startswith("--no-") else flag
+
+
+def overridden(argv: Sequence[str], later: Sequence[str]) -> list[str]:
+    """``argv + later`` less the options of ``argv`` (with their values) that ``later`` gives
+    again: what argparse would read (the last one wins), written once. ``--set`` adds, so it
+    is kept from both."""
+    given = {_option_key(token) for token in later if token.startswith("--") and token != "--set"}
+    kept, dropping = [], False
+    for token in argv:
+        if token.startswith("--"):
+            dropping = token != "--set" and _option_key(token) in given
+        if not dropping:
+            kept.append(token)
+    return kept + list(later)
 
 
 def write_zoo_summary(output_root: str, results: dict[str, dict]) -> str:
@@ -123,7 +142,7 @@ def plan_seed_runs(
                           train_flags=train_flags):
         for seed in seeds:
             folder = seed_folder(output_root, entry.recipe.name, seed)
-            argv = entry.argv + ["--seed", str(seed), "--output-dir", folder]
+            argv = overridden(entry.argv, ["--seed", str(seed), "--output-dir", folder])
             if latest_checkpoint(folder):
                 argv += ["--resume-from-checkpoint", "latest"]
             runs.append(SeedRun(entry.recipe, seed, folder, argv))

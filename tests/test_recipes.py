@@ -11,7 +11,7 @@ import pytest
 from hf_recsys.cli import build_train_parser, run_command, run_config_from_args
 from hf_recsys.recipes import RecipeError, available_recipes, expand_recipe_argv, load_recipe
 from hf_recsys.testing.fake_hub import FakeHub
-from hf_recsys.zoo import plan_zoo
+from hf_recsys.zoo import plan_seed_runs, plan_zoo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = {"synthetic_users": 60, "synthetic_items": 80, "max_history": 6, "batch_size": 32, "max_steps": 4,
@@ -94,14 +94,22 @@ def test_a_recipe_that_is_not_there_is_a_usage_error_naming_the_flag(command, re
 
 
 def test_plan_names_folders_and_repos_after_the_recipes(tmp_path):
-    write_recipe(tmp_path, "bst-tiny", {"model": "bst", "dataset": "ml-1m", "data_path": "ml-1m"})
+    write_recipe(tmp_path, "bst-tiny", {"model": "bst", "dataset": "ml-1m", "data_path": "ml-1m", "max_steps": 100,
+                                        "seed": 1}, model_config={"num_heads": 2})
     [entry] = plan_zoo(None, str(tmp_path / "zoo"), data_root="/data", hub_org="org", push_to_hub=True,
-                       extra_argv=["--max-steps", "3"], recipe_dir=str(tmp_path))
+                       extra_argv=["--max-steps", "3", "--set", "dropout=0.2"], recipe_dir=str(tmp_path))
     assert entry.repo_id == "org/bst-tiny" and entry.output_dir == str(tmp_path / "zoo" / "bst-tiny")
     parser = build_train_parser()
     run = run_config_from_args(parser.parse_args(entry.argv), parser)
     assert run.data_path == "/data/ml-1m" and run.push_to_hub and run.hub_model_id == "org/bst-tiny"
-    assert run.max_steps == 3
+    assert run.max_steps == 3 and run.model_overrides == {"num_heads": 2, "dropout": 0.2}
+    # an option the data root or the extra flags override is written once, as it is read
+    for flag in ("--data-path", "--max-steps", "--output-dir"):
+        assert entry.argv.count(flag) == 1, entry.argv
+    assert entry.argv.count("--set") == 2
+    seed_run = plan_seed_runs(["bst-tiny"], [4], str(tmp_path / "zoo"), data_root="/data", recipe_dir=str(tmp_path))[0]
+    assert seed_run.argv.count("--seed") == 1 and seed_run.argv.count("--output-dir") == 1
+    assert seed_run.argv[seed_run.argv.index("--output-dir") + 1] == str(tmp_path / "zoo" / "bst-tiny" / "seed-4")
     with pytest.raises(ValueError, match="--hub-org"):
         plan_zoo(None, "zoo", push_to_hub=True, recipe_dir=str(tmp_path))
 
