@@ -4,7 +4,7 @@ Runs in DeepCTR-Torch's own virtualenv (it pins numpy < 2 and an old pandas)::
 
     python -m venv /work/venvs/deepctr
     /work/venvs/deepctr/bin/pip install "numpy<2" "pandas<2.3" "scipy<1.14" "setuptools<81" \
-        torch==2.13.0 deepctr-torch==0.3.0 scikit-learn
+        torch==2.13.0 deepctr-torch==0.3.0 scikit-learn requests  # deepctr-torch imports requests
     /work/venvs/deepctr/bin/python benchmarks/peers/run_deepctr.py --data EXPORT --model DIN --output OUT
 
 It imports nothing from hf_recsys. Every model keeps DeepCTR-Torch's own defaults (layer sizes,
