@@ -255,6 +255,19 @@ class TestEveryModel:
             assert set(items) <= harness.known_items()
             assert not set(items) & set(history)  # exclude_seen is the default
 
+    def test_recommend_excludes_items_of_the_history_before_the_window_the_model_reads(self, harness):
+        """A history longer than ``config.max_history``: the model reads its last items only,
+        but none of its items is recommended back (it was: the ones before the window)."""
+        model = harness.model.eval()
+        given = {"processor": harness.data.processor} if isinstance(harness, IDModelHarness) else {}
+        window = sorted(harness.known_items())[:model.config.max_history]
+        top = model.recommend([window], k=1, **given)[0][0]
+        longer = [top, *window]
+        assert top not in model.recommend([longer], k=5, **given)[0]
+        # the window read is the same, so is the ranking
+        assert (model.recommend([longer], k=3, exclude_seen=False, **given)
+                == model.recommend([window], k=3, exclude_seen=False, **given))
+
     def test_forward_under_bf16_autocast_is_finite_and_close_to_float32(self, harness):
         batch = harness.batch(list(range(BATCH_ROWS)))
         reference = harness.outputs(harness.model, batch)

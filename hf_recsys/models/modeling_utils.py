@@ -514,7 +514,8 @@ class RecommenderMixin:
         Args:
             histories: one list of raw item IDs per user, e.g. ``[["a", "b"], ["c"]]``.
             k: how many items to return per user (at least 1).
-            exclude_seen: drop items already in the history.
+            exclude_seen: drop the items of the history, all of it (the model reads only the
+                last ``config.max_history``).
             users: raw user IDs (for models that use the user profile or ID).
             processor: a :class:`RecsysProcessor`; loaded from the model's folder when omitted.
             return_scores: return ``(item_id, score)`` pairs instead of IDs.
@@ -540,7 +541,11 @@ class RecommenderMixin:
         inputs = processor([histories[row] for row in warm], users=None if users is None else [users[row] for row in warm],
                            max_history=self.config.max_history)
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
-        values, indices = self.top_k_items(self._inputs_for_scoring(inputs), k, exclude_seen=exclude_seen)
+        seen = None
+        if exclude_seen and max(len(histories[row]) for row in warm) > self.config.max_history:
+            seen = processor([histories[row] for row in warm], max_history=max(len(histories[row]) for row in warm))
+            seen = seen["history_ids"].to(self.device)
+        values, indices = self.top_k_items(self._inputs_for_scoring(inputs), k, exclude_seen=exclude_seen, seen_ids=seen)
         if was_training:
             self.train()
         for row, row_ids, row_scores in zip(warm, indices.tolist(), values.tolist()):
@@ -556,20 +561,22 @@ class RecommenderMixin:
 
     @torch.no_grad()
     def top_k_items(
-        self, inputs: dict[str, torch.Tensor], k: int, exclude_seen: bool = True, chunk_size: int = 65536
+        self, inputs: dict[str, torch.Tensor], k: int, exclude_seen: bool = True, chunk_size: int = 65536,
+        seen_ids: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``k`` scores ``[B, k]`` and item indices ``[B, k]`` over the whole catalogue.
 
         Candidates are scored ``chunk_size`` at a time and merged into a running top-k, so
         memory is ``O(B x chunk_size)`` whatever the catalogue size (a ``[256, 1M]`` float32
         score matrix alone is 1 GB). Padding and unknown are never returned, nor, with
-        ``exclude_seen``, the items of ``inputs["history_ids"]``; ``k`` is capped at the number
-        of real items, and a row with fewer candidates than ``k`` ends with ``-inf`` scores.
+        ``exclude_seen``, the items of ``seen_ids`` ``[B, S]`` (default: ``inputs["history_ids"]``,
+        the history the model reads); ``k`` is capped at the number of real items, and a row with
+        fewer candidates than ``k`` ends with ``-inf`` scores.
         """
         num_items = self.config.num_items
         k = min(k, num_items - 2)
         score = self._item_scorer(inputs)
-        seen = inputs["history_ids"] if exclude_seen else None
+        seen = (inputs["history_ids"] if seen_ids is None else seen_ids) if exclude_seen else None
         best_values = best_indices = None
         for start in range(2, num_items, chunk_size):  # 0 (padding) and 1 (unknown) are skipped
             candidates = torch.arange(start, min(start + chunk_size, num_items), device=self.device)
