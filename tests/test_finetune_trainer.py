@@ -132,6 +132,42 @@ def test_a_freshly_fitted_vocabulary_is_refused(tiny_data, new_log, tmp_path):
         trainer_kit(model, fresh.processor, new_log)  # a processor that is not the model's
 
 
+def test_training_the_model_as_loaded_on_the_kits_grown_data_is_refused(tiny_data, new_log, tmp_path):
+    """``Trainer(model=model)`` (the model as loaded, not ``kit.model``) on the kit's datasets,
+    whose new items have indices past the model's table, was an IndexError inside the model."""
+    base = save_base(tiny_data, tmp_path / "base")
+    model = AutoModel.from_pretrained(base)
+    kit = trainer_kit(model, AutoProcessor.from_pretrained(base), new_log)
+    assert kit.processor.num_items > model.config.num_items
+    trainer = Trainer(model=model, args=args(tmp_path), train_dataset=kit.train_dataset,
+                      data_collator=kit.data_collator, callbacks=kit.callbacks)
+    with pytest.raises(VocabularyMismatchError, match=r"'items' vocabulary holds .* no embedding for the other .*kit\.model"):
+        trainer.train()
+
+
+def test_a_model_saved_with_another_processor_is_refused_when_it_recommends(tiny_data, new_log, tmp_path):
+    """``save_model`` of the kit's grown model beside the processor as loaded (not the kit's):
+    the folder loaded and served, leaving the new items out with a log line only."""
+    base = save_base(tiny_data, tmp_path / "base")
+    loaded = AutoProcessor.from_pretrained(base)
+    kit = trainer_kit(AutoModel.from_pretrained(base), loaded, new_log)
+    folder = tmp_path / "mixed"
+    kit.model.save_pretrained(folder)
+    loaded.save_pretrained(folder)  # the processor as loaded: fewer items than the grown model
+    model = AutoModel.from_pretrained(folder)
+    history = loaded.item_vocab.tokens[:3]
+    with pytest.raises(VocabularyMismatchError, match="pass the processor saved with the model"):
+        model.recommend([history], k=3)
+    assert len(model.recommend([history], k=3, processor=kit.processor)[0]) == 3
+    with pytest.raises(VocabularyMismatchError, match="'items' vocabulary holds"):
+        AutoModel.from_pretrained(base).recommend([history], k=3, processor=kit.processor)  # grown processor, old model
+
+    bare = tmp_path / "model-only"
+    kit.model.save_pretrained(bare)
+    with pytest.raises(ValueError, match=r"has no recsys_processor.json .*processor.save_pretrained\(folder\)"):
+        AutoModel.from_pretrained(bare).recommend([history], k=3)
+
+
 def test_the_new_log_may_be_a_dataframe_or_a_file(tiny_data, new_log, tmp_path):
     """A DataFrame or a path was an AttributeError ('DataFrame' object has no attribute 'interactions')."""
     base = save_base(tiny_data, tmp_path / "base")

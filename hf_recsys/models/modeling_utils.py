@@ -479,18 +479,31 @@ class RecommenderMixin:
         return torch.cat(scores, dim=1)
 
     def _get_processor(self, processor: Any = None) -> Any:
-        if processor is not None:
-            return processor
-        cached = getattr(self, "_recsys_processor", None)
-        if cached is not None:
-            return cached
+        """``processor``, else the one saved beside the model; either must hold the vocabularies
+        the model was trained with (``config.processor_fingerprint``), checked once per processor."""
+        if processor is None:
+            processor = getattr(self, "_recsys_processor", None) or self._load_own_processor()
+        if getattr(self, "_checked_processor", None) is not processor:
+            processor.check_compatible(getattr(self.config, "processor_fingerprint", None), "the model",
+                                       hint="pass the processor saved with the model (processor.save_pretrained into "
+                                            "the model's folder; with trainer_kit, kit.save(trainer, folder) saves "
+                                            "kit.model and kit.processor together)")
+            self._checked_processor = processor
+        return processor
+
+    def _load_own_processor(self) -> Any:
         # a sibling import: saved folders carry processing_recsys.py, so this works as remote code
-        from .processing_recsys import RecsysProcessor
+        from .processing_recsys import PROCESSOR_FILE, RecsysProcessor
 
         source = getattr(self.config, "_name_or_path", None) or getattr(self, "name_or_path", None)
         if not source:
             raise ValueError("this model was not loaded from a folder; pass processor=RecsysProcessor(...)")
-        self._recsys_processor = RecsysProcessor.from_pretrained(source)
+        try:
+            self._recsys_processor = RecsysProcessor.from_pretrained(source)
+        except OSError as error:
+            raise ValueError(f"{source} has no {PROCESSOR_FILE} (the ID vocabularies, which read raw IDs): save the "
+                             "processor beside the model (processor.save_pretrained(folder)), or pass "
+                             "processor=") from error
         return self._recsys_processor
 
     @torch.no_grad()

@@ -638,26 +638,32 @@ class RecsysProcessor(PushToHubMixin):
         processor is refused by :meth:`check_compatible`."""
         return {name: [len(vocab.tokens), _digest(vocab.tokens)] for name, vocab in self.vocabularies().items()}
 
-    def check_compatible(self, fingerprint: Optional[dict], what: str = "the model") -> None:
-        """Raise :class:`VocabularyMismatchError` unless every index ``fingerprint`` (a model's)
-        knows means the same raw ID here: each vocabulary starts with the fingerprinted IDs, in
-        the same order (IDs appended after them, as fine-tuning's growth does, are fine).
-        ``None`` (a model saved without a fingerprint) is not checked."""
+    def check_compatible(self, fingerprint: Optional[dict], what: str = "the model", hint: Optional[str] = None) -> None:
+        """Raise :class:`VocabularyMismatchError` unless every vocabulary ``fingerprint`` (a
+        model's) names starts here with the IDs the model was trained with, in the same order; the
+        items hold no more (every model embeds items, and has no row for an index past its table;
+        users may be appended for grouping only, as fine-tuning with unknown IDs does). ``hint``: how to fix it,
+        said at the end (default: encode the data with the model's own processor). ``None`` (a
+        model saved without a fingerprint) is not checked."""
         if not fingerprint:
             return
+        hint = hint or ("encode the new log with the model's own processor (hf_recsys.training.finetune.trainer_kit("
+                        "model, processor, log)), not a freshly fitted one (prepare_data), and train kit.model, whose "
+                        "tables grew with the log's new IDs")
         mine = self.vocabularies()
         # items and users first: the mismatch a user most likely made is the one to name
         for name, (count, digest) in sorted(fingerprint.items(), key=lambda kv: (kv[0] != "items", kv[0] != "users", kv[0])):
             vocab = mine.get(name)
             if vocab is None or len(vocab.tokens) < count or _digest(vocab.tokens[:count]) != digest:
-                have = "missing" if vocab is None else f"{len(vocab.tokens)} IDs"
+                have = "missing" if vocab is None else f"{len(vocab.tokens):,} IDs"
                 raise VocabularyMismatchError(
-                    f"the data was encoded with other vocabularies than {what}'s: its {name!r} vocabulary "
-                    f"({have}) does not start with the {count} IDs {what} was trained with, so the same index "
-                    "would mean another ID. Encode the new log with the model's own processor "
-                    "(hf_recsys.training.finetune.trainer_kit(model, processor, log)), not a freshly fitted one "
-                    "(prepare_data)"
-                )
+                    f"other vocabularies than {what}'s: the {name!r} vocabulary ({have}) does not start with the "
+                    f"{count:,} IDs {what} was trained with, so the same index would mean another ID; {hint}")
+            if name == "items" and len(vocab.tokens) > count:
+                raise VocabularyMismatchError(
+                    f"other vocabularies than {what}'s: the {name!r} vocabulary holds {len(vocab.tokens):,} IDs, "
+                    f"{what} was trained with the first {count:,} and has no embedding for the other "
+                    f"{len(vocab.tokens) - count:,}; {hint}")
 
     def __repr__(self) -> str:
         return (
