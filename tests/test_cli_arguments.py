@@ -118,6 +118,10 @@ def test_a_bad_value_is_a_usage_error_naming_the_flag(flag, value, capsys):
     (["--time-budget-minutes", "5", "--resume-from-checkpoint"], "--time-budget-minutes"),
     (["--time-budget-minutes", "5", "--warmup-steps", "10"], "--warmup-steps 10"),
     (["--push-to-hub"], "--hub-model-id"),
+    (["--hub-model-id", "org/x"], "--hub-model-id only applies with --push-to-hub"),
+    (["--hub-private"], "--hub-private only applies with --push-to-hub"),
+    (["--hub-revision", "dev"], "--hub-revision only applies with --push-to-hub"),
+    (["--save-total-limit", "2"], "--save-total-limit 2: this run saves no checkpoints"),
     (["--dataset", "ml-1m"], "--dataset ml-1m needs --data-path"),
     (["--unknown-items", "unknown"], "--init-from"),
     (["--init-revision", "v1"], "--init-from"),
@@ -147,7 +151,7 @@ def test_flags_land_in_the_components():
     run = parser.parse_dataclass([
         "--model", "p5", "--max-history", "7", "--epochs", "3", "--seed", "4", "--set", "num_layers=2",
         "--set", "d_ff=64", "--eval-valid-every", "0.5", "--no-eval-restore-best", "--no-progress",
-        "--no-eval-each-epoch", "--resume-from-checkpoint", "--hub-private"])
+        "--no-eval-each-epoch", "--resume-from-checkpoint", "--push-to-hub", "--hub-model-id", "org/p5", "--hub-private"])
     assert run.data.max_history == 7 and run.training.epochs == 3.0 and run.seed == 4 and run.data.seed == 4
     assert run.model_overrides == {"num_layers": 2, "d_ff": 64}
     assert run.seq2seq_eval.eval_valid_every == 0.5 and run.seq2seq_eval.eval_restore_best is False
@@ -216,14 +220,16 @@ def test_old_set_keys_of_the_p5_evaluation_still_work_with_a_warning():
 
 
 def test_run_config_round_trips_through_json_and_reads_old_flat_records():
-    run = RunConfig(model="p5", max_history=8, implicit_threshold=4.0, hub_token="secret", eval_users=3)
+    run = RunConfig(model="p5", max_history=8, implicit_threshold=4.0, push_to_hub=True, hub_model_id="org/p5",
+                    hub_token="secret", eval_users=3)
     saved = json.loads(json.dumps(run.to_dict()))
     assert saved["hub_token"] is None and "secret" not in json.dumps(saved)
     again = RunConfig.from_dict(saved)
     assert again == dataclasses.replace(run, hub_token=None)
     old = {"model": "p5", "dataset": "beauty", "data_path": "x/user_sequence.txt", "output_dir": "o", "epochs": 3.0,
            "max_history": 20, "seed": 2, "model_overrides": {"d_model": 64}, "disable_tqdm": True, "gone": 1,
-           "synthetic_users": 2000, "synthetic_items": 1000}  # older records kept the synthetic defaults
+           "synthetic_users": 2000, "synthetic_items": 1000,  # older records kept the synthetic defaults,
+           "hub_model_id": "org/x", "save_total_limit": 2}  # and options that a run without push or checkpoints ignored
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run = RunConfig.from_dict(old)

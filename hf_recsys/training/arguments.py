@@ -421,6 +421,17 @@ class RunConfig:
             check_model_overrides(self.model, self.model_overrides)
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
+        if not self.push_to_hub:
+            for name in ("hub_model_id", "hub_token", "hub_private", "hub_revision"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{flag_of(RunConfig.__dataclass_fields__[name])} only applies with --push-to-hub "
+                                     "(or push the saved folder later: `hf-recsys push FOLDER --repo-id ORG/NAME`)"
+                                     + ("; downloads (--init-from) read HF_TOKEN or `hf auth login`"
+                                        if name == "hub_token" else ""))
+        if t.save_total_limit is not None and not (t.save_steps or t.early_stopping_patience or t.load_best_model_at_end):
+            raise ValueError(f"--save-total-limit {t.save_total_limit}: this run saves no checkpoints; it applies with "
+                             "--save-steps N (or --load-best-model-at-end / --early-stopping-patience, which save one "
+                             "at each validation)")
         if self.unknown_items is not None and not self.init_from:
             raise ValueError("--unknown-items only applies with --init-from")
         if self.init_from and self.unknown_items is None:
@@ -443,6 +454,13 @@ class RunConfig:
                 fields = {f.name for f in dataclasses.fields(component) if f.init}
                 known[name] = {k: v for k, v in known[name].items() if k in fields}
         known.pop("timings", None)
+        if not known.get("push_to_hub"):  # older records kept Hub options that a run without a push ignored
+            for name in ("hub_model_id", "hub_token", "hub_private", "hub_revision"):
+                known.pop(name, None)
+        training = known.get("training") if isinstance(known.get("training"), dict) else known
+        if not (training.get("save_steps") or training.get("early_stopping_patience")
+                or training.get("load_best_model_at_end")):
+            training.pop("save_total_limit", None)  # ... and a checkpoint limit for a run without checkpoints
         if isinstance(known.get("data"), dict):
             known["data"].pop("timings", None)
         source = known.get("source") if isinstance(known.get("source"), dict) else known
