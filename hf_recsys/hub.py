@@ -172,6 +172,15 @@ def public_text(value: Any) -> str:
     return _ABSOLUTE.sub(lambda m: os.path.basename(m.group(0).rstrip("/\\")) or "folder", str(value))
 
 
+def _public_json(value: Any) -> Any:
+    """A JSON value with every local absolute path in its strings shortened (:func:`public_text`)."""
+    if isinstance(value, dict):
+        return {key: _public_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_public_json(item) for item in value]
+    return public_text(value) if isinstance(value, str) else value
+
+
 def _is_repo_id(value: Optional[str]) -> bool:
     return bool(value) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", str(value)) is not None \
         and not os.path.exists(os.path.expanduser(str(value)))
@@ -660,8 +669,9 @@ def write_model_card(card: ModelCard, output_dir: str) -> str:
     return write_atomically(os.path.join(output_dir, "README.md"), card.save)
 
 
-#: never uploaded: checkpoints, TensorBoard runs, hidden and temporary files
-PUSH_IGNORE = ("checkpoint-*", "checkpoints/*", "runs/*", ".*", "*/.*", "*.tmp")
+#: never uploaded: checkpoints, TensorBoard runs, hidden and temporary files, and Trainer's
+#: pickled TrainingArguments (``training_args.bin``: local paths, and a pickle to unpickle)
+PUSH_IGNORE = ("checkpoint-*", "checkpoints/*", "runs/*", ".*", "*/.*", "*.tmp", "training_args.bin")
 
 
 def hub_api(token: Optional[str] = None) -> Any:
@@ -740,6 +750,11 @@ def _push_folder(folder: str, repo_id: str, token: Optional[str], private: Optio
             if any(fnmatch.fnmatch(relative, pattern) for pattern in PUSH_IGNORE):
                 continue
             if relative == "README.md" and regenerate_card:
+                continue
+            if relative == RUN_CONFIG_FILE:  # what the run was told, less the local paths
+                with open(path, encoding="utf-8") as f:
+                    public = json.dumps(_public_json(json.load(f)), indent=2).encode("utf-8")
+                operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=public))
                 continue
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=path))
     if regenerate_card and os.path.isfile(os.path.join(folder, "config.json")):

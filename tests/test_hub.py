@@ -287,6 +287,10 @@ def test_push_reads_hf_endpoint_at_call_time_and_regenerates_the_card(tiny_data,
     """Importing the local Hub (hence huggingface_hub) before setting HF_ENDPOINT used to send
     the push to the public Hub; `hf-recsys push` now resolves the endpoint when it runs."""
     folder = _saved_folder(tiny_data, tmp_path / "sasrec-local")
+    # what the run was told, with local absolute paths; Trainer's pickled arguments (kit.save into its output_dir)
+    (folder / "run_config.json").write_text(json.dumps({"run": {"model": "sasrec", "output_dir": str(folder), "source": {
+        "dataset": "csv", "data_path": str(tmp_path / "logs" / "mine.csv")}}}))
+    (folder / "training_args.bin").write_bytes(b"pickle naming " + str(folder).encode())
     env = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_TOKEN")}
     env.update(HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
     out = run_python(f"""
@@ -298,11 +302,15 @@ def test_push_reads_hf_endpoint_at_call_time_and_regenerates_the_card(tiny_data,
             os.environ["HF_TOKEN"] = "hf_test"
             main(["push", {str(folder)!r}, "--repo-id", "org/sasrec-pushed", "--revision", "v1"])
             tree = hub.repos["org/sasrec-pushed"].tree("v1")
-            print(json.dumps({{"files": sorted(tree), "card": tree["README.md"].decode()}}))
+            print(json.dumps({{"files": sorted(tree), "card": tree["README.md"].decode(),
+                              "run": json.loads(tree["run_config.json"])}}))
     """, env)
     pushed = json.loads(out.splitlines()[-1])
     assert {"processing_recsys.py", "processor_config.json", "recsys_processor.json", "config.json",
-            "model.safetensors", "eval_results.json"} <= set(pushed["files"])
+            "model.safetensors", "eval_results.json", "run_config.json"} <= set(pushed["files"])
+    assert "training_args.bin" not in pushed["files"]
+    assert pushed["run"]["run"]["output_dir"] == "sasrec-local" and pushed["run"]["run"]["source"]["data_path"] == "mine.csv"
+    assert str(tmp_path) in (folder / "run_config.json").read_text()  # the local record keeps its paths
     card = pushed["card"]
     assert "# org/sasrec-pushed" in card and "name: org/sasrec-pushed" in card and "/tmp/" not in card
     assert "| NDCG@10 (full ranking, leave-one-out) | 0.2000 | 0.1000 |" in card
