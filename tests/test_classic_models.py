@@ -131,6 +131,20 @@ def test_recommend_returns_unseen_raw_item_ids(name, processor, tiny_log):
     assert all(item in processor.item_vocab.tokens for item in ranked)
 
 
+def test_an_unknown_user_is_named_as_scored_anonymous(processor, tiny_log, caplog):
+    """An unknown user was scored as the anonymous one without a word (unknown items are named)."""
+    model = build("deepfm", processor)
+    user = tiny_log.interactions["user_id"].iloc[0]
+    history = tiny_log.interactions.query("user_id == @user")["item_id"].tolist()[:5]
+    with caplog.at_level("WARNING"):
+        model.recommend([history, history, history], users=[user, "nobody", None], k=3, processor=processor)
+    assert "1 user(s) are not known to the model and are scored as the anonymous user: nobody" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        model.recommend([history], users=[user], k=3, processor=processor)
+    assert "not known" not in caplog.text
+
+
 # --------------------------------------------------------------------------- the feature layer
 def test_field_layout_follows_the_processor(processor):
     config = FeatureCTRConfig.from_processor(processor)

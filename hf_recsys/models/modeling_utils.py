@@ -540,6 +540,8 @@ class RecommenderMixin:
         if users is not None and (isinstance(users, (str, bytes)) or len(users) != len(histories)):
             got = f"got {users!r}" if isinstance(users, (str, bytes)) else f"{len(users)} users"
             raise ValueError(f"users must hold one raw user ID (or None) per history: {len(histories)} histories, {got}")
+        if users is not None:
+            self._warn_unknown_users(users, processor)
         cold = cold_histories(histories, [processor.unknown_items(history) for history in histories], fallback)
         results: list[list[Any]] = [[] for _ in histories]
         for row in cold:
@@ -566,6 +568,20 @@ class RecommenderMixin:
             pairs = [(i, s) for i, s in zip(ids, row_scores) if i is not None and s > -math.inf]
             results[row] = pairs if return_scores else [i for i, _ in pairs]
         return results
+
+    def _warn_unknown_users(self, users: Sequence[Any], processor: Any) -> None:
+        """Name the users the processor does not know, for a model that reads the user (its ID,
+        or profile fields the processor has): they are scored as the anonymous user."""
+        import inspect
+
+        accepted = inspect.signature(self.forward).parameters
+        if "user_ids" not in accepted and not ("user_features" in accepted and processor.user_feature_names):
+            return
+        given = [user for user in users if user is not None]
+        unknown = [str(user) for user, index in zip(given, processor.encode_users(given)) if index == UNK_INDEX]
+        if unknown:
+            logger.warning(f"{len(unknown)} user(s) are not known to the model and are scored as the anonymous user: "
+                           f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}")
 
     def _item_scorer(self, inputs: dict[str, torch.Tensor]) -> Any:
         """A function ``candidate_ids [C] -> scores [B, C]`` for the rows of ``inputs``. Models
