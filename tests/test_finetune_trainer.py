@@ -50,8 +50,8 @@ def new_log():
 
 
 def args(tmp_path, **kwargs):
-    return TrainingArguments(output_dir=str(tmp_path / "trainer"), max_steps=3, per_device_train_batch_size=16,
-                             report_to="none", save_strategy="no", use_cpu=True, **kwargs)
+    return TrainingArguments(**{"output_dir": str(tmp_path / "trainer"), "max_steps": 3, "per_device_train_batch_size": 16,
+                                "report_to": "none", "save_strategy": "no", "use_cpu": True, **kwargs})
 
 
 def make_trainer(kit, training_args, **kwargs):
@@ -83,11 +83,31 @@ def test_kit_encodes_with_the_saved_vocabularies_and_trains_with_default_argumen
     card = (out / "README.md").read_text()
     assert "## Training command" not in card
     assert f"- dataset: {new_log.name}" in card  # the new log, not the base model's (its licence follows)
+    # the new log's own counts (the vocabularies also hold the base model's IDs), and which seed is which
+    described = kit.task.data.describe()
+    assert f"- users: {described['users']}\n" in card and f"- interactions: {described['interactions']}\n" in card
+    assert f"- items: {described['items']}\n" in card and described["items"] < kit.processor.num_items - 2
+    assert "- seed (split, sampled negatives): 0\n" in card and "- seed (Trainer: initialisation, shuffling): 42\n" in card
+    assert "weights kept" not in card  # the last weights: no best checkpoint was loaded
     reloaded = AutoProcessor.from_pretrained(out)
     assert reloaded.item_vocab.tokens == kit.processor.item_vocab.tokens
     history = new_log.interactions["item_id"].astype(str).tolist()[:4]
     model = AutoModel.from_pretrained(out).eval()
     assert model.recommend([history], k=3) == trainer.model.eval().recommend([history], k=3, processor=kit.processor)
+
+
+def test_the_card_of_a_kit_run_names_the_best_weights_trainer_kept(tiny_data, new_log, tmp_path):
+    base = save_base(tiny_data, tmp_path / "base")
+    kit = trainer_kit(AutoModel.from_pretrained(base), AutoProcessor.from_pretrained(base), new_log)
+    best = args(tmp_path, max_steps=4, eval_strategy="steps", eval_steps=2, save_strategy="steps", save_steps=2,
+                load_best_model_at_end=True, metric_for_best_model=kit.task.main_metric)
+    trainer = make_trainer(kit, best, callbacks=kit.callbacks)
+    trainer.train()
+    out = tmp_path / "best"
+    kit.save(trainer, str(out))
+    step = trainer.state.best_model_checkpoint.rpartition("-")[2]
+    assert f"- weights kept: best validation auc {trainer.state.best_metric:.4f} at step {step}\n" in (
+        out / "README.md").read_text()
 
 
 def test_a_plain_trainer_masks_the_history_in_next_item_metrics(tiny_data, new_log, tmp_path):

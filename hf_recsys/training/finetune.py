@@ -496,10 +496,29 @@ class TrainerKit:
                "batch_size": args.per_device_train_batch_size, "learning_rate": args.learning_rate,
                "seed": args.seed, "steps": trainer.state.global_step, "command": command,
                "trainer": "transformers.Trainer with hf_recsys.training.trainer_kit"}
+        data_summary = {**self.task.card_data_summary(trainer.model),
+                        "seed (split, sampled negatives)": self.task.data.config.seed}
+        training_summary = {
+            "trainer": run["trainer"], "initialised from": self.source, "unknown IDs": self.unknown_items,
+            "epochs": run["epochs"], "steps": run["steps"], "batch size (per device)": run["batch_size"],
+            "learning rate": run["learning_rate"], "seed (Trainer: initialisation, shuffling)": args.seed,
+            **_best_weights_line(trainer)}
+        card = {"data_summary": data_summary,
+                "training_summary": {key: value for key, value in training_summary.items() if value is not None}}
         write_text_atomically(os.path.join(output_dir, RUN_CONFIG_FILE), json.dumps(
-            {"run": run, "data": data_config_dict(self.task.data.config)}, indent=2, default=str))
+            {"run": run, "data": data_config_dict(self.task.data.config), "card": card}, indent=2, default=str))
         write_model_card(card_for_folder(output_dir, repo_id=repo_id), output_dir)
         return output_dir
+
+
+def _best_weights_line(trainer: Any) -> dict[str, str]:
+    """The card's line on the kept weights when ``Trainer`` loaded its best checkpoint at the end."""
+    state, args = trainer.state, trainer.args
+    if not args.load_best_model_at_end or state.best_metric is None or not state.best_model_checkpoint:
+        return {}
+    name = (args.metric_for_best_model or "loss").removeprefix("eval_")
+    step = os.path.basename(os.path.normpath(state.best_model_checkpoint)).rpartition("-")[2]
+    return {"weights kept": f"best validation {name} {state.best_metric:.4f} at step {step}"}
 
 
 def _spec_of(model: torch.nn.Module) -> ModelSpec:

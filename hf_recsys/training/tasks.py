@@ -248,20 +248,26 @@ class Task:
         if run.init_from:
             training.update({"initialised from": init_source_name(run), "unknown IDs": run.unknown_items})
         training["training samples/s"] = round(metrics["train_samples_per_second"], 1)
+        return {
+            "task": self.name,
+            "data_summary": self.card_data_summary(),
+            "example_items": list(self.processor.item_vocab.tokens[:3]),
+            "training": training,
+        }
+
+    def card_data_summary(self, model: Optional[torch.nn.Module] = None) -> dict[str, Any]:
+        """The card's "Training data" lines: the log as trained on (its own users and items, not
+        the vocabularies', which a fine-tuned model's also hold the published model's IDs in), the
+        sampled negatives of a CTR task and the side features ``model`` (default: the task's) read."""
         data_summary = self.data.describe()
         if self.name == "ctr":  # AUC depends on them
             data_summary["sampled negatives per positive (training, held-out)"] = [
                 self.data.config.train_negatives, self.data.config.eval_negatives]
-        read = side_features_read(self.model, self.processor)
+        read = side_features_read(model if model is not None else self.model, self.processor)
         if read["user"] or read["item"]:
             data_summary["side features read"] = "; ".join(
                 f"{kind}: {', '.join(names)}" for kind, names in read.items() if names)
-        return {
-            "task": self.name,
-            "data_summary": data_summary,
-            "example_items": list(self.processor.item_vocab.tokens[:3]),
-            "training": training,
-        }
+        return data_summary
 
     def writers(self, trainer: "Trainer") -> list[Callable[[str], None]]:
         """What the saved folder gets besides the card and the run record: each writes into a folder."""
