@@ -150,3 +150,20 @@ def test_recommend_takes_and_returns_raw_ids(tiny_data, tmp_path):
     assert not set(recs) & set(history)  # seen items excluded by default
     scored = loaded.recommend([history], k=3, exclude_seen=False, return_scores=True)[0]
     assert [s for _, s in scored] == sorted([s for _, s in scored], reverse=True)
+
+
+def test_processor_targets_feed_the_model_and_match_recommend(tiny_data):
+    """``model(**processor(histories))`` failed on a CTR model: the processor took no targets."""
+    processor = tiny_data.processor
+    model = BSTForCTR(BSTConfig.from_processor(
+        processor, item_embedding_dim=8, category_embedding_dim=8, num_heads=2, ffn_dim=16, mlp_hidden_sizes=[8])).eval()
+    model.load_item_features(processor)
+    history = processor.item_vocab.tokens[:5]
+    scored = dict(model.recommend([history], k=4, exclude_seen=False, return_scores=True, processor=processor)[0])
+    candidates = list(scored)
+    with torch.no_grad():
+        logits = model(**processor([history] * len(candidates), targets=candidates)).logits
+    assert torch.allclose(logits, torch.tensor([scored[c] for c in candidates]), atol=1e-4)
+    with pytest.raises(ValueError, match="one raw item ID per history"):
+        processor([history], targets="x")
+

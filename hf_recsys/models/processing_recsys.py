@@ -444,6 +444,7 @@ class RecsysProcessor(PushToHubMixin):
         max_history: Optional[int] = None,
         return_tensors: str = "pt",
         keep_unknown: bool = False,
+        targets: Optional[Sequence[Any]] = None,
     ) -> dict[str, torch.Tensor]:
         """Encode raw histories (oldest first) for inference, like a tokenizer call.
 
@@ -452,7 +453,9 @@ class RecsysProcessor(PushToHubMixin):
 
         Returns ``history_ids`` ``[B, L]`` (left-padded with 0, most recent item last),
         ``history_mask`` ``[B, L]`` and, when users are given and features exist,
-        ``user_ids`` ``[B]`` and ``user_features`` ``[B, F]``.
+        ``user_ids`` ``[B]`` and ``user_features`` ``[B, F]``. With ``targets`` (one raw item
+        ID per history: the candidate a CTR model scores; an unknown one is index 1), also
+        ``target_ids`` ``[B]``, so that ``model(**processor(histories, targets=...))`` runs.
         """
         if return_tensors != "pt":
             raise ValueError("only return_tensors='pt' is supported")
@@ -468,6 +471,10 @@ class RecsysProcessor(PushToHubMixin):
             if len(encoded):
                 ids[row, length - len(encoded):] = encoded
         out = {"history_ids": torch.from_numpy(ids), "history_mask": torch.from_numpy(ids != PAD_INDEX)}
+        if targets is not None:
+            if isinstance(targets, (str, bytes)) or len(targets) != batch:
+                raise ValueError(f"targets must hold one raw item ID per history: {batch} histories, got {targets!r}")
+            out["target_ids"] = torch.from_numpy(self.encode_items(list(targets)))
         if users is not None:
             user_index = self.encode_users(list(users))
             out["user_ids"] = torch.from_numpy(user_index)
