@@ -251,8 +251,9 @@ def recommend_main(argv: Optional[Sequence[str]] = None) -> list:
         print(f"hf-recsys recommend: note: only {len(recommendations)} item(s) to recommend (--k {args.k}): the "
               f"model knows {len(known_items)} items" + ("" if args.include_seen else ", less those of the history"),
               file=sys.stderr)
-    print(json.dumps([{"item_id": i, "score": None if s is None else round(s, 4)} for i, s in recommendations],
-                     indent=1, ensure_ascii=False))
+    rows = [json.dumps({"item_id": i, "score": None if s is None else round(s, 4)}, ensure_ascii=False)
+            for i, s in recommendations]
+    print("[\n" + ",\n".join(f" {row}" for row in rows) + "\n]")  # JSON, one item per line
     return recommendations
 
 

@@ -44,6 +44,7 @@ def test_json_output_keeps_non_ascii_ids_readable(folders, capsys):
     recommended = json.loads(out)
     assert len(recommended) == 3 and {r["item_id"] for r in recommended} <= set(ITEMS)
     assert "\\u" not in out and any(r["item_id"] in out for r in recommended)
+    assert len(out.strip().splitlines()) == 2 + len(recommended)  # one item per line, between the brackets
 
 
 def test_a_history_of_unknown_items_is_an_error_unless_popularity_is_asked(folders, capsys):
