@@ -489,6 +489,29 @@ def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def seed_summary_table(rows: list[dict[str, Any]]) -> Optional[str]:
+    """Rows that share a ``name`` and differ by ``seed``: one line per name with the mean ± std
+    of each numeric ``test`` metric over its seeds, or None when no name has two seeded rows."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if "seed" in row and isinstance(row.get("test"), dict):
+            by_name.setdefault(str(row.get("name")), []).append(row)
+    groups = {name: group for name, group in by_name.items() if len(group) > 1}
+    if not groups:
+        return None
+    metrics = [key for group in groups.values() for key, value in group[0]["test"].items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    metrics = list(dict.fromkeys(metrics))
+    lines = ["| name | seeds | " + " | ".join(f"test {m}" for m in metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    for name, group in groups.items():
+        cells = []
+        for metric in metrics:
+            values = [row["test"][metric] for row in group if isinstance(row["test"].get(metric), (int, float))]
+            cells.append(_mean_std(values) if len(values) == len(group) else "–")
+        lines.append(f"| {_cell(name)} | {', '.join(str(row['seed']) for row in group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def generic_table(rows: list[dict[str, Any]], anchor: str) -> str:
     """One row per dict, one column per scalar (nested dicts flattened, lists of numbers as
     mean ± std); a row's own command, if it has one, goes under the table."""
@@ -587,6 +610,9 @@ def area_page(area: str, entries: list[dict[str, Any]]) -> str:
                 for part in suite_quality_tables(entry, anchor):
                     lines += [part, ""]
             elif rows:
+                summary = seed_summary_table(rows)
+                if summary:
+                    lines += ["Over seeds (rows of the same name), mean ± sample standard deviation:", "", summary, ""]
                 lines += [generic_table(rows, anchor), ""]
             else:
                 lines += ["(no list of rows in this file)", ""]
