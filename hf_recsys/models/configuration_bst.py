@@ -14,7 +14,8 @@ class BSTConfig(RecsysConfig):
         item_embedding_dim: size of the item ID embedding.
         category_embedding_dim: size of the item category embedding, concatenated to the item
             embedding (0 disables categories). The Transformer width is the sum of both.
-        num_layers: Transformer blocks (the paper found 1 best).
+        num_layers: Transformer blocks (the paper found 1 best; 0: none, the embedded history goes to
+            the MLP as it is, the ablation of the self-attention).
         num_heads: attention heads (the paper uses 8).
         ffn_dim: inner size of the position-wise feed-forward layer.
         position_type: ``"time_gap"`` (the paper: log-bucketed time between each behaviour

@@ -12,7 +12,8 @@ class SASRecConfig(NextItemConfig):
     Args:
         hidden_size: item embedding and Transformer width (the output layer is tied to the
             item embeddings, so it is also the item vector size).
-        num_layers: Transformer blocks (the paper: 2).
+        num_layers: Transformer blocks (the paper: 2; 0: none, each position's query is its item's
+            embedding plus its position, normalised: the ablation of the self-attention).
         num_heads: attention heads (the paper: 1; RecBole: 2).
         ffn_dim: inner size of the position-wise feed-forward layer.
         hidden_act: feed-forward activation (``"gelu"`` or ``"relu"``, the paper's).
