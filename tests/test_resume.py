@@ -139,11 +139,18 @@ def test_training_clock_adds_the_sittings_before_the_checkpoint(tmp_path):
     assert resumed.metrics()["train_runtime_s"] == 5.0
 
 
-def test_latest_resolves_to_the_newest_checkpoint(tmp_path):
-    for step in (5, 40, 100):
+def test_latest_resolves_to_the_newest_complete_checkpoint(tmp_path, caplog):
+    """A checkpoint cut short by a kill while saving (no trainer_state.json) made every resume a
+    traceback until it was deleted by hand; ``latest`` passes over it, saying so."""
+    for step in (5, 40, 100, 120):
         os.makedirs(tmp_path / "checkpoints" / f"checkpoint-{step}")
+        if step != 120:
+            (tmp_path / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoints" / "checkpoint-120" / "config.json").write_text("{}")
     run_config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
-    assert resolve_checkpoint(run_config) == str(tmp_path / "checkpoints" / "checkpoint-100")
+    with caplog.at_level("WARNING"):
+        assert resolve_checkpoint(run_config) == str(tmp_path / "checkpoints" / "checkpoint-100")
+    assert "checkpoint-120 is incomplete (no trainer_state.json" in caplog.text
     with pytest.raises(FileNotFoundError, match="no checkpoint-N folder"):
         resolve_checkpoint(RunConfig(output_dir=str(tmp_path / "empty"), resume_from_checkpoint="latest"))
 
@@ -231,3 +238,11 @@ def test_resuming_on_another_number_of_processes_says_it_is_not_exact(written, w
     expected = (f"was written by {written} process{'es' if written > 1 else ''} and this run has {world}: it goes on "
                 f"with a global batch of {32 * int(world)} instead of {32 * written}")
     assert (expected in caplog.text) == warned, caplog.text
+
+
+def test_an_interrupted_runs_folder_names_resuming_as_a_way_on(tmp_path):
+    from hf_recsys.training.output_dir import check_output_dir
+
+    os.makedirs(tmp_path / "checkpoints" / "checkpoint-50")
+    with pytest.raises(ValueError, match=r"\(checkpoints\); pass --overwrite-output-dir .*add --resume-from-checkpoint$"):
+        check_output_dir(str(tmp_path), overwrite=False, resuming=False)

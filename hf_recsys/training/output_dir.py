@@ -82,9 +82,11 @@ def check_output_dir(output_dir: str, overwrite: bool, resuming: bool) -> None:
     found = model_files(output_dir)
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        resume = ("; to continue the interrupted run whose checkpoints these are, add --resume-from-checkpoint"
+                  if CHECKPOINTS_DIR in found else "")
         raise ValueError(f"--output-dir {output_dir} already holds a model's files ({shown}); pass "
                          f"--overwrite-output-dir to replace them (files that are not a model's are kept), or choose "
-                         f"another folder")
+                         f"another folder{resume}")
 
 
 def clear_previous_checkpoints(output_dir: str) -> None:

@@ -12,6 +12,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -147,12 +148,22 @@ def _saved_config(folder: str) -> dict[str, Any]:
 
 
 def latest_checkpoint(output_dir: str) -> Optional[str]:
-    """The newest ``output_dir/checkpoints/checkpoint-N`` (what ``--resume-from-checkpoint
-    latest`` resumes from), or None."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+    """The newest complete ``output_dir/checkpoints/checkpoint-N`` (what ``--resume-from-checkpoint
+    latest`` resumes from), or None. ``Trainer`` writes a checkpoint's trainer state last: a
+    folder without it was cut short (the run was killed while saving) and is passed over, with a
+    warning naming it."""
     folder = checkpoints_dir(output_dir)
-    return get_last_checkpoint(folder) if os.path.isdir(folder) else None
+    if not os.path.isdir(folder):
+        return None
+    found = sorted((int(name.rpartition("-")[2]), name) for name in os.listdir(folder)
+                   if re.fullmatch(r"checkpoint-\d+", name) and os.path.isdir(os.path.join(folder, name)))
+    for _, name in reversed(found):
+        path = os.path.join(folder, name)
+        if os.path.isfile(os.path.join(path, TRAINER_STATE_FILE)):
+            return path
+        logger.warning("%s is incomplete (no %s: the run stopped while saving it); passed over for an older "
+                       "checkpoint", path, TRAINER_STATE_FILE)
+    return None
 
 
 #: transformers renamed ``gradient_checkpointing`` to ``activation_checkpointing`` during 5.x (5.17
