@@ -470,7 +470,7 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     ``hf-recsys zoo reproduce``: train recipes over seeds and state their test metrics' spread."""
     from .recipes import RecipeError, available_recipes, parser_flags, recipe_path
     from .training.arguments import non_negative_integer
-    from .zoo import plan_seed_runs, plan_zoo, write_zoo_summary
+    from .zoo import finished_run_differences, plan_seed_runs, plan_zoo, run_differences, write_zoo_summary
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = OneLineErrorParser(
@@ -549,7 +549,23 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     for entry in runs:
         entry.recipe.check_flags(train_parser)
         # every run's options are checked before the first one trains
-        run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
+        planned = run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
+        if reproducing and entry.finished:
+            differences = finished_run_differences(entry, planned)
+            if differences:
+                parser.error(f"{entry.recipe.name} seed {entry.seed}: {entry.output_dir} holds a finished run trained "
+                             f"with other options: {'; '.join(differences[:4])}; give another --output-root, or remove "
+                             "that folder to train the seed again")
+    if reproducing and args.write_expected and extra:
+        bare = plan_seed_runs(args.recipes, seeds[:1], args.output_root, args.data_root, (), args.recipe_dir,
+                              parser_flags(train_parser))
+        for plain, entry in zip(bare, runs[::len(seeds)]):
+            own = run_config_from_args(train_parser.parse_args(plain.argv), train_parser).to_dict()
+            changed = run_differences(own, run_config_from_args(train_parser.parse_args(entry.argv), train_parser))
+            if changed:
+                parser.error(f"--write-expected states what recipe {entry.recipe.name} gives as it is; the extra "
+                             f"flags change its run ({'; '.join(changed[:3])}): put them into {entry.recipe.path}, "
+                             "or drop --write-expected")
     if reproducing:
         return reproduce_seeds(runs, args, argv, extra)
     results = {}
@@ -597,7 +613,7 @@ def reproduce_seeds(runs, args: argparse.Namespace, argv: Sequence[str], train_f
             print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed}: not finished, left out", file=sys.stderr)
             continue
         print(f"[hf-recsys zoo] {run.recipe.name} seed {run.seed} -> {run.output_dir}", file=sys.stderr)
-        train_main(run.argv, run.recipe)
+        train_main(run.train_argv, run.recipe)
     command = shlex.join(["hf-recsys", "zoo", *argv])
     summaries = {}
     for name in dict.fromkeys(run.recipe.name for run in runs):

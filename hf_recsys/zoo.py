@@ -18,10 +18,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Collection, Optional, Sequence
 
-from .constants import EVAL_RESULTS_FILE
+from .constants import EVAL_RESULTS_FILE, RUN_CONFIG_FILE
 from .recipes import Recipe, available_recipes, given_options, load_recipe
+
+if TYPE_CHECKING:
+    from .training.arguments import RunConfig
 
 
 @dataclass
@@ -100,12 +103,20 @@ def write_zoo_summary(output_root: str, results: dict[str, dict]) -> str:
 
 @dataclass
 class SeedRun:
-    """One seed of a recipe: its folder and its `hf-recsys train` arguments."""
+    """One seed of a recipe: its folder and its `hf-recsys train` arguments (``train_argv``
+    adds ``--resume-from-checkpoint latest`` while the folder holds an interrupted run's
+    checkpoint)."""
 
     recipe: Recipe
     seed: int
     output_dir: str
     argv: list[str]
+
+    @property
+    def train_argv(self) -> list[str]:
+        from .training.run import latest_checkpoint
+
+        return self.argv + (["--resume-from-checkpoint", "latest"] if latest_checkpoint(self.output_dir) else [])
 
     @property
     def results_path(self) -> str:
@@ -134,19 +145,67 @@ def plan_seed_runs(
     train_flags: Collection[str] = (),
 ) -> list[SeedRun]:
     """One run per recipe and seed, into ``OUTPUT_ROOT/<recipe>/seed-<S>``; a folder with
-    checkpoints but no ``eval_results.json`` resumes from its newest checkpoint."""
-    from .training.run import latest_checkpoint
+    checkpoints but no ``eval_results.json`` resumes from its newest checkpoint. A recipe named
+    twice (by name and by path, say) is planned once; two recipe files of one name are refused
+    (their seeds would share a folder)."""
+    from .recipes import recipe_path
 
+    paths: dict[str, str] = {}
+    unique = []
+    for name in recipes:
+        path = os.path.realpath(recipe_path(name, recipe_dir))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if paths.get(stem, path) != path:
+            raise ValueError(f"two recipes are named {stem} ({paths[stem]} and {path}): their seeds would share "
+                             f"{os.path.join(output_root, stem)}; rename one")
+        if stem not in paths:
+            paths[stem] = path
+            unique.append(name)
     runs = []
-    for entry in plan_zoo(recipes, output_root, data_root, extra_argv=extra_argv, recipe_dir=recipe_dir,
+    for entry in plan_zoo(unique, output_root, data_root, extra_argv=extra_argv, recipe_dir=recipe_dir,
                           train_flags=train_flags):
         for seed in seeds:
             folder = seed_folder(output_root, entry.recipe.name, seed)
-            argv = overridden(entry.argv, ["--seed", str(seed), "--output-dir", folder])
-            if latest_checkpoint(folder):
-                argv += ["--resume-from-checkpoint", "latest"]
-            runs.append(SeedRun(entry.recipe, seed, folder, argv))
+            runs.append(SeedRun(entry.recipe, seed, folder, overridden(entry.argv, ["--seed", str(seed), "--output-dir", folder])))
     return runs
+
+
+#: what may differ between a finished seed's run and the planned one: where things are and how
+#: the run is shown, not what it trains (``COMMAND_LEAVES_OUT`` of the training command, the
+#: log's location, the recipe's name)
+_NOT_THE_RUN = ("data_path", "recipe", "hub_token")
+
+
+def run_differences(saved: dict, planned: "RunConfig") -> list[str]:
+    """``"name saved (this command: planned)"`` for every option of a run's record ``saved``
+    (``run_config.json``'s ``run``) that the run ``planned`` sets otherwise; options that do not
+    change the trained model are not compared. An unreadable record gives no differences."""
+    from .training.arguments import RunConfig
+    from .training.run import COMMAND_LEAVES_OUT
+
+    try:
+        before = RunConfig.from_dict(saved)
+    except (TypeError, ValueError):
+        return []
+
+    def flat(run: RunConfig) -> dict:
+        values: dict = {}
+        for key, value in run.to_dict().items():
+            values.update(value if isinstance(value, dict) and key != "model_overrides" else {key: value})
+        return {k: v for k, v in values.items() if k not in COMMAND_LEAVES_OUT and k not in _NOT_THE_RUN}
+
+    old, new = flat(before), flat(planned)
+    return [f"{key} {old[key]!r} (this command: {new[key]!r})" for key in new if key in old and old[key] != new[key]]
+
+
+def finished_run_differences(run: SeedRun, planned: "RunConfig") -> list[str]:
+    """:func:`run_differences` between the finished seed in ``run.output_dir`` and ``planned``."""
+    path = os.path.join(run.output_dir, RUN_CONFIG_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f).get("run", {})
+    return run_differences(saved, planned)
 
 
 def expected_metric(recipe: Recipe) -> str:

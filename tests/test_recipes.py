@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -303,9 +304,33 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
 
     # a seed interrupted after a checkpoint resumes from it
     (tmp_path / "zoo2" / "din-tiny" / "seed-2" / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (tmp_path / "zoo2" / "din-tiny" / "seed-2" / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}")
     runs = plan_seed_runs(["din-tiny"], [2, 3], str(tmp_path / "zoo2"), recipe_dir=str(recipes))
-    assert runs[0].argv[-2:] == ["--resume-from-checkpoint", "latest"]
-    assert "--resume-from-checkpoint" not in runs[1].argv and not runs[0].finished
+    assert runs[0].train_argv[-2:] == ["--resume-from-checkpoint", "latest"]
+    assert "--resume-from-checkpoint" not in runs[1].train_argv and not runs[0].finished
+    assert "--resume-from-checkpoint" not in runs[0].argv  # the recorded command is the one a user types
+
+    # a recipe named twice counts its seeds once; two recipe files of one name are refused
+    assert len(plan_seed_runs(["din-tiny", str(recipes / "din-tiny.yaml")], [0], str(tmp_path / "zoo"),
+                              recipe_dir=str(recipes))) == 1
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    write_recipe(other, "din-tiny", dict(TINY, model="din"))
+    with pytest.raises(ValueError, match="two recipes are named din-tiny"):
+        plan_seed_runs(["din-tiny", str(other / "din-tiny.yaml")], [0], str(tmp_path / "zoo"), recipe_dir=str(recipes))
+
+    # finished seeds trained with other options are not read as this command's
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("zoo", argv[:-1] + ["--report-only", "--learning-rate", "0.0123"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "din-tiny seed 0: " in err
+    assert re.search(r"holds a finished run trained with other options: learning_rate \S+ \(this command: 0.0123\)", err)
+    # --write-expected states the recipe as it is: flags that change its run are refused
+    fresh = [str(tmp_path / "zoo3") if value == str(tmp_path / "zoo") else value for value in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("zoo", fresh + ["--learning-rate", "0.0123"])
+    assert "--write-expected states what recipe din-tiny gives as it is" in capsys.readouterr().err
+    assert not (tmp_path / "zoo3").exists()
 
 
 def test_zoo_reproduce_options_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
