@@ -10,6 +10,7 @@ the same, within its first epoch and past it. A checkpoint stripped of its RNG s
 does *not* reproduce (the control).
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -246,3 +247,23 @@ def test_an_interrupted_runs_folder_names_resuming_as_a_way_on(tmp_path):
     os.makedirs(tmp_path / "checkpoints" / "checkpoint-50")
     with pytest.raises(ValueError, match=r"\(checkpoints\); pass --overwrite-output-dir .*add --resume-from-checkpoint$"):
         check_output_dir(str(tmp_path), overwrite=False, resuming=False)
+
+
+def test_resuming_with_other_optimizer_or_batch_options_is_refused(tmp_path):
+    """``--learning-rate`` / ``--batch-size`` changed on resume did nothing (the optimizer and
+    schedule come from the checkpoint) but were recorded on the card and in the command."""
+    from transformers import TrainingArguments
+
+    from hf_recsys.training.run import CheckpointMismatchError, check_same_training
+
+    checkpoint = tmp_path / "checkpoint-200"
+    checkpoint.mkdir()
+    written = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, per_device_train_batch_size=32,
+                                max_steps=400, seed=0, report_to="none")
+    torch.save(written, checkpoint / "training_args.bin")
+    check_same_training(str(checkpoint), written)
+    for changed, words in ((dict(learning_rate=0.05), "--learning-rate 0.05: the run that wrote"),
+                           (dict(per_device_train_batch_size=64), "--batch-size 64: the run that wrote"),
+                           (dict(seed=3), "--seed 3: the run that wrote")):
+        with pytest.raises(CheckpointMismatchError, match=words):
+            check_same_training(str(checkpoint), dataclasses.replace(written, **changed))

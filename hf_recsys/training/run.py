@@ -139,6 +139,46 @@ def warn_if_other_world_size(checkpoint: str, batch_size: int) -> None:
             f"{batch_size * written:,}", written, "es" if written > 1 else "")
 
 
+#: options a resumed run must share with the run that wrote the checkpoint (its optimizer,
+#: schedule and batches continue): the ``TrainingArguments`` field and its flag
+RESUME_KEEPS = {"learning_rate": "--learning-rate", "per_device_train_batch_size": "--batch-size",
+                "gradient_accumulation_steps": "--gradient-accumulation-steps", "weight_decay": "--weight-decay",
+                "warmup_steps": "--warmup-steps", "lr_scheduler_type": "--lr-scheduler-type", "seed": "--seed"}
+
+
+def check_same_training(checkpoint: str, args: TrainingArguments) -> None:
+    """Refuse to resume ``checkpoint`` with other optimizer, schedule or batch options than the
+    run that wrote it (``Trainer`` restores its optimizer and scheduler states, so such a flag
+    would do nothing but be recorded on the card and in the command); warn when the length
+    (``--max-steps`` / ``--epochs``) changed: the schedule is then refitted to the new length.
+    ``args``: this run's. Reads the checkpoint's ``training_args.bin``; a checkpoint without a
+    readable one is not checked."""
+    path = os.path.join(checkpoint, "training_args.bin")
+    if not os.path.isfile(path):
+        return
+    try:
+        saved = torch.load(path, weights_only=False)
+    except Exception:  # noqa: BLE001  (an unreadable record is not checked, as a missing one)
+        return
+
+    def plain(value: Any) -> Any:
+        return getattr(value, "value", value)  # an enum (lr_scheduler_type)
+
+    for name, flag in RESUME_KEEPS.items():
+        ours, theirs = plain(getattr(args, name, None)), plain(getattr(saved, name, None))
+        if theirs is not None and ours != theirs:
+            raise CheckpointMismatchError(
+                f"{flag} {ours}: the run that wrote {checkpoint} had {theirs}, and resuming continues its optimizer, "
+                f"schedule and batches; give its value (or start again with --overwrite-output-dir)")
+    if (args.max_steps, args.num_train_epochs) != (saved.max_steps, saved.num_train_epochs) and args.process_index == 0:
+        def length(a: Any) -> str:
+            return f"{a.max_steps} steps" if a.max_steps > 0 else f"{a.num_train_epochs:g} epochs"
+
+        logger.warning("--resume-from-checkpoint %s: the run that wrote it trained %s and this one trains %s: the "
+                       "learning-rate schedule is refitted to the new length (not an exact continuation)",
+                       checkpoint, length(saved), length(args))
+
+
 def _saved_config(folder: str) -> dict[str, Any]:
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
@@ -485,6 +525,8 @@ def run_training(run: RunConfig) -> dict[str, float]:
     prep_seconds = time.perf_counter() - started
     check_enough_data(task, run)
     trainer = build_trainer(run, task, resume_from)
+    if resume_from:
+        check_same_training(resume_from, trainer.args)
     if trainer.is_world_process_zero():
         logger.info("%s | %s", log.summary(), model.__class__.__name__)
         print(task.describe(log))
