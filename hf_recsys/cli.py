@@ -359,6 +359,14 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
             if args.verify:
                 report.update(verify_onnx(args.output, model, **options))
     print(json.dumps(report, indent=1, ensure_ascii=False))
+    if args.verify:
+        tolerance = 1e-3 * max(1.0, report.get("max_abs_score", 0.0))
+        failed = ([] if report.get("indices_equal", True) else ["the top-k items differ from PyTorch's"]) + (
+            [f"the scores differ by up to {report['max_abs_diff']:.3g}"] if report["max_abs_diff"] > tolerance else [])
+        if failed:
+            print(f"hf-recsys export: error: --verify: {'; '.join(failed)} ({args.output} is written; do not serve "
+                  "it before finding why)", file=sys.stderr)
+            sys.exit(1)
     return report
 
 

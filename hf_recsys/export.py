@@ -397,6 +397,24 @@ def export_onnx(
     return path
 
 
+def _same_ranking(indices: Any, reference_indices: Any, scores: Any, reference_scores: Any) -> bool:
+    """Whether the exported top-k ranks as PyTorch's does: at every position with a finite score,
+    the item returned has PyTorch's score of that position (ties may come in either order; a
+    position scored ``-inf`` holds no item, whatever its index)."""
+    import numpy as np
+
+    for row in range(len(reference_indices)):
+        finite = np.isfinite(reference_scores[row])
+        if not np.array_equal(finite, np.isfinite(scores[row])):
+            return False
+        scored = dict(zip(reference_indices[row][finite].tolist(), reference_scores[row][finite].tolist()))
+        tolerance = 1e-4 * max(1.0, float(np.abs(reference_scores[row][finite]).max(initial=0.0)))
+        for index, score in zip(indices[row][finite].tolist(), reference_scores[row][finite].tolist()):
+            if index not in scored or abs(scored[index] - score) > tolerance:
+                return False
+    return True
+
+
 def verify_onnx(
     path: Union[str, os.PathLike],
     model_or_path: ModelOrPath,
@@ -414,7 +432,8 @@ def verify_onnx(
     Returns:
         ``{"max_abs_diff": float}`` over the float outputs, ``"max_abs_score"`` (the largest
         PyTorch score, to judge the difference against), ``"indices_equal"`` when the file
-        returns item indices, ``"outputs"`` (names) and ``"batch_size"``.
+        returns item indices (the same ranking: tied items may come in either order, a ``-inf``
+        position holds no item), ``"outputs"`` (names) and ``"batch_size"``.
     """
     import numpy as np
     import onnxruntime
@@ -438,7 +457,7 @@ def verify_onnx(
     for name, value, reference in zip(report["outputs"], got, expected):
         reference = reference.detach().cpu().numpy()
         if np.issubdtype(reference.dtype, np.integer):
-            report["indices_equal"] = bool(np.array_equal(value, reference))
+            report["indices_equal"] = _same_ranking(value, reference, got[0], expected[0].detach().cpu().numpy())
             continue
         finite = np.isfinite(reference)
         if not np.array_equal(finite, np.isfinite(value)):

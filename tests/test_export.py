@@ -180,6 +180,28 @@ def test_cli_exports_and_verifies(tiny_data, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["path"] == str(tmp_path / "m.onnx")
     assert report["max_abs_diff"] <= 1e-5 * max(1.0, report["max_abs_score"]), report
+    # a top-k as long as the catalogue: its -inf tail (seen items) holds no item, ties in any order
+    items = model.config.num_items - 2
+    main(["export", "--model-dir", str(tmp_path / "meanpool"), "--output", str(tmp_path / "all.onnx"), "--verify",
+          "--top-k", str(items)])
+    assert json.loads(capsys.readouterr().out)["indices_equal"]
+
+
+def test_a_failed_verification_exits_non_zero(tiny_data, tmp_path, capsys, monkeypatch):
+    import hf_recsys.cli as cli
+
+    model = build("meanpool", tiny_data.processor)
+    model.save_pretrained(tmp_path / "meanpool")
+    import hf_recsys.export as export
+
+    monkeypatch.setattr(export, "verify_onnx", lambda *a, **k: {"max_abs_diff": 0.5, "max_abs_score": 2.0,
+                                                                 "indices_equal": False})
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", "--model-dir", str(tmp_path / "meanpool"), "--output", str(tmp_path / "m.onnx"),
+                  "--verify", "--top-k", "3"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "hf-recsys export: error: --verify: the top-k items differ from PyTorch's; the scores differ by up to 0.5")
 
 
 # --------------------------------------------------------------------------- inputs from raw IDs
