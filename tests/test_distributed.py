@@ -56,3 +56,8 @@ def test_two_process_training_and_evaluation(tmp_path):
     assert files.count("eval_results.json") == 1 and not [f for f in files if f.startswith(".saving")]
     metrics = json.loads((out / "eval_results.json").read_text())
     assert "eval_auc" in metrics and "eval_popularity_auc" in metrics
+    # the card and the recorded command say the run had two processes (--batch-size is per process)
+    card = (out / "README.md").read_text()
+    assert "- processes (global batch): 2 (32)\n" in card
+    record = json.loads((out / "run_config.json").read_text())
+    assert record["command"].startswith("torchrun --nproc_per_node 2 -m hf_recsys.cli train")

@@ -373,13 +373,24 @@ COMMAND_LEAVES_OUT = ("output_dir", "overwrite_output_dir", "disable_tqdm", "log
                       "resume_from_checkpoint")
 
 
+def launch_processes() -> tuple[int, int]:
+    """(processes in all, processes per node) of this launch (``torchrun`` / ``accelerate launch``
+    set ``WORLD_SIZE`` and ``LOCAL_WORLD_SIZE``); (1, 1) for a plain process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+
+
 def training_command(run: RunConfig) -> str:
-    """The ``hf-recsys train`` command that trains ``run``'s model: the model and every option
-    whose value is not its default, one per line, local paths shortened to their last part (the
-    card shows it)."""
+    """The command that trains ``run``'s model: ``hf-recsys train`` (under ``torchrun`` with this
+    launch's processes when there are several: ``--batch-size`` is per process), the model and
+    every option whose value is not its default, one per line, local paths shortened to their
+    last part (the card shows it)."""
     from ..dataclass_parser import DataclassArgumentParser
 
-    lines = ["hf-recsys train", f"--model {run.model}"]  # named even at its default: the card is about it
+    world, local = launch_processes()
+    nodes = f"--nnodes {world // local} " if world > local else ""
+    program = f"torchrun {nodes}--nproc_per_node {local} -m hf_recsys.cli train" if world > 1 else "hf-recsys train"
+    lines = [program, f"--model {run.model}"]  # named even at its default: the card is about it
     for token in DataclassArgumentParser(RunConfig).command_line(run, leave_out=(*COMMAND_LEAVES_OUT, "model")):
         token = shlex.quote(public_text(token))
         if token.startswith("--"):
@@ -424,6 +435,8 @@ def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str
         "time budget (minutes)": run.time_budget_minutes,
         "steps": steps,
         "batch size (per device)": run.batch_size,
+        "processes (global batch)": (f"{launch_processes()[0]} ({run.batch_size * launch_processes()[0]:,})"
+                                     if launch_processes()[0] > 1 else None),
         "learning rate": run.learning_rate,
         "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
         "seed": run.seed,
