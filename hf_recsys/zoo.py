@@ -256,6 +256,9 @@ def seed_summary(recipe: Recipe, runs: Sequence[SeedRun], command: str) -> dict:
 
 
 def expected_section(summary: dict) -> dict:
-    """A recipe's ``expected`` from :func:`seed_summary` (rounded to four decimals)."""
+    """A recipe's ``expected`` from :func:`seed_summary` (rounded to four decimals; the command's
+    local absolute paths shortened to their last part, as on a card: recipes are published)."""
+    from .hub import public_text
+
     return {"metric": summary["metric"], "mean": round(summary["mean"], 4), "std": round(summary["std"], 4),
-            "seeds": summary["seeds"], "command": summary["command"]}
+            "seeds": summary["seeds"], "command": public_text(summary["command"])}

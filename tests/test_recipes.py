@@ -270,6 +270,7 @@ def test_zoo_reproduce_states_the_spread_over_seeds_and_continues_where_it_stopp
     expected = load_recipe("din-tiny", recipes).expected
     assert expected["metric"] == "auc" and expected["seeds"] == [0, 1]
     assert expected["mean"] == round(summary["mean"], 4) and expected["command"].startswith("hf-recsys zoo reproduce")
+    assert str(tmp_path) not in expected["command"] and "--output-root zoo" in expected["command"]  # recipes are published
     out = capsys.readouterr().out
     assert f"din-tiny: test auc {summary['mean']:.4f} ± {summary['std']:.4f} (seeds 0, 1)" in out
 
