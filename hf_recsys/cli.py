@@ -668,7 +668,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
 
     from .recipes import RecipeError, expand_recipe_argv, load_recipe, save_recipe
     from .training.arguments import positive_integer, positive_number
-    from .training.search import SearchSpaceError, parse_space, run_search, write_search
+    from .training.search import SearchSpaceError, check_space_values, parse_space, run_search, write_search
 
     parser = OneLineErrorParser(
         prog="hf-recsys tune",
@@ -710,9 +710,9 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
         folder = os.path.dirname(os.path.abspath(args.write_recipe))
         if os.path.isdir(args.write_recipe):
             parser.error(f"argument --write-recipe: {args.write_recipe} is a folder; give the path of a .yaml file")
-        if not os.path.isdir(folder):
+        if not os.path.isdir(folder) and folder != os.path.abspath(args.output_dir or "."):  # tune makes --output-dir
             parser.error(f"argument --write-recipe: {args.write_recipe}: no folder {folder} to write it into")
-        if not os.access(folder, os.W_OK):
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK):
             parser.error(f"argument --write-recipe: {args.write_recipe}: the folder {folder} is not writable")
     if not args.output_dir and "output_dir" not in recipe.train:
         train_argv = [*train_argv, "--output-dir", os.path.join("outputs", f"tune-{recipe.name}")]
@@ -727,7 +727,13 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
                          f"a copy of the recipe whose space does not vary it")
     run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe)),
                                train_parser)
-    n_trials = args.trials or int(recipe.search.get("trials", 20))
+    try:
+        check_space_values(dimensions, run, f"{recipe.path}: search.space")
+    except SearchSpaceError as error:
+        parser.error(str(error))
+    n_trials = args.trials or recipe.search.get("trials", 20)
+    if args.trials is None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
+        parser.error(f"{recipe.path}: search.trials: a whole number >= 1, got {n_trials!r}")
     timeout = args.timeout_minutes or recipe.search.get("timeout_minutes")
     with quiet(run.disable_tqdm):
         try:

@@ -128,3 +128,31 @@ def test_a_recipe_that_cannot_be_written_is_refused_before_the_search(tmp_path, 
     err = capsys.readouterr().err
     assert f"error: argument --write-recipe: {target}" in err and message in err
     assert not (tmp_path / "search").exists()  # no trial ran
+
+
+@pytest.mark.parametrize("entry, words", [
+    ("model.nonexistent: [1, 2]", "search.space.model.nonexistent: 1 cannot be trained: --set nonexistent"),
+    ("model.dropout: [0.1, big]", "search.space.model.dropout: 'big' cannot be trained"),
+    ("batch_size: {low: 0, high: 64}", "search.space.batch_size: 0 cannot be trained"),
+    ("learning_rate: {low: -0.1, high: 0.01}", "search.space.learning_rate: -0.1 cannot be trained"),
+])
+def test_a_searched_value_the_run_would_refuse_is_refused_before_any_trial(entry, words, tmp_path, capsys):
+    """An unknown model field, a batch size of 0 or a negative learning rate ran trials (or failed
+    in one with a traceback) instead of being refused as `train` refuses them."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(RECIPE.replace("    model.dropout: [0.0, 0.3]\n", f"    {entry}\n")
+                    .replace("    learning_rate: {low: 1.0e-4, high: 1.0e-1, log: true}\n", "")
+                    if entry.startswith("learning_rate") else RECIPE.replace("    model.dropout: [0.0, 0.3]\n", f"    {entry}\n"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("tune", ["--recipe", str(path), "--output-dir", str(tmp_path / "search")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and words in err and "Traceback" not in err, err
+    assert not (tmp_path / "search").exists()
+
+
+def test_a_recipe_asking_for_no_trials_is_refused(tmp_path, capsys):
+    path = tmp_path / "none.yaml"
+    path.write_text(RECIPE.replace("  trials: 3\n", "  trials: 0\n"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("tune", ["--recipe", str(path), "--output-dir", str(tmp_path / "search")])
+    assert exit_info.value.code == 2 and "search.trials: a whole number >= 1, got 0" in capsys.readouterr().err

@@ -109,6 +109,27 @@ def parse_space(space: dict[str, Any], source: str = "search.space") -> list[Dim
     return dimensions
 
 
+def check_space_values(dimensions: Sequence[Dimension], run: RunConfig, source: str = "search.space") -> None:
+    """Refuse, before any trial, a searched value the run would refuse: each range's bounds and
+    every choice, set into ``run`` (a training option) or through ``--set`` (a model field:
+    unknown fields, wrong types and sizes the model cannot be built with). Raises
+    :class:`SearchSpaceError` naming ``source.name``."""
+    import dataclasses
+
+    from .arguments import check_model_overrides
+
+    for dimension in dimensions:
+        values = dimension.choices if dimension.choices is not None else [dimension.low, dimension.high]
+        for value in values:
+            try:
+                if dimension.is_model_field:
+                    check_model_overrides(run.model, {**run.model_overrides, dimension.field: value})
+                else:
+                    dataclasses.replace(run, **{dimension.name: value})
+            except (TypeError, ValueError) as error:
+                raise SearchSpaceError(f"{source}.{dimension.name}: {value!r} cannot be trained: {error}") from None
+
+
 @dataclass
 class SearchResult:
     metric: str
