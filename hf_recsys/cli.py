@@ -107,12 +107,17 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
 
-    from .recipes import expand_recipe_argv, recipe_of
+    from .recipes import expand_recipe_argv, parser_flags, recipe_of
 
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     recipe = recipe_of(argv) or recipe
-    run = run_config_from_args(parser.parse_args(expand_recipe_argv(argv, parser, recipe)), parser)
+    expanded = expand_recipe_argv(argv, parser, recipe)
+    if recipe:  # a usage error about an option the recipe set names the recipe
+        typed = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+        parser.option_origins = {token: f"recipe {recipe.name}" for token in recipe.argv(parser_flags(parser))
+                                 if token.startswith("--") and token not in typed}
+    run = run_config_from_args(parser.parse_args(expanded), parser)
     run.recipe = recipe.name if recipe else None
     check_run_before_work(run, parser)
     if run.overwrite_output_dir and not run.resume_from_checkpoint:

@@ -34,6 +34,7 @@ import dataclasses
 import difflib
 import math
 import operator
+import re
 import types
 import typing
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Union
@@ -122,6 +123,11 @@ class OneLineErrorParser(argparse.ArgumentParser):
             unknown = [token for token in getattr(self, "_given", None) or []
                        if token.startswith("--") and token.split("=", 1)[0] not in self._option_string_actions]
             message += f"; {', '.join(unknown)} is not an option{self._suggestions(unknown)}" if unknown else ""
+        # options a recipe set, not the command line: say where they come from
+        origin = getattr(self, "option_origins", None) or {}
+        named = [flag for flag in dict.fromkeys(re.findall(r"--[a-z][a-z0-9-]*", message)) if flag in origin]
+        if named:
+            message += "; " + ", ".join(f"{flag} comes from {origin[flag]}" for flag in named)
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
     def _suggestions(self, unknown: Sequence[str]) -> str:

@@ -369,3 +369,13 @@ def test_the_recorded_command_finds_a_recipe_file_by_its_path():
     assert reproducing_command("my-recipe", runs, args, []) == (
         "hf-recsys zoo reproduce --recipes /x/my-recipe.yaml --seeds 0 1 --output-root out")
     assert reproducing_command("bst-ml1m", runs, args, []).startswith("hf-recsys zoo reproduce --recipes bst-ml1m ")
+
+
+def test_a_usage_error_about_an_option_the_recipe_set_names_the_recipe(tmp_path, capsys):
+    """`--recipe din-ml1m --max-steps 10` named --early-stopping-patience, a flag never typed."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--recipe", "din-ml1m", "--data-path", str(tmp_path), "--max-steps", "10"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--early-stopping-patience with --max-steps needs --eval-steps N" in err
+    assert "; --early-stopping-patience comes from recipe din-ml1m" in err and "--max-steps comes from" not in err
