@@ -379,3 +379,15 @@ def test_a_usage_error_about_an_option_the_recipe_set_names_the_recipe(tmp_path,
     assert exit_info.value.code == 2
     assert "--early-stopping-patience with --max-steps needs --eval-steps N" in err
     assert "; --early-stopping-patience comes from recipe din-ml1m" in err and "--max-steps comes from" not in err
+
+
+def test_your_own_file_under_a_recipe_is_read_by_its_format(tmp_path, capsys):
+    """`--recipe sasrec-beauty --data-path log.csv` read the CSV as Beauty's sequence file."""
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id,timestamp\n1,a,1\n")
+    parser = build_train_parser()
+    argv = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log)], parser)
+    assert "--dataset" not in argv
+    assert f"--data-path {log} reads as csv, not as the recipe's beauty (give --dataset beauty" in capsys.readouterr().err
+    kept = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log), "--dataset", "beauty"], parser)
+    assert kept[kept.index("--dataset") + 1] == "beauty"

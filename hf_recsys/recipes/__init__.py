@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Optional, Sequence
@@ -59,13 +60,15 @@ class Recipe:
     expected: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
 
-    def argv(self, flags: Collection[str] = ()) -> list[str]:
+    def argv(self, flags: Collection[str] = (), skip: Collection[str] = ()) -> list[str]:
         """The recipe as `hf-recsys train` flags: ``key: value`` -> ``--key value``; ``key: true`` ->
         ``--key``; ``key: false`` / ``null`` -> nothing (the flag's default); ``model_config`` ->
         ``--set KEY=VALUE``. A switch that is on by default (``flags``, the parser's options, hold
         ``--no-key``): ``key: false`` -> ``--no-key``, ``key: true`` -> nothing."""
         tokens: list[str] = []
         for key, value in self.train.items():
+            if key in skip:
+                continue
             flag = "--" + key.replace("_", "-")
             negated = "--no-" + key.replace("_", "-")
             if negated in flags and flag not in flags and isinstance(value, bool):
@@ -209,7 +212,22 @@ def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser,
     if data_path and given_options(rest, "--data-path")[0].data_path is None and not os.path.exists(str(data_path)):
         raise RecipeError(f"{recipe.path}: the recipe's data_path {data_path} is not here; give --data-path PATH "
                           f"(the folder or file of the {recipe.train.get('dataset', 'log')} log)")
-    return recipe.argv(parser_flags(parser)) + rest
+    skip = ()
+    typed = given_options(rest, "--data-path", "--dataset")[0]
+    typed_path = typed.data_path
+    if typed_path and not typed.dataset and recipe.train.get("dataset"):
+        # your own file: its format comes from the path, as without a recipe
+        from ..training.arguments import infer_dataset
+
+        try:
+            inferred = infer_dataset(typed_path)
+        except ValueError:  # the path says nothing (or too much) about its format: the recipe's stands
+            inferred = None
+        if inferred and inferred != recipe.train["dataset"]:
+            print(f"[hf-recsys] --data-path {typed_path} reads as {inferred}, not as the recipe's {recipe.train['dataset']}"
+                  f" (give --dataset {recipe.train['dataset']} to read it as that)", file=sys.stderr)
+            skip = ("dataset",)
+    return recipe.argv(parser_flags(parser), skip) + rest
 
 
 def parser_flags(parser: argparse.ArgumentParser) -> set[str]:
