@@ -107,7 +107,7 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     from .training.output_dir import clear_previous_checkpoints
     from .training.run import run_training
 
-    from .recipes import expand_recipe_argv, parser_flags, recipe_of
+    from .recipes import expand_recipe_argv, given_options, parser_flags, recipe_of
 
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -115,7 +115,8 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     expanded = expand_recipe_argv(argv, parser, recipe)
     if recipe:  # a usage error about an option the recipe set names the recipe
         typed = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
-        parser.option_origins = {token: f"recipe {recipe.name}" for token in recipe.argv(parser_flags(parser))
+        named = given_options(argv, "--recipe")[0].recipe or recipe.name  # a recipe file by its path
+        parser.option_origins = {token: f"recipe {named}" for token in recipe.argv(parser_flags(parser))
                                  if token.startswith("--") and token not in typed}
     run = run_config_from_args(parser.parse_args(expanded), parser)
     run.recipe = recipe.name if recipe else None

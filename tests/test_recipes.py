@@ -61,6 +61,13 @@ def test_command_line_flags_override_the_recipe(tmp_path):
     ({"train": {"model": "bst", "max_history": "ten"}}, "train.max_history: expects an integer, got 'ten'"),
     ({"train": {"model": "bst", "epochs": -1}}, "train.epochs: must be > 0, got -1"),
     ({"train": {"model": "bsx"}}, "train.model: 'bsx' is not one of"),
+    # a list for a one-value flag, and a word for a switch, were "unrecognized arguments"
+    ({"train": {"model": "bst", "max_steps": [5, 6]}}, "train.max_steps: [5, 6]: one value, not a list"),
+    ({"train": {"model": "bst", "eval_each_epoch": "no"}}, "train.eval_each_epoch: 'no': a switch: true or false"),
+    ({"train": {"model": "bst", "bf16": 1}}, "train.bf16: 1: a switch: true or false"),
+    ({"train": {"model": "bst", "max_steps": True}}, "train.max_steps: True: a value, not true / false"),
+    # a bad model field names the recipe
+    ({"train": {"model": "bst"}, "model_config": {"num_heads": "many"}}, "comes from recipe /"),
 ])
 def test_a_bad_recipe_is_one_line_naming_the_file_and_key(tmp_path, capsys, content, message):
     import yaml
@@ -73,6 +80,8 @@ def test_a_bad_recipe_is_one_line_naming_the_file_and_key(tmp_path, capsys, cont
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err and message in err, err
     assert not (tmp_path / "out").exists()
+    if "--set" in err:
+        assert f"--set comes from recipe {path}" in err
 
 
 def test_an_unknown_recipe_name_lists_the_recipes():

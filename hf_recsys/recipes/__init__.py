@@ -110,9 +110,17 @@ class Recipe:
             raise RecipeError(f"{self.path}: train.recipe: a recipe cannot name another recipe")
         actions = {option: action for action in parser._actions for option in action.option_strings}
         for key, value in self.train.items():
-            action = actions.get("--" + key.replace("_", "-"))
-            if action is None or value is None or isinstance(value, bool):
+            action = actions.get("--" + key.replace("_", "-")) or actions.get("--no-" + key.replace("_", "-"))
+            if action is None or value is None:
                 continue
+            switch = action.nargs == 0  # --flag / --no-flag: the recipe says true or false
+            if switch != isinstance(value, bool):
+                raise RecipeError(f"{self.path}: train.{key}: {value!r}: " + (
+                    "a switch: true or false" if switch else "a value, not true / false"))
+            if switch:
+                continue
+            if isinstance(value, (list, tuple)) and action.nargs in (None, "?"):
+                raise RecipeError(f"{self.path}: train.{key}: {value!r}: one value, not a list")
             values = value if isinstance(value, (list, tuple)) else [value]
             for item in values:
                 try:
