@@ -564,12 +564,16 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         entry.recipe.check_flags(train_parser)
         # every run's options are checked before the first one trains
         planned = run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
-        if reproducing and entry.finished:
+        name = f"{entry.recipe.name} seed {entry.seed}" if reproducing else entry.recipe.name
+        if planned.data_path and not os.path.exists(planned.data_path):
+            parser.error(f"{name}: --data-path {planned.data_path}: no such file or folder (a recipe's data_path is "
+                         "read under --data-root)")
+        if entry.finished:
             differences = finished_run_differences(entry, planned)
             if differences:
-                parser.error(f"{entry.recipe.name} seed {entry.seed}: {entry.output_dir} holds a finished run trained "
-                             f"with other options: {'; '.join(differences[:4])}; give another --output-root, or remove "
-                             "that folder to train the seed again")
+                parser.error(f"{name}: {entry.output_dir} holds a finished run trained with other options: "
+                             f"{'; '.join(differences[:4])}; give another --output-root, or remove that folder to "
+                             "train it again")
     if reproducing and args.write_expected and extra:
         bare = plan_seed_runs(args.recipes, seeds[:1], args.output_root, args.data_root, (), args.recipe_dir,
                               parser_flags(train_parser))
@@ -584,11 +588,19 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
         return reproduce_seeds(runs, args, argv, extra)
     results = {}
     for entry in runs:
-        print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
-        metrics = train_main(entry.argv, entry.recipe)
+        if entry.finished:  # a rerun of the same command goes on where the last one stopped
+            print(f"[hf-recsys zoo] {entry.recipe.name}: finished, read from {entry.results_path}", file=sys.stderr)
+            metrics = entry.metrics()
+            if args.push_to_hub:
+                from .hub import push_folder_to_hub
+
+                push_folder_to_hub(entry.output_dir, entry.repo_id)
+        else:
+            print(f"[hf-recsys zoo] {entry.recipe.name} -> {entry.output_dir}", file=sys.stderr)
+            metrics = train_main(entry.train_argv, entry.recipe)
         results[entry.recipe.name] = {"output_dir": entry.output_dir, "repo_id": entry.repo_id,
                                       "argv": entry.argv, "metrics": metrics}
-    write_zoo_summary(args.output_root, results)
+        write_zoo_summary(args.output_root, results)  # what has finished so far, after every recipe
     return results
 
 

@@ -27,8 +27,36 @@ if TYPE_CHECKING:
     from .training.arguments import RunConfig
 
 
+class _RunFolder:
+    """A planned run's folder: finished when it holds ``eval_results.json``; ``train_argv`` adds
+    ``--resume-from-checkpoint latest`` while it holds an interrupted run's checkpoint."""
+
+    output_dir: str
+    argv: list[str]
+
+    @property
+    def results_path(self) -> str:
+        return os.path.join(self.output_dir, EVAL_RESULTS_FILE)
+
+    @property
+    def finished(self) -> bool:
+        return os.path.isfile(self.results_path)
+
+    def metrics(self) -> dict:
+        with open(self.results_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    @property
+    def train_argv(self) -> list[str]:
+        from .training.run import latest_checkpoint
+
+        return self.argv + (["--resume-from-checkpoint", "latest"] if latest_checkpoint(self.output_dir) else [])
+
+
 @dataclass
-class ZooEntry:
+class ZooEntry(_RunFolder):
+    """One recipe of `zoo build`: its folder, Hub repo and `hf-recsys train` arguments."""
+
     recipe: Recipe
     output_dir: str
     repo_id: Optional[str]
@@ -102,33 +130,13 @@ def write_zoo_summary(output_root: str, results: dict[str, dict]) -> str:
 
 
 @dataclass
-class SeedRun:
-    """One seed of a recipe: its folder and its `hf-recsys train` arguments (``train_argv``
-    adds ``--resume-from-checkpoint latest`` while the folder holds an interrupted run's
-    checkpoint)."""
+class SeedRun(_RunFolder):
+    """One seed of a recipe: its folder and its `hf-recsys train` arguments."""
 
     recipe: Recipe
     seed: int
     output_dir: str
     argv: list[str]
-
-    @property
-    def train_argv(self) -> list[str]:
-        from .training.run import latest_checkpoint
-
-        return self.argv + (["--resume-from-checkpoint", "latest"] if latest_checkpoint(self.output_dir) else [])
-
-    @property
-    def results_path(self) -> str:
-        return os.path.join(self.output_dir, EVAL_RESULTS_FILE)
-
-    @property
-    def finished(self) -> bool:
-        return os.path.isfile(self.results_path)
-
-    def metrics(self) -> dict:
-        with open(self.results_path, encoding="utf-8") as f:
-            return json.load(f)
 
 
 def seed_folder(output_root: str, recipe_name: str, seed: int) -> str:
@@ -198,7 +206,7 @@ def run_differences(saved: dict, planned: "RunConfig") -> list[str]:
     return [f"{key} {old[key]!r} (this command: {new[key]!r})" for key in new if key in old and old[key] != new[key]]
 
 
-def finished_run_differences(run: SeedRun, planned: "RunConfig") -> list[str]:
+def finished_run_differences(run: _RunFolder, planned: "RunConfig") -> list[str]:
     """:func:`run_differences` between the finished seed in ``run.output_dir`` and ``planned``."""
     path = os.path.join(run.output_dir, RUN_CONFIG_FILE)
     if not os.path.isfile(path):

@@ -400,3 +400,27 @@ def test_your_own_file_under_a_recipe_is_read_by_its_format(tmp_path, capsys):
     assert f"--data-path {log} reads as csv, not as the recipe's beauty (give --dataset beauty" in capsys.readouterr().err
     kept = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log), "--dataset", "beauty"], parser)
     assert kept[kept.index("--dataset") + 1] == "beauty"
+
+
+def test_zoo_build_goes_on_where_it_stopped_and_checks_every_log_first(tmp_path, capsys):
+    """A rerun of `zoo build` retrained nothing but failed on the finished folders; a recipe whose
+    log was missing failed after the recipes before it had trained."""
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    write_recipe(recipes, "a-tiny", dict(TINY, model="sasrec"))
+    argv = ["build", "--recipe-dir", str(recipes), "--output-root", str(tmp_path / "zoo")]
+    first = run_command("zoo", argv)
+    weights = tmp_path / "zoo" / "a-tiny" / "model.safetensors"
+    written = weights.stat().st_mtime_ns
+    capsys.readouterr()
+    again = run_command("zoo", argv)
+    assert weights.stat().st_mtime_ns == written and again["a-tiny"]["metrics"] == first["a-tiny"]["metrics"]
+    assert "a-tiny: finished, read from" in capsys.readouterr().err
+    tiny_file = {k: v for k, v in TINY.items() if not k.startswith("synthetic_")}
+    write_recipe(recipes, "b-tiny", dict(tiny_file, model="sasrec", dataset="csv", data_path="nope.csv"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("zoo", ["build", "--recipe-dir", str(recipes), "--data-root", str(tmp_path), "--output-root",
+                            str(tmp_path / "zoo-b")])
+    assert exit_info.value.code == 2
+    assert f"b-tiny: --data-path {tmp_path / 'nope.csv'}: no such file or folder" in capsys.readouterr().err
+    assert not (tmp_path / "zoo-b").exists()  # a-tiny did not train first
