@@ -211,6 +211,8 @@ def test_a_checkpoint_of_another_model_or_other_data_is_refused_before_training(
         run("sasrec", tmp_path / "a", resume_from_checkpoint=str(tmp_path / "first"))
     with pytest.raises(CheckpointMismatchError, match="a checkpoint of a 'sasrec' model, not of --model bst"):
         run("bst", tmp_path / "b", resume_from_checkpoint=checkpoint)
+    with pytest.raises(CheckpointMismatchError, match="a checkpoint of a .sasrec. model, not of --model bst"):
+        run("bst", tmp_path / "first", resume_from_checkpoint="latest")  # latest named a config difference
     def resume(folder, overrides=None, **data):
         setup = dict(SETUPS["sasrec"], model_overrides=dict(SETUPS["sasrec"]["model_overrides"], **(overrides or {})))
         data = dict(dict(synthetic_users=30, synthetic_items=40), **data)

@@ -75,11 +75,11 @@ def resolve_checkpoint(run: RunConfig) -> Optional[str]:
     if not run.resume_from_checkpoint:
         return None
     if run.resume_from_checkpoint == "latest":
-        last = latest_checkpoint(run.output_dir)
-        if last is None:
+        folder = latest_checkpoint(run.output_dir)
+        if folder is None:
             raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint-N folder in "
                                     f"{checkpoints_dir(run.output_dir)}")
-        return last
+        return _of_this_model(folder, run)
     folder = run.resume_from_checkpoint
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"--resume-from-checkpoint: no folder {folder}")
@@ -89,6 +89,11 @@ def resolve_checkpoint(run: RunConfig) -> Optional[str]:
                 f"latest)" if newest else "; a checkpoint is a checkpoints/checkpoint-N folder written by --save-steps")
         raise FileNotFoundError(f"--resume-from-checkpoint {folder}: not a checkpoint (it has no "
                                 f"{TRAINER_STATE_FILE}){hint}")
+    return _of_this_model(folder, run)
+
+
+def _of_this_model(folder: str, run: RunConfig) -> str:
+    """``folder``, unless it is a checkpoint of another model type than ``run.model``."""
     model_type = _saved_config(folder).get("model_type")
     expected = MODEL_REGISTRY[run.model].config_class.model_type
     if model_type and model_type != expected:
