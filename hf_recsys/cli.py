@@ -134,9 +134,22 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
             raise DataFormatError(f"{run.data_path or run.dataset}: cannot be read as {error.encoding} text (byte "
                                   f"{error.start}: {error.reason}); is it a text log?") from None
     line = recipe.compare_with_expected(metrics) if recipe else None
+    # flags that change what the recipe trains make its expected spread no yardstick
+    changing = [flag for flag in dict.fromkeys(t.split("=", 1)[0] for t in argv if t.startswith("--"))
+                if flag not in SAME_RECIPE_RUN and flag in parser_flags(parser)] if recipe else []
+    if line and changing:
+        line = (f"not compared with recipe {recipe.name}'s expected {recipe.expected['metric']}: this run sets "
+                f"{', '.join(changing)} over the recipe")
     if line:
         print(f"[hf-recsys] {line}")
     return metrics
+
+
+#: flags that leave a recipe's run as it is: where the data and the model go, how it is shown,
+#: which seed (the expected spread is over seeds)
+SAME_RECIPE_RUN = ("--recipe", "--data-path", "--dataset", "--output-dir", "--overwrite-output-dir", "--no-progress",
+                   "--logging-steps", "--dataloader-workers", "--push-to-hub", "--hub-model-id", "--hub-token",
+                   "--hub-private", "--hub-revision", "--resume-from-checkpoint", "--seed")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -214,6 +214,9 @@ def test_a_run_of_a_recipe_is_compared_with_its_expected_spread(tmp_path, capsys
     out = capsys.readouterr().out
     assert f"recipe din-tiny expects test auc 0.9900 ± 0.0010 (seeds 0, 1, 2); this run: {metrics['eval_auc']:.4f}" in out
     assert ("OUTSIDE" in out) == (abs(metrics["eval_auc"] - 0.99) > 0.002)
+    run_command("train", ["--recipe", str(recipe), "--output-dir", str(tmp_path / "longer"), "--max-steps", "3"])
+    assert ("not compared with recipe din-tiny's expected auc: this run sets --max-steps over the recipe"
+            in capsys.readouterr().out)
     broken = tmp_path / "broken.yaml"
     broken.write_text("train:\n  model: din\nexpected:\n  metric: auc\n  mean: 0.9\n")
     with pytest.raises(RecipeError, match=r"expected.std is missing"):
