@@ -559,7 +559,10 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     reproducing = args.action == "reproduce"
     args.output_root = args.output_root or "zoo"
     if reproducing and not args.recipes:
-        parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed)")
+        if not args.recipe_dir:  # every shipped recipe over seeds is days of training: name them
+            parser.error("reproduce needs --recipes NAME ... (each recipe trains once per seed), or --recipe-dir DIR "
+                         "for every recipe there")
+        args.recipes = available_recipes(args.recipe_dir)
     seeds = args.seeds or [0, 1, 2]
     if len(set(seeds)) != len(seeds):
         parser.error(f"argument --seeds: a seed is given twice ({' '.join(map(str, seeds))})")

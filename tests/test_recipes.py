@@ -427,3 +427,13 @@ def test_zoo_build_goes_on_where_it_stopped_and_checks_every_log_first(tmp_path,
     assert exit_info.value.code == 2
     assert f"b-tiny: --data-path {tmp_path / 'nope.csv'}: no such file or folder" in capsys.readouterr().err
     assert not (tmp_path / "zoo-b").exists()  # a-tiny did not train first
+
+
+def test_zoo_reproduce_of_a_recipe_folder_takes_every_recipe_there(tmp_path, capsys):
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    for name in ("a-tiny", "b-tiny"):
+        write_recipe(recipes, name, dict(TINY, model="sasrec"))
+    report = run_command("zoo", ["reproduce", "--recipe-dir", str(recipes), "--output-root", str(tmp_path / "zoo"),
+                                 "--report-only"])
+    assert sorted(report["recipes"]) == ["a-tiny", "b-tiny"]
