@@ -437,3 +437,12 @@ def test_zoo_reproduce_of_a_recipe_folder_takes_every_recipe_there(tmp_path, cap
     report = run_command("zoo", ["reproduce", "--recipe-dir", str(recipes), "--output-root", str(tmp_path / "zoo"),
                                  "--report-only"])
     assert sorted(report["recipes"]) == ["a-tiny", "b-tiny"]
+
+
+def test_recipe_without_its_value_is_the_train_commands_usage_error(capsys):
+    """`hf-recsys train --recipe` printed a fragment of another parser's usage under the name hf-recsys."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_command("train", ["--recipe"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("hf-recsys train: error: argument --recipe: expected one argument")
+

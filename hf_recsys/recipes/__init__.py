@@ -194,10 +194,13 @@ def save_recipe(recipe: Recipe, path: os.PathLike) -> None:
 
 def given_options(argv: Sequence[str], *flags: str) -> tuple[argparse.Namespace, list[str]]:
     """The values of ``flags`` in ``argv`` (None where absent) and the rest of ``argv``."""
-    finder = argparse.ArgumentParser(add_help=False)
+    finder = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     for flag in flags:
         finder.add_argument(flag, default=None)
-    return finder.parse_known_args(list(argv))
+    try:
+        return finder.parse_known_args(list(argv))
+    except argparse.ArgumentError:  # e.g. a flag without its value: the command's own parser says so
+        return argparse.Namespace(**{flag.lstrip("-").replace("-", "_"): None for flag in flags}), list(argv)
 
 
 def recipe_of(argv: Sequence[str]) -> Optional[Recipe]:
