@@ -320,7 +320,8 @@ def export_main(argv: Optional[Sequence[str]] = None) -> dict:
         if implied is None:
             parser.error(f"argument --output: {args.output}: name the file .onnx (ONNX) or .pt2 (torch.export)")
         if args.format is not None and args.format != implied:
-            parser.error(f"argument --format: {args.format}, but --output {args.output} names a {implied} file")
+            article = "an" if implied == "onnx" else "a"
+            parser.error(f"argument --format: {args.format}, but --output {args.output} names {article} {implied} file")
         args.format = implied
     if args.verify and args.format != "onnx":
         parser.error("argument --verify: checks an ONNX file in onnxruntime; with --format torch there is none")

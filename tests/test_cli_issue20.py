@@ -268,6 +268,7 @@ def test_what_the_package_logs_as_a_warning_reads_like_the_commands_other_warnin
 @pytest.mark.parametrize("argv, words", [
     (["--output", "model.txt"], "argument --output: model.txt: name the file .onnx (ONNX) or .pt2 (torch.export)"),
     (["--output", "model.pt2", "--format", "onnx"], "argument --format: onnx, but --output model.pt2 names a torch file"),
+    (["--output", "model.onnx", "--format", "torch"], "argument --format: torch, but --output model.onnx names an onnx file"),
     (["--output", "model.pt2", "--verify"], "argument --verify: checks an ONNX file in onnxruntime"),
 ])
 def test_an_export_whose_file_and_format_disagree_is_a_usage_error_before_loading(argv, words, tmp_path, capsys):
