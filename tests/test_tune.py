@@ -156,3 +156,16 @@ def test_a_recipe_asking_for_no_trials_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_command("tune", ["--recipe", str(path), "--output-dir", str(tmp_path / "search")])
     assert exit_info.value.code == 2 and "search.trials: a whole number >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_trial_trains_the_model_train_trains_with_its_values(tmp_path):
+    """A trial's validation score differed from `hf-recsys train` with the same values (other
+    initial weights and batches), so the best trial's score did not carry over to its recipe."""
+    path = tmp_path / "one.yaml"
+    path.write_text(RECIPE.replace("  trials: 3\n", "  trials: 1\n")
+                    .replace("{low: 1.0e-4, high: 1.0e-1, log: true}", "[0.01]").replace("[0.0, 0.3]", "[0.1]")
+                    .replace("  epochs: 1\n", "  epochs: 2\n"))
+    result = run_command("tune", ["--recipe", str(path), "--output-dir", str(tmp_path / "search")])
+    metrics = run_command("train", ["--recipe", str(path), "--learning-rate", "0.01", "--set", "dropout=0.1",
+                                    "--load-best-model-at-end", "--output-dir", str(tmp_path / "train")])
+    assert result["best_value"] == pytest.approx(metrics["best_valid_value"], abs=1e-6)

@@ -187,7 +187,13 @@ def run_search(
         trial_run = copy.copy(search_run)
         if trial is not None:
             trial_run.model_overrides = _model_overrides(search_run, dimensions, trial)
-        return build_model(trial_run, task.data)
+        # the random numbers `hf-recsys train` draws: the model's from the seed, then the batches'
+        # from the seed again (Trainer seeds after the model is built there), so that a trial
+        # trains the model `train` trains with the same values
+        set_seed(run.seed)
+        model = build_model(trial_run, task.data)
+        set_seed(run.seed)
+        return model
 
     def hp_space(trial) -> dict[str, Any]:
         """The ``TrainingArguments`` values of ``trial`` (``model_init`` drew its model fields)."""
