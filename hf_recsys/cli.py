@@ -100,6 +100,16 @@ def check_run_before_work(run, parser: argparse.ArgumentParser) -> None:
         parser.error(str(error))
 
 
+def log_format(path: str) -> Optional[str]:
+    """The ``--dataset`` the log at ``path`` reads as, or None when the path does not say."""
+    from .training.arguments import infer_dataset
+
+    try:
+        return infer_dataset(path)
+    except ValueError:  # nothing (or more than one thing) about its format
+        return None
+
+
 def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     """``hf-recsys train``; ``recipe``: the :class:`~hf_recsys.recipes.Recipe` whose flags ``argv``
     already holds (zoo runs), named on the card as ``--recipe`` would be."""
@@ -112,7 +122,7 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     parser = build_train_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     recipe = recipe_of(argv) or recipe
-    expanded = expand_recipe_argv(argv, parser, recipe)
+    expanded = expand_recipe_argv(argv, parser, recipe, log_format)
     if recipe:  # a usage error about an option the recipe set names the recipe
         typed = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
         named = given_options(argv, "--recipe")[0].recipe or recipe.name  # a recipe file by its path
@@ -760,7 +770,7 @@ def tune_main(argv: Optional[Sequence[str]] = None) -> dict:
             given = f"--set {dimension.field}" if dimension.is_model_field else train_parser.flag(dimension.field)
             parser.error(f"{given} is searched ({recipe.path}: search.space varies {name}); leave it out, or search "
                          f"a copy of the recipe whose space does not vary it")
-    run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe)),
+    run = run_config_from_args(train_parser.parse_args(expand_recipe_argv(train_argv, train_parser, recipe, log_format)),
                                train_parser)
     try:
         check_space_values(dimensions, run, f"{recipe.path}: search.space")

@@ -398,10 +398,13 @@ def test_your_own_file_under_a_recipe_is_read_by_its_format(tmp_path, capsys):
     log = tmp_path / "log.csv"
     log.write_text("user_id,item_id,timestamp\n1,a,1\n")
     parser = build_train_parser()
-    argv = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log)], parser)
+    from hf_recsys.cli import log_format
+
+    argv = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log)], parser, log_format=log_format)
     assert "--dataset" not in argv
     assert f"--data-path {log} reads as csv, not as the recipe's beauty (give --dataset beauty" in capsys.readouterr().err
-    kept = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log), "--dataset", "beauty"], parser)
+    kept = expand_recipe_argv(["--recipe", "sasrec-beauty", "--data-path", str(log), "--dataset", "beauty"], parser,
+                              log_format=log_format)
     assert kept[kept.index("--dataset") + 1] == "beauty"
 
 

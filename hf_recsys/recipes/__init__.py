@@ -30,7 +30,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Optional, Sequence
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import yaml
 
@@ -210,10 +210,13 @@ def recipe_of(argv: Sequence[str]) -> Optional[Recipe]:
 
 
 def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser,
-                       recipe: Optional[Recipe] = None) -> list[str]:
+                       recipe: Optional[Recipe] = None,
+                       log_format: Optional[Callable[[str], Optional[str]]] = None) -> list[str]:
     """``argv`` with a ``--recipe NAME|PATH`` replaced by the recipe's flags, placed first so that
     the other flags of ``argv`` override them. Without ``--recipe``: ``argv`` unchanged.
-    ``recipe``: the recipe ``--recipe`` names, when the caller has loaded it already."""
+    ``recipe``: the recipe ``--recipe`` names, when the caller has loaded it already.
+    ``log_format``: the ``--dataset`` a path reads as (None when the path does not say); with it,
+    a ``--data-path`` typed without ``--dataset`` is read by its own format, not the recipe's."""
     found, rest = given_options(argv, "--recipe")
     if found.recipe is None:
         return list(argv)
@@ -226,14 +229,9 @@ def expand_recipe_argv(argv: Sequence[str], parser: argparse.ArgumentParser,
     skip = ()
     typed = given_options(rest, "--data-path", "--dataset")[0]
     typed_path = typed.data_path
-    if typed_path and not typed.dataset and recipe.train.get("dataset"):
+    if log_format and typed_path and not typed.dataset and recipe.train.get("dataset"):
         # your own file: its format comes from the path, as without a recipe
-        from ..training.arguments import infer_dataset
-
-        try:
-            inferred = infer_dataset(typed_path)
-        except ValueError:  # the path says nothing (or too much) about its format: the recipe's stands
-            inferred = None
+        inferred = log_format(typed_path)
         if inferred and inferred != recipe.train["dataset"]:
             print(f"[hf-recsys] --data-path {typed_path} reads as {inferred}, not as the recipe's {recipe.train['dataset']}"
                   f" (give --dataset {recipe.train['dataset']} to read it as that)", file=sys.stderr)
