@@ -87,6 +87,8 @@ def test_a_bad_recipe_is_one_line_naming_the_file_and_key(tmp_path, capsys, cont
 def test_an_unknown_recipe_name_lists_the_recipes():
     with pytest.raises(RecipeError, match="bst-ml1m"):
         load_recipe("no-such-recipe")
+    with pytest.raises(RecipeError, match="bst-ml1m.yaml does not exist; the recipe named bst-ml1m is --recipe bst-ml1m"):
+        load_recipe("bst-ml1m.yaml")
 
 
 @pytest.mark.parametrize("command", ["train", "tune"])

@@ -142,7 +142,10 @@ def recipe_path(name_or_path: str, directory: Optional[os.PathLike] = None) -> P
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         if not candidate.is_file():
-            raise RecipeError(f"recipe: recipe file {name_or_path} does not exist", option="recipe")
+            named = candidate.stem in available_recipes(directory) and candidate.parent == Path(".")
+            raise RecipeError(f"recipe: recipe file {name_or_path} does not exist"
+                              + (f"; the recipe named {candidate.stem} is --recipe {candidate.stem}" if named else ""),
+                              option="recipe")
         return candidate
     path = Path(directory or RECIPE_DIR) / f"{name_or_path}.yaml"
     if not path.is_file():
