@@ -146,7 +146,7 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     line = recipe.compare_with_expected(metrics) if recipe else None
     # flags that change what the recipe trains make its expected spread no yardstick
     changing = [flag for flag in dict.fromkeys(t.split("=", 1)[0] for t in argv if t.startswith("--"))
-                if flag not in SAME_RECIPE_RUN and flag in parser_flags(parser)] if recipe else []
+                if flag not in same_recipe_run(parser) and flag in parser_flags(parser)] if recipe else []
     if line and changing:
         line = (f"not compared with recipe {recipe.name}'s expected {recipe.expected['metric']}: this run sets "
                 f"{', '.join(changing)} over the recipe")
@@ -155,11 +155,13 @@ def train_main(argv: Optional[Sequence[str]] = None, recipe=None) -> dict:
     return metrics
 
 
-#: flags that leave a recipe's run as it is: where the data and the model go, how it is shown,
-#: which seed (the expected spread is over seeds)
-SAME_RECIPE_RUN = ("--recipe", "--data-path", "--dataset", "--output-dir", "--overwrite-output-dir", "--no-progress",
-                   "--logging-steps", "--dataloader-workers", "--push-to-hub", "--hub-model-id", "--hub-token",
-                   "--hub-private", "--hub-revision", "--resume-from-checkpoint", "--seed")
+def same_recipe_run(parser: DataclassArgumentParser) -> set[str]:
+    """The flags that leave a recipe's run as it is: those of the options a recorded command
+    leaves out (where the model goes, how the run is shown, the Hub), the recipe and the log's
+    place and format, and the seed (the expected spread is over seeds)."""
+    from .training.run import COMMAND_LEAVES_OUT
+
+    return {parser.flag(name) for name in COMMAND_LEAVES_OUT} | {"--recipe", "--data-path", "--dataset", "--seed"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,10 +589,12 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
                             args.recipe_dir, parser_flags(train_parser))
     except ValueError as error:
         parser.error(str(error))
+    planned_runs = []
     for entry in runs:
         entry.recipe.check_flags(train_parser)
         # every run's options are checked before the first one trains
         planned = run_config_from_args(train_parser.parse_args(entry.argv), train_parser)
+        planned_runs.append(planned)
         name = f"{entry.recipe.name} seed {entry.seed}" if reproducing else entry.recipe.name
         if planned.data_path and not os.path.exists(planned.data_path):
             parser.error(f"{name}: --data-path {planned.data_path}: no such file or folder (a recipe's data_path is "
@@ -604,9 +608,9 @@ def zoo_main(argv: Optional[Sequence[str]] = None) -> dict:
     if reproducing and args.write_expected and extra:
         bare = plan_seed_runs(args.recipes, seeds[:1], args.output_root, args.data_root, (), args.recipe_dir,
                               parser_flags(train_parser))
-        for plain, entry in zip(bare, runs[::len(seeds)]):
+        for plain, entry, planned in zip(bare, runs[::len(seeds)], planned_runs[::len(seeds)]):
             own = run_config_from_args(train_parser.parse_args(plain.argv), train_parser).to_dict()
-            changed = run_differences(own, run_config_from_args(train_parser.parse_args(entry.argv), train_parser))
+            changed = run_differences(own, planned)
             if changed:
                 parser.error(f"--write-expected states what recipe {entry.recipe.name} gives as it is; the extra "
                              f"flags change its run ({'; '.join(changed[:3])}): put them into {entry.recipe.path}, "

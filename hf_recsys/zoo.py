@@ -207,7 +207,7 @@ def run_differences(saved: dict, planned: "RunConfig") -> list[str]:
 
 
 def finished_run_differences(run: _RunFolder, planned: "RunConfig") -> list[str]:
-    """:func:`run_differences` between the finished seed in ``run.output_dir`` and ``planned``."""
+    """:func:`run_differences` between the finished run in ``run.output_dir`` and ``planned``."""
     path = os.path.join(run.output_dir, RUN_CONFIG_FILE)
     if not os.path.isfile(path):
         return []

@@ -572,9 +572,7 @@ class RecommenderMixin:
     def _warn_unknown_users(self, users: Sequence[Any], processor: Any) -> None:
         """Name the users the processor does not know, for a model that reads the user (its ID,
         or profile fields the processor has): they are scored as the anonymous user."""
-        import inspect
-
-        accepted = inspect.signature(self.forward).parameters
+        accepted = self._forward_inputs()
         if "user_ids" not in accepted and not ("user_features" in accepted and processor.user_feature_names):
             return
         given = [user for user in users if user is not None]
@@ -626,11 +624,15 @@ class RecommenderMixin:
             best_values, best_indices = values, indices
         return best_values, best_indices
 
-    def _inputs_for_scoring(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Keep the processor outputs that ``forward`` accepts."""
+    def _forward_inputs(self) -> Any:
+        """The names ``forward`` takes."""
         import inspect
 
-        accepted = inspect.signature(self.forward).parameters
+        return inspect.signature(self.forward).parameters
+
+    def _inputs_for_scoring(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Keep the processor outputs that ``forward`` accepts."""
+        accepted = self._forward_inputs()
         return {k: v for k, v in inputs.items() if k in accepted}
 
 

@@ -422,7 +422,7 @@ class RunConfig:
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id ORG/NAME")
         if not self.push_to_hub:
-            for name in ("hub_model_id", "hub_token", "hub_private", "hub_revision"):
+            for name in HUB_OPTIONS:
                 if getattr(self, name) is not None:
                     raise ValueError(f"{flag_of(RunConfig.__dataclass_fields__[name])} only applies with --push-to-hub "
                                      "(or push the saved folder later: `hf-recsys push FOLDER --repo-id ORG/NAME`)"
@@ -455,7 +455,7 @@ class RunConfig:
                 known[name] = {k: v for k, v in known[name].items() if k in fields}
         known.pop("timings", None)
         if not known.get("push_to_hub"):  # older records kept Hub options that a run without a push ignored
-            for name in ("hub_model_id", "hub_token", "hub_private", "hub_revision"):
+            for name in HUB_OPTIONS:
                 known.pop(name, None)
         training = known.get("training") if isinstance(known.get("training"), dict) else known
         if not (training.get("save_steps") or training.get("early_stopping_patience")
@@ -468,6 +468,10 @@ class RunConfig:
             source.pop("synthetic_users", None)
             source.pop("synthetic_items", None)
         return cls(**known)
+
+
+#: where and how ``--push-to-hub`` uploads: options of a run that pushes
+HUB_OPTIONS = ("hub_model_id", "hub_token", "hub_private", "hub_revision")
 
 
 #: config fields a run fills from its data (``from_processor``) or from its own flags, never from ``--set``

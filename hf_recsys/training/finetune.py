@@ -522,9 +522,9 @@ def _best_weights_line(trainer: Any) -> dict[str, str]:
 
 
 def _spec_of(model: torch.nn.Module) -> ModelSpec:
-    for spec in MODEL_REGISTRY.values():
-        if isinstance(model, spec.model_class) and spec.config_class.model_type == model.config.model_type:
-            return spec
+    spec = spec_of_model_type(getattr(getattr(model, "config", None), "model_type", None))
+    if spec is not None and isinstance(model, spec.model_class):
+        return spec
     raise ValueError(f"{type(model).__name__} is not an hf_recsys model (import hf_recsys before loading it, "
                      "without trust_remote_code)")
 

@@ -31,7 +31,7 @@ from ..files import write_text_atomically
 from ..hub import HubPushError, build_model_card, public_text, push_folder_to_hub, write_model_card
 from ..models import MODEL_REGISTRY
 from . import next_item  # noqa: F401  (registers the "next_item" task)
-from .arguments import RunConfig  # noqa: F401  (re-exported: what run_training takes)
+from .arguments import HUB_OPTIONS, RunConfig  # noqa: F401  (RunConfig re-exported: what run_training takes)
 from .clock import TrainingClock
 from .output_dir import CHECKPOINTS_DIR, remove_previous_model
 from .tasks import Task, build_model, task_of_model  # noqa: F401  (build_model: run_training's model builder)
@@ -374,8 +374,7 @@ def validation_arguments(run: RunConfig, task: Task) -> dict[str, Any]:
 
 #: options of a run that do not change the model it trains: left out of its recorded command
 COMMAND_LEAVES_OUT = ("output_dir", "overwrite_output_dir", "disable_tqdm", "logging_steps", "dataloader_workers",
-                      "push_to_hub", "hub_model_id", "hub_token", "hub_private", "hub_revision",
-                      "resume_from_checkpoint")
+                      "push_to_hub", *HUB_OPTIONS, "resume_from_checkpoint")
 
 
 def launch_processes() -> tuple[int, int]:
@@ -433,6 +432,7 @@ def budget_warmup_fraction(run: RunConfig, default: float) -> float:
 
 def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str] = None) -> dict[str, Any]:
     """The model card's "Training" lines every run shares (None values are left out)."""
+    processes = launch_processes()[0]
     return {
         "recipe": run.recipe,
         "resumed from": os.path.basename(resumed_from) if resumed_from else None,
@@ -440,8 +440,7 @@ def card_training_summary(run: RunConfig, steps: int, resumed_from: Optional[str
         "time budget (minutes)": run.time_budget_minutes,
         "steps": steps,
         "batch size (per device)": run.batch_size,
-        "processes (global batch)": (f"{launch_processes()[0]} ({run.batch_size * launch_processes()[0]:,})"
-                                     if launch_processes()[0] > 1 else None),
+        "processes (global batch)": f"{processes} ({run.batch_size * processes:,})" if processes > 1 else None,
         "learning rate": run.learning_rate,
         "precision": "bf16" if run.bf16 else "fp16" if run.fp16 else "fp32",
         "seed": run.seed,
